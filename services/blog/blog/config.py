@@ -1,0 +1,126 @@
+"""Typed configuration read once from the environment and validated at start.
+
+Every setting lives in `Settings`; `load_settings()` is the only place that reads
+`os.environ`, and every error names the variable and the fix.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+AccessMode = Literal["password", "open"]
+ACCESS_MODES: tuple[AccessMode, ...] = ("password", "open")
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"", "0", "false", "no", "off"}
+
+
+class ConfigError(ValueError):
+    """A setting is invalid; the message names the variable and how to fix it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    bind: str = "127.0.0.1"
+    port: int = 4334
+    data_dir: Path = Path("data")
+    access_mode: AccessMode = "password"
+    trust_local: bool = False
+    # IPs, CIDRs or host names; names are resolved at run time (see forwarded.py).
+    trusted_proxies: tuple[str, ...] = ()
+    title: str = "Weblog"
+    posts_per_page: int = 10
+    session_idle_seconds: int = 60 * 60
+    session_absolute_seconds: int = 12 * 60 * 60
+    max_upload_bytes: int = 5 * 1024 * 1024
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "blog.sqlite3"
+
+    @property
+    def media_dir(self) -> Path:
+        return self.data_dir / "media"
+
+    @property
+    def templates_dir(self) -> Path:
+        return self.data_dir / "templates"
+
+
+def _bool(env: Mapping[str, str], key: str) -> bool:
+    raw = env.get(key, "").strip().lower()
+    if raw in TRUE_WORDS:
+        return True
+    if raw in FALSE_WORDS:
+        return False
+    raise ConfigError(f"{key}={raw!r} is not a boolean; use 1/true/yes/on or 0/false/no/off")
+
+
+def _int(env: Mapping[str, str], key: str, default: int, low: int, high: int) -> int:
+    raw = env.get(key, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{key}={raw!r} is not an integer") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{key}={value} is out of range; use {low}..{high}")
+    return value
+
+
+def _access_mode(env: Mapping[str, str]) -> AccessMode:
+    raw = env.get("BLOG_ACCESS_MODE", "password").strip().lower() or "password"
+    for mode in ACCESS_MODES:
+        if raw == mode:
+            return mode
+    raise ConfigError(
+        f"BLOG_ACCESS_MODE={raw!r} is not supported; use 'password' (default) or 'open'"
+    )
+
+
+def _trusted_proxies(env: Mapping[str, str]) -> tuple[str, ...]:
+    entries = tuple(p.strip() for p in env.get("BLOG_TRUSTED_PROXIES", "").split(",") if p.strip())
+    for entry in entries:
+        if "/" in entry:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ConfigError(
+                    f"BLOG_TRUSTED_PROXIES entry {entry!r} is not a valid CIDR network"
+                ) from None
+        elif any(c in entry for c in " \t@:") and not _is_ip(entry):
+            raise ConfigError(
+                f"BLOG_TRUSTED_PROXIES entry {entry!r} is neither an IP, a CIDR nor a host name"
+            )
+    return entries
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Build Settings from environment variables (os.environ by default)."""
+    env = os.environ if env is None else env
+    return Settings(
+        bind=env.get("BLOG_BIND", "127.0.0.1").strip() or "127.0.0.1",
+        port=_int(env, "BLOG_PORT", 4334, 0, 65535),
+        data_dir=Path(env.get("BLOG_DATA_DIR", "data").strip() or "data"),
+        access_mode=_access_mode(env),
+        trust_local=_bool(env, "BLOG_TRUST_LOCAL"),
+        trusted_proxies=_trusted_proxies(env),
+        title=env.get("BLOG_TITLE", "").strip() or "Weblog",
+        posts_per_page=_int(env, "BLOG_POSTS_PER_PAGE", 10, 1, 100),
+        session_idle_seconds=_int(env, "BLOG_SESSION_IDLE_MINUTES", 60, 1, 7 * 24 * 60) * 60,
+        session_absolute_seconds=_int(env, "BLOG_SESSION_MAX_HOURS", 12, 1, 30 * 24) * 3600,
+        max_upload_bytes=_int(env, "BLOG_MAX_UPLOAD_MB", 5, 1, 100) * 1024 * 1024,
+    )

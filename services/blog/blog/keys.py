@@ -1,0 +1,12 @@
+"""Typed keys for what the application and each request carry."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from aiohttp import web
+
+from .config import Settings
+
+SETTINGS = web.AppKey("settings", Settings)
+DB = web.AppKey("db", sqlite3.Connection)

@@ -1,0 +1,84 @@
+"""Front page, permalinks and pagination."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from aiohttp.test_utils import TestClient
+from blog import keys, posts
+
+NOW = posts.now_seconds()
+
+
+async def test_front_page_lists_published_posts_newest_first(
+    client: TestClient, db: sqlite3.Connection
+) -> None:
+    posts.create_post(db, title="Oldest", body_md="one", status="published", published_at=NOW - 300)
+    posts.create_post(db, title="Newest", body_md="two", status="published", published_at=NOW - 100)
+    posts.create_post(
+        db, title="Middle", body_md="three", status="published", published_at=NOW - 200
+    )
+    posts.create_post(db, title="A draft", body_md="secret", status="draft")
+    posts.create_post(
+        db, title="Future", body_md="later", status="published", published_at=NOW + 3600
+    )
+
+    response = await client.get("/")
+    body = await response.text()
+
+    assert response.status == 200
+    assert response.content_type == "text/html"
+    assert body.index("Newest") < body.index("Middle") < body.index("Oldest")
+    assert "A draft" not in body
+    assert "Future" not in body
+
+
+async def test_front_page_paginates(make_client, settings) -> None:
+    client = await make_client(posts_per_page=2)
+    db = client.server.app[keys.DB]
+    for n in range(5):
+        posts.create_post(
+            db, title=f"Post {n}", body_md="x", status="published", published_at=NOW - 1000 + n
+        )
+    first = await (await client.get("/")).text()
+    third = await (await client.get("/?page=3")).text()
+    assert "Post 4" in first and "Post 3" in first and "Post 2" not in first
+    assert 'rel="next"' in first and 'rel="prev"' not in first
+    assert "Post 0" in third and 'rel="next"' not in third and 'rel="prev"' in third
+    assert (await client.get("/?page=4")).status == 404
+    assert (await client.get("/?page=zero")).status == 400
+
+
+@pytest.mark.parametrize(
+    ("status", "offset", "expected"),
+    [
+        ("published", -10, 200),
+        ("published", 3600, 404),  # scheduled: not yet public
+        ("draft", None, 404),
+    ],
+)
+async def test_permalink_visibility(
+    client: TestClient, db: sqlite3.Connection, status: str, offset: int | None, expected: int
+) -> None:
+    published_at = None if offset is None else NOW + offset
+    post = posts.create_post(
+        db, title="Hello <World>", body_md="*hi*", status=status, published_at=published_at
+    )
+    response = await client.get(f"/posts/{post.slug}")
+    assert response.status == expected
+    if expected == 200:
+        body = await response.text()
+        assert "Hello &lt;World&gt;" in body  # titles are escaped
+        assert "<em>hi</em>" in body
+
+
+async def test_unknown_permalink_is_404(client: TestClient) -> None:
+    assert (await client.get("/posts/nope")).status == 404
+
+
+async def test_slugs_are_unique(db: sqlite3.Connection) -> None:
+    first = posts.create_post(db, title="Same title", body_md="")
+    second = posts.create_post(db, title="Same title", body_md="")
+    assert first.slug == "same-title"
+    assert second.slug == "same-title-2"
