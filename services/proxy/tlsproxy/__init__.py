@@ -1,0 +1,1 @@
+"""TLS reverse proxy for the safe blogging kit."""

@@ -1,0 +1,5 @@
+"""Entry point for ``python -m tlsproxy.certs``."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,146 @@
+"""The command line: ``python -m tlsproxy.certs ensure|client|inspect|verify``.
+
+Exit codes: 0 done, 1 a certificate does not verify, 2 bad input or unusable files
+(nothing was written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+from . import config, names, operations, report
+from .errors import CertsError, VerificationFailed
+from .issue import CLIENT_DAYS, SERVER_DAYS
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m tlsproxy.certs",
+        description="Local CA and short-lived certificates for the safe blogging kit.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    folder = argparse.ArgumentParser(add_help=False)
+    folder.add_argument("--dir", help="certificate folder (env CERTS_DIR, default ./certs)")
+
+    ensure = commands.add_parser(
+        "ensure",
+        parents=[folder],
+        help="create the CA if missing; (re)issue the server certificate when due",
+    )
+    ensure.add_argument("--hosts", help="comma-separated names/addresses (env CERT_HOSTS)")
+    ensure.add_argument(
+        "--days", help=f"server lifetime 1-397 (env CERT_DAYS, default {SERVER_DAYS})"
+    )
+    ensure.add_argument("--ca-key-type", choices=["ecdsa", "rsa"], help="key of a new CA")
+    ensure.add_argument(
+        "--no-name-constraints",
+        action="store_true",
+        help="make a new CA without name constraints (not recommended)",
+    )
+    ensure.add_argument(
+        "--permit",
+        default="",
+        help="extra domains or address ranges a new CA may sign for, e.g. home.arpa,192.168.0.0/16",
+    )
+    ensure.add_argument("--force", action="store_true", help="reissue the server certificate now")
+    ensure.add_argument(
+        "--new-ca",
+        action="store_true",
+        help="make a new CA; the old CA files are kept as timestamped .bak files",
+    )
+
+    client = commands.add_parser("client", parents=[folder], help="issue a client certificate")
+    client.add_argument("name", help="device name, e.g. laptop")
+    client.add_argument("--days", help=f"lifetime 1-397 (default {CLIENT_DAYS})")
+    client.add_argument(
+        "--legacy-p12", action="store_true", help="3DES/SHA-1 bundle for old importers"
+    )
+    client.add_argument("--force", action="store_true", help="replace an existing client")
+
+    inspect = commands.add_parser("inspect", help="show a certificate file")
+    inspect.add_argument("file")
+
+    verify = commands.add_parser(
+        "verify", parents=[folder], help="validate server.pem against ca.pem for every name"
+    )
+    verify.add_argument("--hosts", help="names to check (env CERT_HOSTS)")
+    return parser
+
+
+def _display_ca(folder: Path, env: Mapping[str, str]) -> Path:
+    # Inside the container the folder is /certs; the host's path is what the user can use.
+    return (
+        Path(env["CERTS_HOST_DIR"]) / "ca.pem" if env.get("CERTS_HOST_DIR") else folder / "ca.pem"
+    )
+
+
+def _ensure(args: argparse.Namespace, env: Mapping[str, str], now: datetime) -> list[str]:
+    settings = config.ServerSettings(
+        directory=config.directory(args.dir, env),
+        hosts=config.hosts(args.hosts, env),
+        days=config.server_days(args.days, env, SERVER_DAYS),
+        ca_key_type=config.key_type(args.ca_key_type),
+        name_constraints=not args.no_name_constraints,
+        permit=names.parse_permit(args.permit),
+        force=args.force,
+        new_ca=args.new_ca,
+    )
+    result = operations.ensure(settings, now)
+    lines = [f"Certificate folder: {result.folder.root}"]
+    if result.ca_created:
+        lines += report.summary(result.ca, "CA created")
+    else:
+        lines.append(f"CA kept: {result.ca.subject.rfc4514_string()}")
+        lines.append(
+            f"  valid until {result.ca.not_valid_after_utc:%Y-%m-%d}, SHA-256 "
+            f"{report.fingerprint(result.ca)}"
+        )
+    lines.append(f"  name constraints: {report.constraint_text(result.ca)}")
+    for backup in result.backups:
+        lines.append(f"  old CA file kept as {backup}")
+    if result.server_reason is None:
+        lines.append(
+            f"Server certificate up to date: valid until "
+            f"{result.server.not_valid_after_utc:%Y-%m-%d %H:%M} UTC"
+        )
+        lines += report.summary(result.server, "  server")[1:]
+    else:
+        lines += report.summary(
+            result.server, f"Server certificate issued ({result.server_reason})"
+        )
+    if result.ca_created:
+        lines += report.trust_commands(_display_ca(result.folder.root, env))
+    return lines
+
+
+def run(
+    argv: Sequence[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    out: TextIO | None = None,
+    now: datetime | None = None,
+) -> int:
+    """Run one command; returns the exit code (tests call this in-process)."""
+    out = out or sys.stdout
+    env = os.environ if env is None else env
+    now = now or datetime.now(UTC)
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "ensure":
+            lines = _ensure(args, env, now)
+        else:
+            raise CertsError(f"{args.command} is not implemented yet.")
+    except (CertsError, VerificationFailed) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return error.exit_code
+    print("\n".join(lines), file=out)
+    return 0
+
+
+def main() -> None:
+    raise SystemExit(run())

@@ -1,0 +1,82 @@
+"""Settings for one run, built and validated in one place from arguments and environment.
+
+Environment: CERTS_DIR (default ./certs), CERT_HOSTS (comma-separated names and
+addresses), CERT_DAYS (server lifetime, 1-397), CERT_HOSTNAME (the machine's name to
+add to the defaults; inside a container gethostname() is only the container id).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import names
+from .errors import CertsError
+from .issue import MAX_LEAF_DAYS
+from .keys import KEY_TYPES, KeyType
+
+_CLIENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    directory: Path
+    hosts: tuple[names.Host, ...]
+    days: int
+    ca_key_type: KeyType = "ecdsa"
+    name_constraints: bool = True
+    permit: tuple[str | names.IPNetwork, ...] = ()
+    force: bool = False
+    new_ca: bool = False
+
+
+def directory(value: str | None, env: Mapping[str, str]) -> Path:
+    return Path(value or env.get("CERTS_DIR") or "certs")
+
+
+def hosts(value: str | None, env: Mapping[str, str]) -> tuple[names.Host, ...]:
+    text = value if value is not None else env.get("CERT_HOSTS")
+    if text is None or (value is None and not text.strip()):  # CERT_HOSTS= means defaults
+        return names.default_hosts(env)
+    return names.parse_hosts(text)
+
+
+def days(value: str | int | None, source: str, default: int) -> int:
+    """A lifetime in whole days between 1 and 397, or a CertsError naming ``source``."""
+    if value is None or value == "":
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if not 1 <= number <= MAX_LEAF_DAYS:
+        raise CertsError(
+            f"{source}={value!r} is not a valid lifetime. Give a whole number of days from 1 to "
+            f"{MAX_LEAF_DAYS} (browsers reject longer-lived server certificates); the default is "
+            f"{default}."
+        )
+    return number
+
+
+def server_days(value: str | None, env: Mapping[str, str], default: int) -> int:
+    if value is not None:
+        return days(value, "--days", default)
+    return days(env.get("CERT_DAYS"), "CERT_DAYS", default)
+
+
+def key_type(value: str | None) -> KeyType:
+    for known in KEY_TYPES:
+        if value in (None, known):
+            return known
+    raise CertsError(f"--ca-key-type {value!r} is unknown; use ecdsa (default) or rsa.")
+
+
+def client_name(value: str) -> str:
+    if not _CLIENT_NAME.match(value):
+        raise CertsError(
+            f"Client name {value!r} is not allowed. Use 1-63 letters, digits, '-' or '_' "
+            "starting with a letter or digit (it becomes a file name), e.g. NAME=laptop."
+        )
+    return value

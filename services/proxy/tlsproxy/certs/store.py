@@ -1,0 +1,167 @@
+"""The certificate folder on disk: atomic writes, file modes, backups and careful loading.
+
+Every write goes to a temporary file in the same folder, is flushed to disk, and is
+then renamed over the target, so a crash leaves either the old file or the new one,
+never half a private key. Loading turns every failure into a CertsError that names
+the file and the fix.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from .errors import CertsError
+from .keys import PrivateKey
+
+
+@dataclass(frozen=True)
+class Folder:
+    """File names inside the certificate folder (the lead's Makefile relies on them)."""
+
+    root: Path
+
+    @property
+    def ca(self) -> Path:
+        return self.root / "ca.pem"
+
+    @property
+    def ca_key(self) -> Path:
+        return self.root / "ca-key.pem"
+
+    @property
+    def server(self) -> Path:
+        return self.root / "server.pem"
+
+    @property
+    def server_key(self) -> Path:
+        return self.root / "server-key.pem"
+
+    @property
+    def clients(self) -> Path:
+        return self.root / "clients"
+
+    def client(self, name: str, suffix: str) -> Path:
+        return self.clients / f"{name}{suffix}"
+
+
+DIR_MODE = 0o700
+KEY_MODE = 0o600
+CERT_MODE = 0o644
+
+
+def ensure_dir(path: Path) -> None:
+    """Create the folder 0700, or tighten an existing one we own."""
+    try:
+        path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+    except OSError as error:
+        raise CertsError(
+            f"Cannot create the certificate folder {path}: {error.strerror}. Create it yourself "
+            "(mkdir -m 700) or point CERTS_DIR / --dir at a folder you can write to."
+        ) from None
+    try:
+        os.chmod(path, DIR_MODE)
+    except OSError as error:
+        # A bind mount owned by someone else: still usable, the keys themselves are 0600.
+        print(f"warning: could not set {path} to mode 0700: {error.strerror}", file=sys.stderr)
+
+
+def atomic_write(path: Path, data: bytes, mode: int) -> None:
+    """Write ``data`` to ``path`` with ``mode`` so that readers see old or new, never half."""
+    descriptor, temporary = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
+    )
+    try:
+        # mkstemp makes the file 0600; widen only after the content is complete.
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(path: Path) -> None:
+    # Makes the rename itself durable; not every filesystem allows opening a folder.
+    with contextlib.suppress(OSError):
+        descriptor = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+
+
+def backup_name(path: Path, now: datetime) -> Path:
+    return path.with_name(f"{path.name}.{now.strftime('%Y%m%dT%H%M%SZ')}.bak")
+
+
+def back_up(path: Path, now: datetime) -> Path | None:
+    """Move ``path`` aside under a timestamped name; never deletes anything."""
+    if not path.exists():
+        return None
+    target = backup_name(path, now)
+    counter = 1
+    while target.exists():
+        target = backup_name(path, now).with_suffix(f".{counter}.bak")
+        counter += 1
+    os.rename(path, target)
+    return target
+
+
+def _read(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except PermissionError:
+        raise CertsError(
+            f"Cannot read the {what} {path}: permission denied. Run as the user that owns "
+            f"the certificate folder, or fix the ownership (chown) of {path.parent}."
+        ) from None
+    except OSError as error:
+        raise CertsError(f"Cannot read the {what} {path}: {error.strerror}.") from None
+
+
+def load_certs(path: Path, what: str = "certificate") -> list[x509.Certificate]:
+    """Read one or more certificates, PEM or DER."""
+    data = _read(path, what)
+    try:
+        if b"-----BEGIN" in data:
+            certs = x509.load_pem_x509_certificates(data)
+        else:
+            certs = [x509.load_der_x509_certificate(data)]
+    except ValueError:
+        raise CertsError(
+            f"The {what} {path} is not a readable certificate (PEM or DER). Restore it from a "
+            "backup, or move it aside and run the command again to make a new one."
+        ) from None
+    return certs
+
+
+def load_cert(path: Path, what: str = "certificate") -> x509.Certificate:
+    return load_certs(path, what)[0]
+
+
+def load_key(path: Path, what: str = "private key") -> PrivateKey:
+    data = _read(path, what)
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError):
+        raise CertsError(
+            f"The {what} {path} is not a readable unencrypted PEM private key. Restore it from "
+            "a backup, or move it aside and run the command again to make a new one."
+        ) from None
+    if not isinstance(key, PrivateKey):
+        raise CertsError(f"The {what} {path} is neither an ECDSA nor an RSA key.")
+    return key

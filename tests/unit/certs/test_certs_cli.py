@@ -1,0 +1,115 @@
+"""The command line: environment defaults, output, exit codes, and running without aiohttp."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import NOW, read_cert, snapshot
+from cryptography import x509
+from tlsproxy.certs.cli import run
+
+PROXY_SOURCES = Path(__file__).resolve().parents[3] / "services" / "proxy"
+
+
+def cli(*argv: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+    out = io.StringIO()
+    code = run(list(argv), env=env or {}, out=out, now=NOW)
+    return code, out.getvalue()
+
+
+def san(path: Path) -> list[str]:
+    ext = read_cert(path).extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    return [str(name.value) for name in ext.value]
+
+
+def test_ensure_reads_its_defaults_from_the_environment(tmp_path: Path) -> None:
+    env = {"CERTS_DIR": str(tmp_path), "CERT_HOSTS": "blog.home.arpa,10.0.0.5", "CERT_DAYS": "30"}
+    code, output = cli("ensure", env=env)
+    assert code == 0
+    assert san(tmp_path / "server.pem") == ["blog.home.arpa", "10.0.0.5"]
+    server = read_cert(tmp_path / "server.pem")
+    assert (server.not_valid_after_utc - NOW).days == 30
+    for expected in (
+        "CA created",
+        "Server certificate issued",
+        "SHA-256",
+        "update-ca-certificates",
+        "security add-trusted-cert",
+        "certutil -addstore",
+        "Firefox",
+    ):
+        assert expected in output
+
+
+def test_default_hosts_use_cert_hostname(tmp_path: Path) -> None:
+    code, _ = cli(
+        "ensure", "--dir", str(tmp_path), env={"CERT_HOSTNAME": "Kitbox", "CERT_HOSTS": ""}
+    )
+    assert code == 0
+    assert san(tmp_path / "server.pem") == ["localhost", "127.0.0.1", "::1", "kitbox"]
+
+
+def test_arguments_win_over_the_environment(tmp_path: Path) -> None:
+    env = {"CERTS_DIR": str(tmp_path / "unused"), "CERT_HOSTS": "a.example", "CERT_DAYS": "bad"}
+    code, _ = cli("ensure", "--dir", str(tmp_path), "--hosts", "b.example", "--days", "7", env=env)
+    assert code == 0 and san(tmp_path / "server.pem") == ["b.example"]
+    assert not (tmp_path / "unused").exists()
+
+
+def test_second_run_says_up_to_date_with_expiry(tmp_path: Path) -> None:
+    cli("ensure", "--dir", str(tmp_path), "--hosts", "localhost")
+    code, output = cli("ensure", "--dir", str(tmp_path), "--hosts", "localhost")
+    assert code == 0
+    assert "Server certificate up to date: valid until 2026-05-30 12:00 UTC" in output
+    assert "update-ca-certificates" not in output
+
+
+BAD_INPUT = [
+    (["--hosts", "www.*.example"], "wildcard outside the leftmost label"),
+    (["--hosts", " , "], "empty"),
+    (["--hosts", "999.1.1.1"], "neither a valid IP address"),
+    (["--days", "398"], "from 1 to 397"),
+    (["--days", "0"], "from 1 to 397"),
+    (["--permit", "10.0.0.0/99"], "address range"),
+]
+
+
+@pytest.mark.parametrize(("arguments", "message"), BAD_INPUT)
+def test_bad_input_exits_2_with_a_message_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], arguments: list[str], message: str
+) -> None:
+    code, output = cli("ensure", "--dir", str(tmp_path / "certs"), *arguments)
+    assert code == 2 and output == ""
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "certs").exists()
+
+
+def test_bad_environment_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _ = cli("ensure", "--dir", str(tmp_path), env={"CERT_DAYS": "ninety"})
+    assert code == 2 and "CERT_DAYS='ninety'" in capsys.readouterr().err
+    assert snapshot(tmp_path) == {}
+
+
+def test_module_runs_without_aiohttp(tmp_path: Path) -> None:
+    """The tool must work in a plain virtualenv with only cryptography installed."""
+    script = (
+        "import runpy, sys\n"
+        "sys.argv = ['tlsproxy.certs', 'ensure', '--hosts', 'localhost']\n"
+        "try:\n"
+        "    runpy.run_module('tlsproxy.certs', run_name='__main__')\n"
+        "except SystemExit as exit:\n"
+        "    assert exit.code == 0, exit.code\n"
+        "assert 'aiohttp' not in sys.modules, 'tlsproxy.certs imported aiohttp'\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(PROXY_SOURCES), "CERTS_DIR": str(tmp_path / "c")}
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Server certificate issued" in done.stdout
+    assert (tmp_path / "c" / "server.pem").exists()

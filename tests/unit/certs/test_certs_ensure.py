@@ -1,0 +1,196 @@
+"""ensure on a real folder: modes, idempotency, each reissue trigger, refusals, atomic writes."""
+
+from __future__ import annotations
+
+import os
+import stat
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from conftest import HOSTS, NOW, ensure, read_cert, snapshot
+from tlsproxy.certs import keys, store
+from tlsproxy.certs.errors import CertsError
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_file_modes(certs: Path) -> None:
+    assert mode(certs) == 0o700
+    assert mode(certs / "ca-key.pem") == 0o600
+    assert mode(certs / "server-key.pem") == 0o600
+    assert mode(certs / "ca.pem") == 0o644
+    assert mode(certs / "server.pem") == 0o644
+    assert sorted(path.name for path in certs.iterdir()) == [
+        "ca-key.pem",
+        "ca.pem",
+        "server-key.pem",
+        "server.pem",
+    ]
+
+
+def test_an_existing_loose_folder_is_tightened(tmp_path: Path) -> None:
+    tmp_path.chmod(0o755)
+    ensure(tmp_path)
+    assert mode(tmp_path) == 0o700
+
+
+def test_second_run_changes_nothing(certs: Path) -> None:
+    before = snapshot(certs)
+    result = ensure(certs, now=NOW + timedelta(days=59))
+    assert result.server_reason is None and not result.ca_created
+    assert snapshot(certs) == before
+
+
+def test_host_order_is_not_a_change(certs: Path) -> None:
+    before = snapshot(certs)
+    ensure(certs, hosts="blog.home.arpa,::1,127.0.0.1,localhost")
+    assert snapshot(certs) == before
+
+
+def reissued(certs: Path, **options: object) -> str | None:
+    """Run ensure and return its reason, checking the CA stayed and the server cert changed."""
+    ca_before = snapshot(certs)["ca.pem"], snapshot(certs)["ca-key.pem"]
+    server_before = (certs / "server.pem").read_bytes()
+    result = ensure(certs, **options)
+    assert ((certs / "ca.pem").read_bytes(), (certs / "ca-key.pem").read_bytes()) == ca_before
+    if result.server_reason is not None:
+        assert (certs / "server.pem").read_bytes() != server_before
+        assert keys.key_matches(
+            read_cert(certs / "server.pem"), store.load_key(certs / "server-key.pem")
+        )
+    return result.server_reason
+
+
+def test_reissue_past_two_thirds_of_lifetime(certs: Path) -> None:
+    assert reissued(certs, now=NOW + timedelta(days=59)) is None
+    assert reissued(certs, now=NOW + timedelta(days=61)) == "it is past two thirds of its lifetime"
+    renewed = read_cert(certs / "server.pem")
+    assert renewed.not_valid_after_utc == NOW + timedelta(days=61 + 90)
+
+
+def test_reissue_when_expired(certs: Path) -> None:
+    assert "expired" in reissued(certs, now=NOW + timedelta(days=200))
+
+
+@pytest.mark.parametrize(
+    ("hosts", "change"),
+    [
+        ("localhost,127.0.0.1,::1,blog.home.arpa,www.blog.home.arpa", "added www.blog.home.arpa"),
+        ("localhost,127.0.0.1,blog.home.arpa", "removed ::1"),
+    ],
+)
+def test_reissue_when_names_change(tmp_path: Path, hosts: str, change: str) -> None:
+    ensure(tmp_path, hosts=HOSTS + ",www.blog.home.arpa")
+    ensure(tmp_path, hosts=HOSTS, force=True)
+    assert change in reissued(tmp_path, hosts=hosts)
+
+
+def test_reissue_when_key_and_certificate_do_not_match(certs: Path) -> None:
+    other = keys.key_to_pem(keys.generate_key())
+    store.atomic_write(certs / "server-key.pem", other, store.KEY_MODE)
+    assert reissued(certs) == "the server key and certificate do not match"
+
+
+def test_reissue_when_the_key_is_missing(certs: Path) -> None:
+    (certs / "server-key.pem").unlink()
+    assert reissued(certs) == "the server key is missing"
+
+
+def test_reissue_when_signed_by_another_ca(certs: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    ensure(other)
+    for name in ("server.pem", "server-key.pem"):
+        (certs / name).write_bytes((other / name).read_bytes())
+    assert reissued(certs) == "it was not signed by the current CA"
+
+
+def test_force_reissues(certs: Path) -> None:
+    assert reissued(certs, force=True) == "--force"
+
+
+def test_missing_ca_key_is_an_error_not_a_new_ca(certs: Path) -> None:
+    (certs / "ca-key.pem").unlink()
+    before = snapshot(certs)
+    with pytest.raises(CertsError, match=r"ca-key\.pem does not.*--new-ca"):
+        ensure(certs)
+    assert snapshot(certs) == before
+
+
+def test_mismatched_ca_pair_is_an_error(certs: Path) -> None:
+    store.atomic_write(certs / "ca-key.pem", keys.key_to_pem(keys.generate_key()), 0o600)
+    before = snapshot(certs)
+    with pytest.raises(CertsError, match="do not belong together"):
+        ensure(certs, force=True)
+    assert snapshot(certs) == before
+
+
+@pytest.mark.parametrize("name", ["ca.pem", "ca-key.pem", "server.pem", "server-key.pem"])
+def test_unreadable_files_are_an_error(certs: Path, name: str) -> None:
+    (certs / name).write_bytes(b"-----BEGIN garbage-----\n")
+    before = snapshot(certs)
+    with pytest.raises(CertsError, match=f"{name} is not a readable"):
+        ensure(certs)
+    assert snapshot(certs) == before
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
+def test_permission_denied_is_an_error(certs: Path) -> None:
+    (certs / "ca-key.pem").chmod(0)
+    with pytest.raises(CertsError, match="permission denied"):
+        ensure(certs)
+
+
+def test_names_outside_the_ca_constraints_are_refused(certs: Path) -> None:
+    before = snapshot(certs)
+    with pytest.raises(CertsError, match=r"may not sign for new\.example, 10\.0\.0\.9.*--new-ca"):
+        ensure(certs, hosts=HOSTS + ",new.example,www.blog.home.arpa,10.0.0.9")
+    assert snapshot(certs) == before
+
+
+def test_new_ca_keeps_the_old_one_as_backups(certs: Path) -> None:
+    old_ca, old_key = (certs / "ca.pem").read_bytes(), (certs / "ca-key.pem").read_bytes()
+    later = NOW + timedelta(hours=1)
+    result = ensure(certs, hosts=HOSTS + ",new.example", new_ca=True, now=later)
+    assert result.ca_created and result.server_reason == "a new CA was made"
+    stamp = "20260301T130000Z"
+    assert (certs / f"ca.pem.{stamp}.bak").read_bytes() == old_ca
+    assert (certs / f"ca-key.pem.{stamp}.bak").read_bytes() == old_key
+    assert (certs / "ca.pem").read_bytes() != old_ca
+    # A second reset in the same second must not overwrite the first backup.
+    ensure(certs, new_ca=True, now=later)
+    assert len(list(certs.glob("ca.pem.*.bak"))) == 2
+
+
+def test_bad_input_writes_nothing(tmp_path: Path) -> None:
+    target = tmp_path / "certs"
+    with pytest.raises(CertsError):
+        ensure(target, hosts="localhost,www.*.example")
+    assert not target.exists()
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temporary(
+    certs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Simulate a crash between writing the temporary file and renaming it."""
+    before = snapshot(certs)
+
+    def crash(source: str, target: str) -> None:
+        raise OSError("simulated crash")
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(OSError, match="simulated"):
+        ensure(certs, force=True)
+    assert snapshot(certs) == before
+    assert not list(certs.glob(".*"))
+
+
+def test_atomic_write_replaces_content_and_mode(tmp_path: Path) -> None:
+    target = tmp_path / "key.pem"
+    target.write_bytes(b"old")
+    target.chmod(0o644)
+    store.atomic_write(target, b"new secret", store.KEY_MODE)
+    assert target.read_bytes() == b"new secret" and mode(target) == 0o600
+    assert [path.name for path in tmp_path.iterdir()] == ["key.pem"]
