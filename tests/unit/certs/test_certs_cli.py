@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import NOW, read_cert, snapshot
+from certs_support import NOW, read_cert, snapshot
 from cryptography import x509
 from tlsproxy.certs.cli import run
 

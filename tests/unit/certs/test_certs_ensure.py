@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import HOSTS, NOW, ensure, read_cert, snapshot
+from certs_support import HOSTS, NOW, ensure, read_cert, snapshot
 from tlsproxy.certs import keys, store
 from tlsproxy.certs.errors import CertsError
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import NOW, ensure, read_cert
+from certs_support import NOW, ensure, read_cert
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from tlsproxy.certs import authority, issue, keys, names, verify
