@@ -11,6 +11,9 @@ from pathlib import Path
 import pytest
 from certs_support import NOW, read_cert, snapshot
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.serialization import pkcs12
+from tlsproxy.certs import keys
 from tlsproxy.certs.cli import run
 
 PROXY_SOURCES = Path(__file__).resolve().parents[3] / "services" / "proxy"
@@ -113,3 +116,74 @@ def test_module_runs_without_aiohttp(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "Server certificate issued" in done.stdout
     assert (tmp_path / "c" / "server.pem").exists()
+
+
+def test_client_prints_the_password_once_and_stores_it_nowhere(certs: Path) -> None:
+    code, output = cli("client", "laptop", "--dir", str(certs))
+    assert code == 0
+    password = output.split("password:")[1].split()[0]
+    bundle = (certs / "clients" / "laptop.p12").read_bytes()
+    assert pkcs12.load_pkcs12(bundle, password.encode()).cert is not None
+    for path in certs.rglob("*"):
+        if path.is_file():
+            assert password.encode() not in path.read_bytes()
+    assert "AES-256" in output
+
+
+@pytest.mark.parametrize("name", ["../evil", "a.b", "", "_x", "x" * 64])
+def test_client_names_that_are_not_safe_file_names_are_refused(
+    certs: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    code, _ = cli("client", name, "--dir", str(certs))
+    assert code == 2 and "not allowed" in capsys.readouterr().err
+    assert not (certs / "clients").exists()
+
+
+def test_inspect_shows_extensions_and_fingerprint(certs: Path) -> None:
+    code, output = cli("inspect", str(certs / "ca.pem"))
+    assert code == 0
+    assert "basicConstraints (critical): CA:TRUE, pathlen 0" in output
+    assert "keyUsage (critical): key_cert_sign, crl_sign" in output
+    assert "nameConstraints (critical): permitted: localhost, blog.home.arpa" in output
+    fingerprint = read_cert(certs / "ca.pem").fingerprint(hashes.SHA256()).hex(":").upper()
+    assert fingerprint in output
+
+
+def test_inspect_reports_an_unreadable_file(tmp_path: Path, capsys) -> None:
+    (tmp_path / "junk.pem").write_text("not a certificate")
+    assert cli("inspect", str(tmp_path / "junk.pem"))[0] == 2
+    assert "not a readable certificate" in capsys.readouterr().err
+
+
+def test_verify_passes_for_every_configured_name(certs: Path) -> None:
+    code, output = cli("verify", "--dir", str(certs), "--hosts", "localhost,::1,blog.home.arpa")
+    assert code == 0 and "verifies" in output and "blog.home.arpa" in output
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        ("hosts", "other.home.arpa: validation failed"),
+        ("key", "server-key.pem does not belong to"),
+        ("ca", "validation failed"),
+    ],
+)
+def test_verify_fails_with_a_clear_message(
+    certs: Path, tmp_path: Path, capsys, damage: str, message: str
+) -> None:
+    hosts = "localhost,other.home.arpa" if damage == "hosts" else "localhost"
+    if damage == "key":
+        (certs / "server-key.pem").write_bytes(keys.key_to_pem(keys.generate_key()))
+    if damage == "ca":
+        other = tmp_path / "other"
+        cli("ensure", "--dir", str(other))
+        (certs / "ca.pem").write_bytes((other / "ca.pem").read_bytes())
+    code, output = cli("verify", "--dir", str(certs), "--hosts", hosts)
+    error = capsys.readouterr().err
+    assert code == 1 and output == ""
+    assert message in error and "ensure" in error
+
+
+def test_verify_without_certificates_says_to_run_ensure(tmp_path: Path, capsys) -> None:
+    assert cli("verify", "--dir", str(tmp_path))[0] == 2
+    assert "does not exist. Run `python -m tlsproxy.certs ensure`" in capsys.readouterr().err

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from . import config, names, operations, report
+from . import config, names, operations, report, store
 from .errors import CertsError, VerificationFailed
 from .issue import CLIENT_DAYS, SERVER_DAYS
 
@@ -119,6 +119,51 @@ def _ensure(args: argparse.Namespace, env: Mapping[str, str], now: datetime) -> 
     return lines
 
 
+def _client(args: argparse.Namespace, env: Mapping[str, str], now: datetime) -> list[str]:
+    name = config.client_name(args.name)
+    days = config.days(args.days, "--days", CLIENT_DAYS)
+    directory = config.directory(args.dir, env)
+    result = operations.new_client(directory, name, days, args.legacy_p12, args.force, now)
+    cert_path, key_path, bundle_path = result.paths
+    encryption = "3DES/SHA-1 (legacy)" if args.legacy_p12 else "AES-256-CBC, PBKDF2-SHA256"
+    return [
+        *report.summary(result.cert, f"Client certificate issued for {name}"),
+        f"  files:       {cert_path}, {key_path}",
+        f"  bundle:      {bundle_path} ({encryption})",
+        f"  password:    {result.password}",
+        "  The password is shown only this once and is not stored: keep it with the bundle's",
+        "  recipient. Import the .p12 on the device; if the import fails on an old system,",
+        "  make it again with --legacy-p12 --force.",
+    ]
+
+
+def _inspect(args: argparse.Namespace, env: Mapping[str, str], now: datetime) -> list[str]:
+    lines: list[str] = []
+    certs = store.load_certs(Path(args.file))
+    for position, cert in enumerate(certs, start=1):
+        title = "Certificate" if len(certs) == 1 else f"Certificate {position} of {len(certs)}"
+        lines += report.summary(cert, title)
+        lines.append(f"  serial:      {cert.serial_number:x}")
+        if cert.not_valid_after_utc <= now:
+            lines.append("  EXPIRED")
+        lines += report.extension_lines(cert)
+    return lines
+
+
+def _verify(args: argparse.Namespace, env: Mapping[str, str], now: datetime) -> list[str]:
+    hosts = config.hosts(args.hosts, env)
+    directory = config.directory(args.dir, env)
+    server = operations.check_server(directory, hosts, now)
+    return [
+        f"{directory / 'server.pem'} verifies against {directory / 'ca.pem'} for "
+        + ", ".join(str(host) for host in hosts),
+        f"  valid until {server.not_valid_after_utc:%Y-%m-%d %H:%M} UTC",
+    ]
+
+
+_COMMANDS = {"ensure": _ensure, "client": _client, "inspect": _inspect, "verify": _verify}
+
+
 def run(
     argv: Sequence[str] | None = None,
     env: Mapping[str, str] | None = None,
@@ -131,10 +176,7 @@ def run(
     now = now or datetime.now(UTC)
     args = _parser().parse_args(argv)
     try:
-        if args.command == "ensure":
-            lines = _ensure(args, env, now)
-        else:
-            raise CertsError(f"{args.command} is not implemented yet.")
+        lines = _COMMANDS[args.command](args, env, now)
     except (CertsError, VerificationFailed) as error:
         print(f"error: {error}", file=sys.stderr)
         return error.exit_code

@@ -6,6 +6,7 @@ certificate) runs before the first write, so bad input changes nothing.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -15,11 +16,11 @@ from cryptography import x509
 from . import names, store
 from .authority import ca_constraints, check_ca, create_ca
 from .config import ServerSettings
-from .errors import CertsError
-from .issue import issue_server
-from .keys import PrivateKey, cert_to_pem, generate_key, key_to_pem
+from .errors import CertsError, VerificationFailed
+from .issue import client_bundle, issue_client, issue_server
+from .keys import PrivateKey, cert_to_pem, generate_key, key_matches, key_to_pem
 from .policy import server_reissue_reason
-from .verify import server_failures
+from .verify import client_failure, server_failures
 
 
 @dataclass
@@ -128,3 +129,62 @@ def ensure(settings: ServerSettings, now: datetime) -> EnsureResult:
     store.atomic_write(folder.server_key, key_to_pem(server_key), store.KEY_MODE)
     store.atomic_write(folder.server, cert_to_pem(server), store.CERT_MODE)
     return result
+
+
+def new_client(
+    directory: Path, name: str, days: int, legacy: bool, force: bool, now: datetime
+) -> ClientResult:
+    """Issue a clientAuth certificate and its PKCS#12 bundle under clients/."""
+    folder = store.Folder(directory)
+    existing = load_ca(folder, now)
+    if existing is None:
+        raise CertsError(
+            f"There is no CA in {directory} yet. Run `python -m tlsproxy.certs ensure` first "
+            "(`make up` does), then make the client certificate."
+        )
+    ca, ca_key = existing
+    paths = (
+        folder.client(name, ".pem"),
+        folder.client(name, "-key.pem"),
+        folder.client(name, ".p12"),
+    )
+    if not force and any(path.exists() for path in paths):
+        raise CertsError(
+            f"A client certificate named {name!r} already exists in {folder.clients}. Choose "
+            "another name, or add --force to replace it (the old one stays valid until it "
+            "expires)."
+        )
+    key = generate_key()
+    cert = issue_client(ca, ca_key, key, name, days, now)
+    failure = client_failure(ca, [cert], now)
+    if failure is not None:  # a guard, as for the server certificate
+        raise CertsError(f"The new client certificate would not verify ({failure}).")
+    # Shown once and never stored: the .p12 is only as safe as this password.
+    password = secrets.token_urlsafe(15)
+    bundle = client_bundle(name, cert, key, ca, password.encode(), legacy)
+
+    store.ensure_dir(folder.root)
+    store.ensure_dir(folder.clients)
+    store.atomic_write(paths[1], key_to_pem(key), store.KEY_MODE)
+    store.atomic_write(paths[0], cert_to_pem(cert), store.CERT_MODE)
+    store.atomic_write(paths[2], bundle, store.KEY_MODE)
+    return ClientResult(cert, paths, password)
+
+
+def check_server(directory: Path, hosts: tuple[names.Host, ...], now: datetime) -> x509.Certificate:
+    """Validate server.pem against ca.pem for every host; VerificationFailed says what is wrong."""
+    folder = store.Folder(directory)
+    ca = store.load_cert(folder.ca, "CA certificate")
+    chain = store.load_certs(folder.server, "server certificate")
+    key = store.load_key(folder.server_key, "server key")
+    problems = [f"{host}: {why}" for host, why in server_failures(ca, chain, hosts, now).items()]
+    if not key_matches(chain[0], key):
+        problems.append(f"{folder.server_key} does not belong to {folder.server}")
+    if problems:
+        raise VerificationFailed(
+            f"{folder.server} does not verify against {folder.ca}: "
+            + "; ".join(problems)
+            + ". Run `python -m tlsproxy.certs ensure` to reissue it (add --force if it is "
+            "still considered up to date)."
+        )
+    return chain[0]

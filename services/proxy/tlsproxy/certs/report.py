@@ -68,8 +68,42 @@ def trust_commands(ca_path: Path) -> list[str]:
     ]
 
 
+_USAGES = (
+    "digital_signature",
+    "content_commitment",
+    "key_encipherment",
+    "data_encipherment",
+    "key_agreement",
+    "key_cert_sign",
+    "crl_sign",
+)
+
+
+def _extension_value(value: x509.ExtensionType) -> str:
+    """A short readable form for the extensions the kit writes; repr for anything else."""
+    if isinstance(value, x509.BasicConstraints):
+        return f"CA:{str(value.ca).upper()}" + (
+            f", pathlen {value.path_length}" if value.path_length is not None else ""
+        )
+    if isinstance(value, x509.KeyUsage):
+        return ", ".join(usage for usage in _USAGES if getattr(value, usage))
+    if isinstance(value, x509.ExtendedKeyUsage):
+        return ", ".join(getattr(oid, "_name", oid.dotted_string) for oid in value)
+    if isinstance(value, x509.SubjectAlternativeName):
+        return ", ".join(_general_name(name) for name in value)
+    if isinstance(value, x509.NameConstraints):
+        permitted = ", ".join(_general_name(name) for name in value.permitted_subtrees or [])
+        excluded = ", ".join(_general_name(name) for name in value.excluded_subtrees or [])
+        return f"permitted: {permitted or '-'}; excluded: {excluded or '-'}"
+    if isinstance(value, x509.SubjectKeyIdentifier):
+        return value.digest.hex(":")
+    if isinstance(value, x509.AuthorityKeyIdentifier) and value.key_identifier:
+        return value.key_identifier.hex(":")
+    return repr(value)
+
+
 def extension_lines(cert: x509.Certificate) -> Iterable[str]:
     for extension in cert.extensions:
         name = getattr(extension.oid, "_name", extension.oid.dotted_string)
         flag = "critical" if extension.critical else "not critical"
-        yield f"  {name} ({flag}): {extension.value}"
+        yield f"  {name} ({flag}): {_extension_value(extension.value)}"

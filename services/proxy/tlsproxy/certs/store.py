@@ -129,6 +129,11 @@ def _read(path: Path, what: str) -> bytes:
             f"Cannot read the {what} {path}: permission denied. Run as the user that owns "
             f"the certificate folder, or fix the ownership (chown) of {path.parent}."
         ) from None
+    except FileNotFoundError:
+        raise CertsError(
+            f"The {what} {path} does not exist. Run `python -m tlsproxy.certs ensure` first "
+            "(`make up` does), or point CERTS_DIR / --dir at the folder that holds it."
+        ) from None
     except OSError as error:
         raise CertsError(f"Cannot read the {what} {path}: {error.strerror}.") from None
 
