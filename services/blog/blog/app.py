@@ -5,15 +5,18 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 
-import aiohttp_jinja2
-import jinja2
 from aiohttp import web
 
-from . import keys, timefmt
-from .app_paths import TEMPLATES_DIR
+from . import keys
+from .auth import principal_middleware
 from .config import Settings
+from .csrf import csrf_middleware
 from .db import open_database
+from .forwarded import TrustedProxies, forwarded_middleware
+from .headers import add_security_headers
 from .routes import setup_routes
+from .templating import setup_templates
+from .throttle import LoginThrottle
 
 log = logging.getLogger("blog")
 
@@ -21,31 +24,41 @@ log = logging.getLogger("blog")
 async def database_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     conn = open_database(settings.db_path)
+    settings.media_dir.mkdir(parents=True, exist_ok=True)
     app[keys.DB] = conn
     yield
     conn.close()
 
 
-def setup_templates(app: web.Application, settings: Settings) -> None:
-    # A file in BLOG_DATA_DIR/templates/ replaces the packaged one of the same name.
-    loader = jinja2.ChoiceLoader(
-        [
-            jinja2.FileSystemLoader(str(settings.templates_dir)),
-            jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
-        ]
-    )
-    env = aiohttp_jinja2.setup(
-        app, loader=loader, autoescape=jinja2.select_autoescape(default=True)
-    )
-    env.globals["site_title"] = settings.title
-    env.filters["isodate"] = timefmt.iso8601
-    env.filters["humandate"] = timefmt.human
+def warn_about_access(settings: Settings) -> None:
+    if settings.access_mode == "open":
+        log.warning(
+            "!!! BLOG_ACCESS_MODE=open: NO LOGIN. Anyone who can reach %s:%s can write, "
+            "delete and manage this blog. Use only on a network where every client is trusted.",
+            settings.bind,
+            settings.port,
+        )
+    if settings.trust_local:
+        log.warning(
+            "BLOG_TRUST_LOCAL is on: loopback clients without forwarding headers act as admin "
+            "without a password. Anyone with a shell on this host can write to the blog."
+        )
 
 
 def init_app(settings: Settings) -> web.Application:
-    app = web.Application(client_max_size=settings.max_upload_bytes + 64 * 1024)
+    app = web.Application(
+        client_max_size=settings.max_upload_bytes + 64 * 1024,
+        middlewares=[
+            forwarded_middleware(TrustedProxies(settings.trusted_proxies)),
+            principal_middleware,
+            csrf_middleware,
+        ],
+    )
     app[keys.SETTINGS] = settings
+    app[keys.THROTTLE] = LoginThrottle()
     app.cleanup_ctx.append(database_ctx)
+    app.on_response_prepare.append(add_security_headers)
     setup_templates(app, settings)
     setup_routes(app)
+    warn_about_access(settings)
     return app

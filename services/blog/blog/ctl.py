@@ -6,12 +6,18 @@ Run as `python -m blog.ctl COMMAND` (the image puts a `blogctl` wrapper on PATH)
 from __future__ import annotations
 
 import argparse
+import getpass
+import sqlite3
 import sys
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 
+from . import users
 from .config import ConfigError, Settings, load_settings
+from .db import open_database
+from .passwords import PasswordPolicyError, check_policy
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 
@@ -40,12 +46,112 @@ def cmd_healthcheck(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if ok else 1
 
 
+def read_password(args: argparse.Namespace, name: str) -> str:
+    """From --password-file (a compose secret works), --password-stdin, or a prompt."""
+    if args.password_file:
+        text = Path(args.password_file).read_text(encoding="utf-8")
+        return text.rstrip("\r\n")
+    if args.password_stdin or not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    while True:
+        first = getpass.getpass(f"New password for {name}: ")
+        try:
+            check_policy(first, name)
+        except PasswordPolicyError as exc:
+            print(f"{exc}; try again", file=sys.stderr)
+            continue
+        if getpass.getpass("Repeat it: ") == first:
+            return first
+        print("the passwords differ; try again", file=sys.stderr)
+
+
+def _database(settings: Settings) -> sqlite3.Connection:
+    return open_database(settings.db_path)
+
+
+def cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
+    users.validate_name(args.name)
+    password = read_password(args, args.name)
+    user = users.create_user(
+        _database(settings), args.name, password, "admin" if args.admin else "author"
+    )
+    print(f"created {user.role} {user.name}")
+    return 0
+
+
+def cmd_user_list(args: argparse.Namespace, settings: Settings) -> int:
+    print(f"{'NAME':<24} {'ROLE':<7} STATUS")
+    for user in users.list_users(_database(settings)):
+        print(f"{user.name:<24} {user.role:<7} {'disabled' if user.disabled else 'active'}")
+    return 0
+
+
+def cmd_user_disable(args: argparse.Namespace, settings: Settings) -> int:
+    users.set_disabled(_database(settings), args.name, True)
+    print(f"disabled {args.name}; its sessions are ended")
+    return 0
+
+
+def cmd_user_enable(args: argparse.Namespace, settings: Settings) -> int:
+    users.set_disabled(_database(settings), args.name, False)
+    print(f"enabled {args.name}")
+    return 0
+
+
+def cmd_user_reset(args: argparse.Namespace, settings: Settings) -> int:
+    conn = _database(settings)
+    users.require_user(conn, args.name)
+    users.reset_password(conn, args.name, read_password(args, args.name))
+    print(f"password of {args.name} reset; its sessions are ended")
+    return 0
+
+
+def cmd_user_role(args: argparse.Namespace, settings: Settings) -> int:
+    user = users.set_role(_database(settings), args.name, args.role)
+    print(f"{user.name} is now {user.role}")
+    return 0
+
+
+def _add_password_source(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--password-file", help="read the password from this file")
+    source.add_argument("--password-stdin", action="store_true", help="read it from stdin")
+
+
+def _add_user_commands(sub: argparse._SubParsersAction) -> None:
+    user = sub.add_parser("user", help="manage local users").add_subparsers(
+        dest="user_command", required=True
+    )
+    add = user.add_parser("add", help="create a user (an author unless --admin)")
+    add.add_argument("name")
+    add.add_argument("--admin", action="store_true", help="give the user every right")
+    _add_password_source(add)
+    add.set_defaults(handler=cmd_user_add)
+    user.add_parser("list", help="list users").set_defaults(handler=cmd_user_list)
+    for verb, handler, text in (
+        ("disable", cmd_user_disable, "forbid login and end the user's sessions"),
+        ("enable", cmd_user_enable, "allow a disabled user to log in again"),
+    ):
+        cmd = user.add_parser(verb, help=text)
+        cmd.add_argument("name")
+        cmd.set_defaults(handler=handler)
+    reset = user.add_parser("reset", help="set a new password and end the user's sessions")
+    reset.add_argument("name")
+    _add_password_source(reset)
+    reset.set_defaults(handler=cmd_user_reset)
+    role = user.add_parser("role", help="make a user admin or author")
+    role.add_argument("name")
+    role.add_argument("role", choices=users.ROLES)
+    role.set_defaults(handler=cmd_user_role)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="blogctl", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     health = sub.add_parser("healthcheck", help="exit 0 when the local server's /healthz is 200")
     health.add_argument("--timeout", type=float, default=3.0)
     health.set_defaults(handler=cmd_healthcheck)
+    _add_user_commands(sub)
     return parser
 
 
@@ -57,7 +163,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"blogctl: configuration error: {exc}", file=sys.stderr)
         return 2
     handler: Handler = args.handler
-    return handler(args, settings)
+    try:
+        return handler(args, settings)
+    except (users.UserError, PasswordPolicyError, OSError) as exc:
+        print(f"blogctl: {exc}", file=sys.stderr)
+        return 1
 
 
 def main_exit() -> None:

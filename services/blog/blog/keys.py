@@ -7,6 +7,8 @@ import sqlite3
 from aiohttp import web
 
 from .config import Settings
+from .throttle import LoginThrottle
 
 SETTINGS = web.AppKey("settings", Settings)
 DB = web.AppKey("db", sqlite3.Connection)
+THROTTLE = web.AppKey("login_throttle", LoginThrottle)

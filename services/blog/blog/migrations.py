@@ -31,4 +31,84 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX posts_published ON posts (status, published_at)",
         ),
     ),
+    Migration(
+        2,
+        "users and sessions",
+        (
+            """CREATE TABLE users (
+                id INTEGER PRIMARY KEY,
+                name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+                password_hash TEXT NOT NULL,
+                role TEXT NOT NULL CHECK (role IN ('admin', 'author')),
+                disabled INTEGER NOT NULL DEFAULT 0,
+                created_at INTEGER NOT NULL,
+                password_changed_at INTEGER NOT NULL
+            )""",
+            # Only a SHA-256 of the session id is stored: a leaked database holds no live id.
+            """CREATE TABLE sessions (
+                id_hash TEXT PRIMARY KEY,
+                user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+                csrf_token TEXT NOT NULL,
+                created_at INTEGER NOT NULL,
+                last_seen INTEGER NOT NULL
+            )""",
+            "CREATE INDEX sessions_user ON sessions (user_id)",
+            # NULL author: written in open mode or by a trusted local client.
+            "ALTER TABLE posts ADD COLUMN author_id INTEGER"
+            " REFERENCES users (id) ON DELETE SET NULL",
+        ),
+    ),
+    Migration(
+        3,
+        "stories, categories, tags, search, media",
+        (
+            "ALTER TABLE posts ADD COLUMN kind TEXT NOT NULL DEFAULT 'post'"
+            " CHECK (kind IN ('post', 'story'))",
+            """CREATE TABLE categories (
+                id INTEGER PRIMARY KEY,
+                slug TEXT NOT NULL UNIQUE,
+                name TEXT NOT NULL UNIQUE COLLATE NOCASE
+            )""",
+            "ALTER TABLE posts ADD COLUMN category_id INTEGER"
+            " REFERENCES categories (id) ON DELETE SET NULL",
+            """CREATE TABLE tags (
+                id INTEGER PRIMARY KEY,
+                slug TEXT NOT NULL UNIQUE,
+                name TEXT NOT NULL UNIQUE COLLATE NOCASE
+            )""",
+            """CREATE TABLE post_tags (
+                post_id INTEGER NOT NULL REFERENCES posts (id) ON DELETE CASCADE,
+                tag_id INTEGER NOT NULL REFERENCES tags (id) ON DELETE CASCADE,
+                PRIMARY KEY (post_id, tag_id)
+            )""",
+            "CREATE INDEX post_tags_tag ON post_tags (tag_id)",
+            # Full-text index over the Markdown source, kept in step by triggers.
+            "CREATE VIRTUAL TABLE posts_fts USING fts5("
+            " title, body_md, content='posts', content_rowid='id', tokenize='unicode61')",
+            """CREATE TRIGGER posts_fts_insert AFTER INSERT ON posts BEGIN
+                INSERT INTO posts_fts (rowid, title, body_md)
+                VALUES (new.id, new.title, new.body_md);
+            END""",
+            """CREATE TRIGGER posts_fts_delete AFTER DELETE ON posts BEGIN
+                INSERT INTO posts_fts (posts_fts, rowid, title, body_md)
+                VALUES ('delete', old.id, old.title, old.body_md);
+            END""",
+            """CREATE TRIGGER posts_fts_update AFTER UPDATE OF title, body_md ON posts BEGIN
+                INSERT INTO posts_fts (posts_fts, rowid, title, body_md)
+                VALUES ('delete', old.id, old.title, old.body_md);
+                INSERT INTO posts_fts (rowid, title, body_md)
+                VALUES (new.id, new.title, new.body_md);
+            END""",
+            "INSERT INTO posts_fts (posts_fts) VALUES ('rebuild')",
+            """CREATE TABLE media (
+                id INTEGER PRIMARY KEY,
+                name TEXT NOT NULL UNIQUE,
+                content_type TEXT NOT NULL,
+                size INTEGER NOT NULL,
+                original_name TEXT NOT NULL DEFAULT '',
+                uploaded_by INTEGER REFERENCES users (id) ON DELETE SET NULL,
+                created_at INTEGER NOT NULL
+            )""",
+        ),
+    ),
 )

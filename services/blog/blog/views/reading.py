@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import aiohttp_jinja2
 from aiohttp import web
 
 from .. import keys, posts
+from ..templating import page
 
 
 def _page_number(request: web.Request) -> int:
@@ -15,7 +15,7 @@ def _page_number(request: web.Request) -> int:
     return int(raw)
 
 
-@aiohttp_jinja2.template("index.html")
+@page("index.html")
 async def front_page(request: web.Request) -> dict[str, object]:
     conn = request.app[keys.DB]
     per_page = request.app[keys.SETTINGS].posts_per_page
@@ -33,7 +33,7 @@ async def front_page(request: web.Request) -> dict[str, object]:
     }
 
 
-@aiohttp_jinja2.template("post.html")
+@page("post.html")
 async def post_page(request: web.Request) -> dict[str, object]:
     post = posts.get_by_slug(request.app[keys.DB], request.match_info["slug"])
     if post is None or not post.is_visible(posts.now_seconds()):

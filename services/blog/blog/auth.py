@@ -1,0 +1,113 @@
+"""Who may do what: the principal of each request, access modes and role checks.
+
+Reading is public in every mode. Changing anything needs a principal:
+- `password` mode: a logged-in user (session cookie), or, with BLOG_TRUST_LOCAL,
+  a loopback client that came with no forwarding headers (the ancestor's desktop use);
+- `open` mode: everyone is an admin. Only for a network where every client is trusted.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from . import keys, sessions
+from .forwarded import CLIENT
+from .posts import now_seconds
+from .users import Role, get_user
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    # None for the unnamed admin of open mode and of trusted local access.
+    user_id: int | None
+    name: str
+    role: Role
+    session: sessions.Session | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    def may_edit(self, author_id: int | None) -> bool:
+        return self.is_admin or (author_id is not None and author_id == self.user_id)
+
+
+PRINCIPAL = web.RequestKey("principal", Principal | None)  # type: ignore[arg-type]
+OPEN_PRINCIPAL = Principal(user_id=None, name="open access", role="admin")
+LOCAL_PRINCIPAL = Principal(user_id=None, name="local access", role="admin")
+
+
+def principal_of(request: web.Request) -> Principal | None:
+    return request.get(PRINCIPAL)
+
+
+def _from_session(request: web.Request) -> Principal | None:
+    raw_id = request.cookies.get(sessions.COOKIE_NAME, "")
+    if not raw_id:
+        return None
+    settings = request.app[keys.SETTINGS]
+    conn = request.app[keys.DB]
+    session = sessions.load_session(
+        conn,
+        raw_id,
+        now_seconds(),
+        settings.session_idle_seconds,
+        settings.session_absolute_seconds,
+    )
+    if session is None:
+        return None
+    user = get_user(conn, session.user_id)
+    if user is None or user.disabled:
+        return None
+    return Principal(user_id=user.id, name=user.name, role=user.role, session=session)
+
+
+@web.middleware
+async def principal_middleware(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+    settings = request.app[keys.SETTINGS]
+    principal = _from_session(request)
+    if principal is None and settings.access_mode == "open":
+        principal = OPEN_PRINCIPAL
+    if principal is None and settings.trust_local and request[CLIENT].direct_local:
+        principal = LOCAL_PRINCIPAL
+    request[PRINCIPAL] = principal
+    return await handler(request)
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def login_required(handler: Handler) -> Handler:
+    @functools.wraps(handler)
+    async def wrapper(request: web.Request) -> web.StreamResponse:
+        if principal_of(request) is None:
+            if request.method in ("GET", "HEAD"):
+                raise web.HTTPSeeOther(f"/login?next={request.rel_url.path_qs}")
+            raise web.HTTPUnauthorized(text="log in first")
+        return await handler(request)
+
+    return wrapper
+
+
+def admin_required(handler: Handler) -> Handler:
+    @functools.wraps(handler)
+    @login_required
+    async def wrapper(request: web.Request) -> web.StreamResponse:
+        principal = principal_of(request)
+        if principal is None or not principal.is_admin:
+            raise web.HTTPForbidden(text="admins only")
+        return await handler(request)
+
+    return wrapper
+
+
+def current(request: web.Request) -> Principal:
+    """The principal of a handler behind login_required."""
+    principal = principal_of(request)
+    if principal is None:
+        raise web.HTTPUnauthorized(text="log in first")
+    return principal

@@ -1,0 +1,74 @@
+"""CSRF tokens on every state change (ASVS 4.2.2).
+
+Logged in: the synchronizer token stored with the server-side session.
+Not logged in (the login form, open mode, trusted local access): a double-submit
+token in a `__Host-` cookie, which no sibling subdomain can plant.
+Every non-GET/HEAD/OPTIONS request must echo the token in the `csrf_token` form
+field or the X-CSRF-Token header, or it is refused with 403.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+
+from aiohttp import web
+from markupsafe import Markup, escape
+
+from .auth import principal_of
+
+COOKIE_NAME = "__Host-blog_csrf"
+FIELD_NAME = "csrf_token"
+HEADER_NAME = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_NEW_COOKIE = web.RequestKey("csrf_new_cookie", str)
+
+
+def token_for(request: web.Request) -> str:
+    principal = principal_of(request)
+    if principal is not None and principal.session is not None:
+        return principal.session.csrf_token
+    existing = request.cookies.get(COOKIE_NAME) or request.get(_NEW_COOKIE)
+    if existing:
+        return existing
+    token = secrets.token_urlsafe(32)
+    request[_NEW_COOKIE] = token
+    return token
+
+
+def hidden_field(request: web.Request) -> Markup:
+    token = escape(token_for(request))
+    return Markup(f'<input type="hidden" name="{FIELD_NAME}" value="{token}">')  # noqa: S704 - escaped
+
+
+async def _submitted(request: web.Request) -> str:
+    header = request.headers.get(HEADER_NAME)
+    if header:
+        return header
+    if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        value = (await request.post()).get(FIELD_NAME)
+        return value if isinstance(value, str) else ""
+    return ""
+
+
+def _expected(request: web.Request) -> str:
+    principal = principal_of(request)
+    if principal is not None and principal.session is not None:
+        return principal.session.csrf_token
+    return request.cookies.get(COOKIE_NAME, "")
+
+
+@web.middleware
+async def csrf_middleware(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+    if request.method not in SAFE_METHODS:
+        expected = _expected(request)
+        submitted = await _submitted(request)
+        if not expected or not hmac.compare_digest(expected.encode(), submitted.encode()):
+            raise web.HTTPForbidden(text="CSRF token missing or invalid; reload the form")
+    response = await handler(request)
+    new_token = request.get(_NEW_COOKIE)
+    if new_token:
+        response.set_cookie(
+            COOKIE_NAME, new_token, path="/", secure=True, httponly=True, samesite="Lax"
+        )
+    return response

@@ -1,0 +1,158 @@
+"""Who is the client? Trusted reverse proxies and their X-Forwarded-* headers.
+
+X-Forwarded-For is read only when the TCP peer is a configured trusted proxy, and
+then right to left, skipping further trusted proxies: the first untrusted address
+is the client. Anything further left was written by the client and is ignored.
+
+Trusted proxies may be host names (the kit's `proxy` container). They are resolved
+at request time and cached briefly, because the proxy starts after the blog.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import re
+import socket
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+
+from aiohttp import web
+
+log = logging.getLogger("blog.forwarded")
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+FORWARDING_HEADERS = ("X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "Forwarded")
+RESOLVED_TTL = 30.0
+FAILED_TTL = 5.0
+HOST_PATTERN = re.compile(r"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
+
+
+@dataclass(frozen=True, slots=True)
+class ClientInfo:
+    ip: IPAddress | None
+    # True when the request came straight from a loopback peer with no forwarding headers.
+    direct_local: bool
+    via_trusted_proxy: bool
+
+
+CLIENT = web.RequestKey("client", ClientInfo)
+
+
+def parse_ip(text: str) -> IPAddress | None:
+    text = text.strip()
+    if text.startswith("[") and "]" in text:  # [v6]:port
+        text = text[1 : text.index("]")]
+    elif text.count(":") == 1:  # v4:port
+        text = text.split(":", 1)[0]
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        return address.ipv4_mapped
+    return address
+
+
+Resolver = Callable[[str], Awaitable[list[str]]]
+
+
+async def resolve_host(name: str) -> list[str]:
+    infos = await asyncio.get_running_loop().getaddrinfo(name, None, type=socket.SOCK_STREAM)
+    return [str(info[4][0]) for info in infos]
+
+
+class TrustedProxies:
+    """Static networks plus host names resolved with a short cache."""
+
+    def __init__(self, entries: Iterable[str], resolver: Resolver = resolve_host) -> None:
+        self.networks: list[IPNetwork] = []
+        self.names: list[str] = []
+        for entry in entries:
+            try:
+                self.networks.append(ipaddress.ip_network(entry, strict=False))
+            except ValueError:
+                self.names.append(entry)
+        self._resolver = resolver
+        self._cache: dict[str, tuple[float, frozenset[IPAddress]]] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self.networks or self.names)
+
+    async def _addresses_of(self, name: str) -> frozenset[IPAddress]:
+        now = time.monotonic()
+        cached = self._cache.get(name)
+        if cached and cached[0] > now:
+            return cached[1]
+        try:
+            found = frozenset(a for a in map(parse_ip, await self._resolver(name)) if a)
+            expires = now + RESOLVED_TTL
+        except OSError as exc:
+            # Expected while the proxy container is not up yet; retry soon.
+            log.debug("trusted proxy %s does not resolve: %s", name, exc)
+            found, expires = frozenset(), now + FAILED_TTL
+        self._cache[name] = (expires, found)
+        return found
+
+    async def contains(self, address: IPAddress | None) -> bool:
+        if address is None:
+            return False
+        if any(address in network for network in self.networks):
+            return True
+        for name in self.names:
+            if address in await self._addresses_of(name):
+                return True
+        return False
+
+
+def _forwarded_for(request: web.Request) -> list[str]:
+    hops: list[str] = []
+    for value in request.headers.getall("X-Forwarded-For", []):
+        hops.extend(part.strip() for part in value.split(",") if part.strip())
+    return hops
+
+
+async def client_info(request: web.Request, proxies: TrustedProxies) -> ClientInfo:
+    peer = parse_ip(request.remote or "")
+    has_forwarding = any(h in request.headers for h in FORWARDING_HEADERS)
+    direct_local = bool(peer and peer.is_loopback and not has_forwarding)
+    if not await proxies.contains(peer):
+        return ClientInfo(ip=peer, direct_local=direct_local, via_trusted_proxy=False)
+    client = peer
+    for hop in reversed(_forwarded_for(request)):
+        address = parse_ip(hop)
+        if address is None:
+            break  # garbage: stop at the last address we could trust
+        client = address
+        if not await proxies.contains(address):
+            break
+    return ClientInfo(ip=client, direct_local=direct_local, via_trusted_proxy=True)
+
+
+def _first(value: str | None) -> str | None:
+    if not value:
+        return None
+    return value.split(",")[0].strip() or None
+
+
+def forwarded_middleware(proxies: TrustedProxies) -> web.Middleware:
+    @web.middleware
+    async def middleware(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+        info = await client_info(request, proxies)
+        if info.via_trusted_proxy:
+            # Scheme and host as the browser saw them: absolute URLs in feeds need them.
+            proto = _first(request.headers.get("X-Forwarded-Proto"))
+            host = _first(request.headers.get("X-Forwarded-Host"))
+            changes: dict[str, str] = {"remote": str(info.ip)}
+            if proto in ("http", "https"):
+                changes["scheme"] = proto
+            if host and HOST_PATTERN.match(host):
+                changes["host"] = host
+            request = request.clone(**changes)  # type: ignore[arg-type]
+        request[CLIENT] = info
+        return await handler(request)
+
+    return middleware

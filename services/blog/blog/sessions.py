@@ -1,0 +1,91 @@
+"""Server-side sessions (OWASP ASVS 3): random ids, idle and absolute timeouts.
+
+The cookie carries 256 random bits; the database keeps only their SHA-256, so a
+copy of the database cannot be replayed as a login. Logout deletes the row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import sqlite3
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from .db import transaction
+
+# __Host-: only set by this exact origin over HTTPS, Path=/, no Domain (ASVS 3.4.4).
+COOKIE_NAME = "__Host-blog_session"
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    id_hash: str
+    user_id: int
+    csrf_token: str
+    created_at: int
+    last_seen: int
+
+
+def _digest(raw_id: str) -> str:
+    return hashlib.sha256(raw_id.encode()).hexdigest()
+
+
+def create_session(conn: sqlite3.Connection, user_id: int, now: int) -> tuple[str, Session]:
+    """A brand-new session: called at every login, so ids never survive a privilege change."""
+    raw_id = secrets.token_urlsafe(32)
+    session = Session(_digest(raw_id), user_id, secrets.token_urlsafe(32), now, now)
+    with transaction(conn):
+        conn.execute(
+            "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, last_seen)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (session.id_hash, user_id, session.csrf_token, now, now),
+        )
+    return raw_id, session
+
+
+def load_session(
+    conn: sqlite3.Connection, raw_id: str, now: int, idle: int, absolute: int
+) -> Session | None:
+    """The live session for this cookie value; expired ones are deleted on sight."""
+    if not raw_id or len(raw_id) > 128:
+        return None
+    row = conn.execute(
+        "SELECT s.* FROM sessions s JOIN users u ON u.id = s.user_id"
+        " WHERE s.id_hash = ? AND u.disabled = 0",
+        (_digest(raw_id),),
+    ).fetchone()
+    if row is None:
+        return None
+    session = Session(**{k: row[k] for k in Session.__slots__})
+    if now - session.last_seen > idle or now - session.created_at > absolute:
+        delete_session(conn, session.id_hash)
+        return None
+    # Touch at most once a minute: a write per page view would be wasted fsyncs.
+    if now - session.last_seen >= 60:
+        with transaction(conn):
+            conn.execute("UPDATE sessions SET last_seen = ? WHERE id_hash = ?", (now, row[0]))
+    return session
+
+
+def delete_session(conn: sqlite3.Connection, id_hash: str) -> None:
+    with transaction(conn):
+        conn.execute("DELETE FROM sessions WHERE id_hash = ?", (id_hash,))
+
+
+def purge_expired(conn: sqlite3.Connection, now: int, idle: int, absolute: int) -> int:
+    with transaction(conn):
+        cursor = conn.execute(
+            "DELETE FROM sessions WHERE last_seen < ? OR created_at < ?",
+            (now - idle, now - absolute),
+        )
+    return cursor.rowcount
+
+
+def set_cookie(response: web.StreamResponse, raw_id: str) -> None:
+    response.set_cookie(COOKIE_NAME, raw_id, path="/", secure=True, httponly=True, samesite="Lax")
+
+
+def clear_cookie(response: web.StreamResponse) -> None:
+    response.del_cookie(COOKIE_NAME, path="/", secure=True, httponly=True, samesite="Lax")

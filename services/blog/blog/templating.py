@@ -1,0 +1,76 @@
+"""Jinja2 setup and page rendering with the context every page needs.
+
+Templates are autoescaped. A file in BLOG_DATA_DIR/templates/ replaces the
+packaged template of the same name, so a user can restyle the blog without
+touching the image.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable, Mapping
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+
+from . import timefmt
+from .app_paths import TEMPLATES_DIR
+from .auth import principal_of
+from .config import Settings
+from .csrf import hidden_field, token_for
+
+
+def setup_templates(app: web.Application, settings: Settings) -> None:
+    loader = jinja2.ChoiceLoader(
+        [
+            jinja2.FileSystemLoader(str(settings.templates_dir)),
+            jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
+        ]
+    )
+    env = aiohttp_jinja2.setup(
+        app,
+        loader=loader,
+        autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
+    )
+    env.globals["site_title"] = settings.title
+    env.globals["access_mode"] = settings.access_mode
+    env.filters["isodate"] = timefmt.iso8601
+    env.filters["humandate"] = timefmt.human
+    env.filters["inputdate"] = timefmt.local_input
+
+
+def render(
+    template: str, request: web.Request, context: Mapping[str, object], status: int = 200
+) -> web.Response:
+    full = {
+        "request": request,
+        "principal": principal_of(request),
+        "csrf_field": lambda: hidden_field(request),
+        "csrf_token": lambda: token_for(request),
+        **context,
+    }
+    return aiohttp_jinja2.render_template(template, request, full, status=status)
+
+
+PageHandler = Callable[[web.Request], Awaitable[Mapping[str, object]]]
+
+
+def page(
+    template: str,
+) -> Callable[[PageHandler], Callable[[web.Request], Awaitable[web.Response]]]:
+    """Decorate a handler that returns a template context."""
+
+    def decorator(handler: PageHandler) -> Callable[[web.Request], Awaitable[web.Response]]:
+        @functools.wraps(handler)
+        async def wrapper(request: web.Request) -> web.Response:
+            return render(template, request, await handler(request))
+
+        return wrapper
+
+    return decorator
+
+
+def see_other(location: str) -> web.Response:
+    """303 to a same-site path, returned (not raised) so cookies can be set on it."""
+    return web.Response(status=303, headers={"Location": location})

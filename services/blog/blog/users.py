@@ -1,0 +1,145 @@
+"""Local user accounts: create, list, disable, reset, and authenticate."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+from dataclasses import dataclass
+from typing import Literal
+
+from .db import transaction
+from .passwords import DUMMY_HASH, check_policy, hash_password, needs_rehash, verify_password
+from .posts import now_seconds
+
+Role = Literal["admin", "author"]
+ROLES: tuple[Role, ...] = ("admin", "author")
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+class UserError(ValueError):
+    """A user operation was refused; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: int
+    name: str
+    role: Role
+    disabled: bool
+    created_at: int
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+def _user(row: sqlite3.Row) -> User:
+    return User(
+        id=row["id"],
+        name=row["name"],
+        role=row["role"],
+        disabled=bool(row["disabled"]),
+        created_at=row["created_at"],
+    )
+
+
+def validate_name(name: str) -> str:
+    if not NAME_PATTERN.match(name):
+        raise UserError(
+            "user name must be 1-64 characters of letters, digits, '.', '_' or '-',"
+            " starting with a letter or digit"
+        )
+    return name
+
+
+def create_user(conn: sqlite3.Connection, name: str, password: str, role: Role) -> User:
+    validate_name(name)
+    if role not in ROLES:
+        raise UserError(f"role must be one of {', '.join(ROLES)}")
+    check_policy(password, name)
+    password_hash = hash_password(password)
+    now = now_seconds()
+    try:
+        with transaction(conn):
+            cursor = conn.execute(
+                "INSERT INTO users (name, password_hash, role, created_at, password_changed_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (name, password_hash, role, now, now),
+            )
+    except sqlite3.IntegrityError:
+        raise UserError(f"user {name!r} already exists") from None
+    user = get_user(conn, int(cursor.lastrowid or 0))
+    assert user is not None
+    return user
+
+
+def get_user(conn: sqlite3.Connection, user_id: int) -> User | None:
+    row = conn.execute("SELECT * FROM users WHERE id = ?", (user_id,)).fetchone()
+    return _user(row) if row else None
+
+
+def find_user(conn: sqlite3.Connection, name: str) -> User | None:
+    row = conn.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone()
+    return _user(row) if row else None
+
+
+def require_user(conn: sqlite3.Connection, name: str) -> User:
+    user = find_user(conn, name)
+    if user is None:
+        raise UserError(f"no user named {name!r}")
+    return user
+
+
+def list_users(conn: sqlite3.Connection) -> list[User]:
+    return [_user(r) for r in conn.execute("SELECT * FROM users ORDER BY name")]
+
+
+def set_disabled(conn: sqlite3.Connection, name: str, disabled: bool) -> User:
+    user = require_user(conn, name)
+    with transaction(conn):
+        conn.execute("UPDATE users SET disabled = ? WHERE id = ?", (int(disabled), user.id))
+        if disabled:
+            conn.execute("DELETE FROM sessions WHERE user_id = ?", (user.id,))
+    return require_user(conn, name)
+
+
+def set_role(conn: sqlite3.Connection, name: str, role: Role) -> User:
+    if role not in ROLES:
+        raise UserError(f"role must be one of {', '.join(ROLES)}")
+    user = require_user(conn, name)
+    with transaction(conn):
+        conn.execute("UPDATE users SET role = ? WHERE id = ?", (role, user.id))
+    return require_user(conn, name)
+
+
+def reset_password(conn: sqlite3.Connection, name: str, password: str) -> User:
+    """Set a new password and end every session of the user."""
+    user = require_user(conn, name)
+    check_policy(password, user.name)
+    password_hash = hash_password(password)
+    with transaction(conn):
+        conn.execute(
+            "UPDATE users SET password_hash = ?, password_changed_at = ? WHERE id = ?",
+            (password_hash, now_seconds(), user.id),
+        )
+        conn.execute("DELETE FROM sessions WHERE user_id = ?", (user.id,))
+    return user
+
+
+async def authenticate(conn: sqlite3.Connection, name: str, password: str) -> User | None:
+    """The active user with this name and password, or None.
+
+    Argon2 runs in a worker thread; the database is only touched on the event loop,
+    so the shared connection never sees two transactions at once.
+    """
+    row = conn.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone()
+    stored = DUMMY_HASH if row is None else row["password_hash"]
+    matches = await asyncio.to_thread(verify_password, stored, password)
+    if row is None or not matches or row["disabled"]:
+        return None
+    if needs_rehash(stored):
+        new_hash = await asyncio.to_thread(hash_password, password)
+        with transaction(conn):
+            conn.execute("UPDATE users SET password_hash = ? WHERE id = ?", (new_hash, row["id"]))
+    return _user(row)

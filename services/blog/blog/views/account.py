@@ -1,0 +1,74 @@
+"""Log in and log out."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from .. import keys, sessions
+from ..auth import principal_of
+from ..forwarded import CLIENT
+from ..posts import now_seconds
+from ..templating import render, see_other
+from ..users import authenticate
+
+GENERIC_FAILURE = "Unknown user name or wrong password."
+
+
+def safe_next(value: object) -> str:
+    """Only same-site paths: an open redirect after login is a phishing aid."""
+    if isinstance(value, str) and value.startswith("/") and not value.startswith(("//", "/\\")):
+        return value
+    return "/dashboard"
+
+
+def _login_page(
+    request: web.Request, status: int, error: str = "", name: str = "", next_url: str = ""
+) -> web.Response:
+    context = {"error": error, "username": name, "next": next_url or "/dashboard"}
+    return render("login.html", request, context, status)
+
+
+async def login_form(request: web.Request) -> web.StreamResponse:
+    principal = principal_of(request)
+    if principal is not None and principal.session is None:
+        # Open mode or trusted local access: there is nothing to log in to.
+        raise web.HTTPSeeOther("/dashboard")
+    return _login_page(request, 200, next_url=safe_next(request.query.get("next")))
+
+
+async def login(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    name = str(form.get("username", "")).strip()
+    password = str(form.get("password", ""))
+    next_url = safe_next(form.get("next"))
+    throttle = request.app[keys.THROTTLE]
+    address = str(request[CLIENT].ip)
+    wait = throttle.retry_after(address, name)
+    if wait > 0:
+        response = _login_page(
+            request, 429, "Too many failed attempts. Try again shortly.", name, next_url
+        )
+        response.headers["Retry-After"] = str(int(wait) + 1)
+        return response
+    conn = request.app[keys.DB]
+    user = await authenticate(conn, name, password) if name and password else None
+    if user is None:
+        throttle.failure(address, name)
+        return _login_page(request, 401, GENERIC_FAILURE, name, next_url)
+    throttle.success(address, name)
+    old = principal_of(request)
+    if old is not None and old.session is not None:
+        sessions.delete_session(conn, old.session.id_hash)
+    raw_id, _ = sessions.create_session(conn, user.id, now_seconds())
+    response = see_other(next_url)
+    sessions.set_cookie(response, raw_id)
+    return response
+
+
+async def logout(request: web.Request) -> web.StreamResponse:
+    principal = principal_of(request)
+    if principal is not None and principal.session is not None:
+        sessions.delete_session(request.app[keys.DB], principal.session.id_hash)
+    response = see_other("/")
+    sessions.clear_cookie(response)
+    return response

@@ -1,0 +1,153 @@
+"""The dashboard: list, create, edit, preview and delete posts and stories."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict
+
+from aiohttp import web
+
+from .. import keys, posts
+from ..auth import Principal, current, login_required
+from ..markup import render_markdown
+from ..templating import page, render, see_other
+from ..timefmt import parse_local_input
+
+ACTIONS = ("preview", "draft", "publish")
+MAX_TITLE = 200
+
+
+def _own_post(request: web.Request, principal: Principal) -> posts.Post:
+    raw = request.match_info["post_id"]
+    post = posts.get_by_id(request.app[keys.DB], int(raw)) if raw.isdigit() else None
+    if post is None:
+        raise web.HTTPNotFound()
+    if not principal.may_edit(post.author_id):
+        raise web.HTTPForbidden(text="authors may change only their own posts")
+    return post
+
+
+@login_required
+@page("dashboard.html")
+async def dashboard(request: web.Request) -> Mapping[str, object]:
+    principal = current(request)
+    entries = posts.list_for_dashboard(
+        request.app[keys.DB], principal.user_id, everyone=principal.is_admin
+    )
+    return {"entries": entries, "now": posts.now_seconds()}
+
+
+def _form_values(post: posts.Post | None, request: web.Request) -> dict[str, object]:
+    if post is None:
+        return {"kind": request.query.get("kind", "post"), "title": "", "body_md": "", "slug": ""}
+    conn = request.app[keys.DB]
+    category = posts.category_of(conn, post)
+    return {
+        **asdict(post),
+        "category": category.name if category else "",
+        "tags": ", ".join(t.name for t in posts.tags_of(conn, post.id)),
+        "publish_at": post.published_at,
+    }
+
+
+def parse_draft(form: Mapping[str, object], action: str) -> tuple[posts.Draft, list[str]]:
+    def text(name: str) -> str:
+        value = form.get(name, "")
+        return value.strip() if isinstance(value, str) else ""
+
+    errors: list[str] = []
+    title = text("title")
+    if not title:
+        errors.append("A title is required.")
+    elif len(title) > MAX_TITLE:
+        errors.append(f"The title is longer than {MAX_TITLE} characters.")
+    kind = text("kind") or "post"
+    if kind not in posts.KINDS:
+        errors.append("Kind must be post or story.")
+    try:
+        publish_at = parse_local_input(text("publish_at"))
+    except ValueError:
+        errors.append("The publication time is not a valid date and time.")
+        publish_at = None
+    body = form.get("body_md", "")
+    draft = posts.Draft(
+        title=title,
+        body_md=body if isinstance(body, str) else "",
+        kind=kind,
+        status="published" if action == "publish" else "draft",
+        published_at=publish_at,
+        slug=text("slug"),
+        category=text("category")[:64],
+        tags=posts.parse_tags(text("tags")),
+    )
+    return draft, errors
+
+
+def _editor(
+    request: web.Request,
+    post: posts.Post | None,
+    draft: posts.Draft,
+    errors: list[str],
+    preview: str | None,
+) -> web.Response:
+    values = {
+        **asdict(draft),
+        "tags": ", ".join(draft.tags),
+        "publish_at": draft.published_at,
+    }
+    context = {"post": post, "values": values, "errors": errors, "preview": preview}
+    return render("editor.html", request, context, status=400 if errors else 200)
+
+
+async def _save(request: web.Request, post: posts.Post | None) -> web.StreamResponse:
+    principal = current(request)
+    form = await request.post()
+    action = str(form.get("action", "draft"))
+    if action not in ACTIONS:
+        raise web.HTTPBadRequest(text="unknown action")
+    draft, errors = parse_draft(form, action)
+    if errors or action == "preview":
+        preview = render_markdown(draft.body_md) if not errors else None
+        return _editor(request, post, draft, errors, preview)
+    author_id = principal.user_id if post is None else post.author_id
+    saved = posts.save_post(
+        request.app[keys.DB], draft, author_id=author_id, post_id=post.id if post else None
+    )
+    return see_other(f"/dashboard/posts/{saved.id}?saved=1")
+
+
+@login_required
+async def new_form(request: web.Request) -> web.StreamResponse:
+    context = {"post": None, "values": _form_values(None, request), "errors": [], "preview": None}
+    return render("editor.html", request, context)
+
+
+@login_required
+async def create(request: web.Request) -> web.StreamResponse:
+    return await _save(request, None)
+
+
+@login_required
+async def edit_form(request: web.Request) -> web.StreamResponse:
+    post = _own_post(request, current(request))
+    context = {
+        "post": post,
+        "values": _form_values(post, request),
+        "errors": [],
+        "preview": None,
+        "saved": request.query.get("saved") == "1",
+        "now": posts.now_seconds(),
+    }
+    return render("editor.html", request, context)
+
+
+@login_required
+async def update(request: web.Request) -> web.StreamResponse:
+    return await _save(request, _own_post(request, current(request)))
+
+
+@login_required
+async def delete(request: web.Request) -> web.StreamResponse:
+    post = _own_post(request, current(request))
+    posts.delete_post(request.app[keys.DB], post.id)
+    return see_other("/dashboard")
