@@ -6,10 +6,11 @@ import io
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from certs_support import NOW, read_cert, snapshot
+from certs_support import HOSTS, NOW, read_cert, snapshot
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import pkcs12
@@ -187,3 +188,38 @@ def test_verify_fails_with_a_clear_message(
 def test_verify_without_certificates_says_to_run_ensure(tmp_path: Path, capsys) -> None:
     assert cli("verify", "--dir", str(tmp_path))[0] == 2
     assert "does not exist. Run `python -m tlsproxy.certs ensure`" in capsys.readouterr().err
+
+
+def test_ca_options_on_a_kept_ca_are_reported_not_ignored_silently(certs: Path) -> None:
+    code, output = cli("ensure", "--dir", str(certs), "--hosts", HOSTS, "--ca-key-type", "rsa")
+    assert code == 0 and "only apply when a CA is made" in output
+    code, output = cli("ensure", "--dir", str(certs), "--hosts", HOSTS)
+    assert "only apply" not in output
+
+
+def test_a_ca_near_its_end_is_announced(certs: Path) -> None:
+    out = io.StringIO()
+    late = NOW + timedelta(days=3650 - 100)
+    assert run(["ensure", "--dir", str(certs), "--hosts", HOSTS], out=out, now=late) == 0
+    assert "warning: the CA expires on 2036-02-27" in out.getvalue()
+    assert "warning" not in cli("ensure", "--dir", str(certs), "--hosts", HOSTS)[1]
+
+
+def test_an_expired_ca_stops_with_the_way_out(certs: Path, capsys) -> None:
+    out = io.StringIO()
+    assert (
+        run(["ensure", "--dir", str(certs)], env={}, out=out, now=NOW + timedelta(days=3651)) == 2
+    )
+    error = capsys.readouterr().err
+    assert "expired on 2036-02-27" in error and "--new-ca" in error
+
+
+def test_a_renamed_machine_does_not_break_make_up(tmp_path: Path, capsys) -> None:
+    """A detected machine name the CA does not cover is left out; a configured one is an error."""
+    assert cli("ensure", "--dir", str(tmp_path), env={"CERT_HOSTNAME": "oldname"})[0] == 0
+    code, output = cli("ensure", "--dir", str(tmp_path), env={"CERT_HOSTNAME": "newname"})
+    assert code == 0 and "newname is outside the CA's name constraints" in output
+    assert san(tmp_path / "server.pem") == ["localhost", "127.0.0.1", "::1"]
+    configured = {"CERT_HOSTS": "localhost,newname"}
+    assert cli("ensure", "--dir", str(tmp_path), env=configured)[0] == 2
+    assert "may not sign for newname" in capsys.readouterr().err

@@ -42,6 +42,7 @@ INVALID = [
     ("::g", "neither a valid IP address"),
     ("localhost:8443", "neither a valid IP address"),
     ("bücher.example", "punycode"),
+    ("fe80::1%eth0", "zone index"),
     ("a." * 127 + "ab", "longer than 253"),
 ]
 

@@ -10,13 +10,15 @@ import argparse
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
 from . import config, names, operations, report, store
 from .errors import CertsError, VerificationFailed
 from .issue import CLIENT_DAYS, SERVER_DAYS
+
+CA_WARN_BEFORE = timedelta(days=365)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -90,6 +92,7 @@ def _ensure(args: argparse.Namespace, env: Mapping[str, str], now: datetime) -> 
         permit=names.parse_permit(args.permit),
         force=args.force,
         new_ca=args.new_ca,
+        optional_hosts=config.detected_hosts(args.hosts, env),
     )
     result = operations.ensure(settings, now)
     lines = [f"Certificate folder: {result.folder.root}"]
@@ -104,6 +107,11 @@ def _ensure(args: argparse.Namespace, env: Mapping[str, str], now: datetime) -> 
     lines.append(f"  name constraints: {report.constraint_text(result.ca)}")
     for backup in result.backups:
         lines.append(f"  old CA file kept as {backup}")
+    for host in result.dropped:
+        lines.append(
+            f"note: this machine's name {host} is outside the CA's name constraints and was left "
+            "out; list it in CERT_HOSTS and run ensure --new-ca if you need it."
+        )
     if result.server_reason is None:
         lines.append(
             f"Server certificate up to date: valid until "
@@ -116,6 +124,16 @@ def _ensure(args: argparse.Namespace, env: Mapping[str, str], now: datetime) -> 
         )
     if result.ca_created:
         lines += report.trust_commands(_display_ca(result.folder.root, env))
+    elif args.ca_key_type or args.no_name_constraints or args.permit:
+        lines.append(
+            "note: --ca-key-type, --no-name-constraints and --permit only apply when a CA is "
+            "made; the existing CA was kept (add --new-ca to replace it)."
+        )
+    if result.ca.not_valid_after_utc - now < CA_WARN_BEFORE:
+        lines.append(
+            f"warning: the CA expires on {result.ca.not_valid_after_utc:%Y-%m-%d}; run ensure "
+            "--new-ca before then and trust the new ca.pem on each device."
+        )
     return lines
 
 

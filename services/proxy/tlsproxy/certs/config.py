@@ -30,6 +30,9 @@ class ServerSettings:
     permit: tuple[str | names.IPNetwork, ...] = ()
     force: bool = False
     new_ca: bool = False
+    # Detected, not configured (the machine name): left out rather than fatal when an
+    # existing CA's name constraints do not cover it, e.g. after a rename.
+    optional_hosts: tuple[names.Host, ...] = ()
 
 
 def directory(value: str | None, env: Mapping[str, str]) -> Path:
@@ -41,6 +44,15 @@ def hosts(value: str | None, env: Mapping[str, str]) -> tuple[names.Host, ...]:
     if text is None or (value is None and not text.strip()):  # CERT_HOSTS= means defaults
         return names.default_hosts(env)
     return names.parse_hosts(text)
+
+
+def detected_hosts(value: str | None, env: Mapping[str, str]) -> tuple[names.Host, ...]:
+    """The hosts that ``hosts`` added by itself (the machine name), not the user."""
+    configured = value if value is not None else env.get("CERT_HOSTS")
+    if configured is not None and configured.strip():
+        return ()
+    base = names.parse_hosts(names.BASE_HOSTS)
+    return tuple(host for host in names.default_hosts(env) if host not in base)
 
 
 def days(value: str | int | None, source: str, default: int) -> int:

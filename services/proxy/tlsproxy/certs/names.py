@@ -72,9 +72,16 @@ def parse_host(text: str) -> Host:
     if candidate.startswith("[") and candidate.endswith("]"):
         candidate = candidate[1:-1]  # [::1] as written in URLs
     try:
-        return ipaddress.ip_address(candidate)
+        address = ipaddress.ip_address(candidate)
     except ValueError:
         pass
+    else:
+        if getattr(address, "scope_id", None):
+            raise CertsError(
+                f"{text!r} has a zone index (%...), which certificates cannot hold; write the "
+                "address without it."
+            )
+        return address
     if re.fullmatch(r"[0-9.]+", candidate) or ":" in candidate or "/" in candidate:
         raise CertsError(
             f"{text!r} is neither a valid IP address nor a host name. Write one address "

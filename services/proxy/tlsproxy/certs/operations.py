@@ -31,6 +31,7 @@ class EnsureResult:
     ca_created: bool = False
     server_reason: str | None = None  # None: the existing certificate was kept
     backups: list[Path] = field(default_factory=list)
+    dropped: list[names.Host] = field(default_factory=list)  # detected names the CA refuses
 
 
 @dataclass
@@ -42,7 +43,7 @@ class ClientResult:
 
 def load_ca(folder: store.Folder, now: datetime) -> tuple[x509.Certificate, PrivateKey] | None:
     """The existing CA pair, None when there is none, CertsError when only half is there."""
-    have_cert, have_key = folder.ca.exists(), folder.ca_key.exists()
+    have_cert, have_key = store.present(folder.ca), store.present(folder.ca_key)
     if not have_cert and not have_key:
         return None
     if have_cert != have_key:
@@ -73,8 +74,16 @@ def _refuse_unpermitted(ca: x509.Certificate, hosts: tuple[names.Host, ...]) -> 
 
 
 def _load_server(folder: store.Folder) -> tuple[x509.Certificate | None, PrivateKey | None]:
-    cert = store.load_cert(folder.server, "server certificate") if folder.server.exists() else None
-    key = store.load_key(folder.server_key, "server key") if folder.server_key.exists() else None
+    cert = (
+        store.load_cert(folder.server, "server certificate")
+        if store.present(folder.server)
+        else None
+    )
+    key = (
+        store.load_key(folder.server_key, "server key")
+        if store.present(folder.server_key)
+        else None
+    )
     return cert, key
 
 
@@ -82,16 +91,17 @@ def ensure(settings: ServerSettings, now: datetime) -> EnsureResult:
     """Create the CA when missing, then (re)issue the server certificate when needed."""
     folder = store.Folder(settings.directory)
     existing = None if settings.new_ca else load_ca(folder, now)
+    hosts = settings.hosts
+    dropped: list[names.Host] = []
     if existing is not None:
         ca, ca_key = existing
-        _refuse_unpermitted(ca, settings.hosts)
+        refused = names.not_permitted(hosts, ca_constraints(ca))
+        dropped = [host for host in refused if host in settings.optional_hosts]
+        hosts = tuple(host for host in hosts if host not in dropped)
+        _refuse_unpermitted(ca, hosts)
     else:
         ca_key = generate_key(settings.ca_key_type)
-        subtrees = (
-            names.subtrees_for(settings.hosts, settings.permit)
-            if settings.name_constraints
-            else None
-        )
+        subtrees = names.subtrees_for(hosts, settings.permit) if settings.name_constraints else None
         ca = create_ca(ca_key, subtrees, now)
 
     if existing is None:
@@ -100,15 +110,15 @@ def ensure(settings: ServerSettings, now: datetime) -> EnsureResult:
         reason = "--force"
     else:
         cert, key = _load_server(folder)
-        found = server_reissue_reason(cert, key, settings.hosts, ca, now)
+        found = server_reissue_reason(cert, key, hosts, ca, now)
         if found is None:
             assert cert is not None  # no reason to reissue means there is a certificate
-            return EnsureResult(folder, ca, cert)
+            return EnsureResult(folder, ca, cert, dropped=dropped)
         reason = found
 
     server_key = generate_key()
-    server = issue_server(ca, ca_key, server_key, settings.hosts, settings.days, now)
-    failures = server_failures(ca, [server], settings.hosts, now)
+    server = issue_server(ca, ca_key, server_key, hosts, settings.days, now)
+    failures = server_failures(ca, [server], hosts, now)
     if failures:  # a guard: never write a certificate a browser would refuse
         detail = "; ".join(f"{host}: {why}" for host, why in failures.items())
         raise CertsError(
@@ -116,7 +126,9 @@ def ensure(settings: ServerSettings, now: datetime) -> EnsureResult:
         )
 
     store.ensure_dir(folder.root)
-    result = EnsureResult(folder, ca, server, ca_created=existing is None, server_reason=reason)
+    result = EnsureResult(
+        folder, ca, server, ca_created=existing is None, server_reason=reason, dropped=dropped
+    )
     if existing is None:
         result.backups = [
             path
@@ -148,7 +160,7 @@ def new_client(
         folder.client(name, "-key.pem"),
         folder.client(name, ".p12"),
     )
-    if not force and any(path.exists() for path in paths):
+    if not force and any(store.present(path) for path in paths):
         raise CertsError(
             f"A client certificate named {name!r} already exists in {folder.clients}. Choose "
             "another name, or add --force to replace it (the old one stays valid until it "

@@ -67,6 +67,12 @@ def ensure_dir(path: Path) -> None:
             f"Cannot create the certificate folder {path}: {error.strerror}. Create it yourself "
             "(mkdir -m 700) or point CERTS_DIR / --dir at a folder you can write to."
         ) from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise CertsError(
+            f"The certificate folder {path} is not writable by uid {os.getuid()}. Make it "
+            "yours (sudo chown -R $(id -u):$(id -g) certs) or run the container with "
+            "--user $(id -u):$(id -g); nothing was written."
+        )
     try:
         os.chmod(path, DIR_MODE)
     except OSError as error:
@@ -110,7 +116,7 @@ def backup_name(path: Path, now: datetime) -> Path:
 
 def back_up(path: Path, now: datetime) -> Path | None:
     """Move ``path`` aside under a timestamped name; never deletes anything."""
-    if not path.exists():
+    if not present(path):
         return None
     target = backup_name(path, now)
     counter = 1
@@ -119,6 +125,21 @@ def back_up(path: Path, now: datetime) -> Path | None:
         counter += 1
     os.rename(path, target)
     return target
+
+
+def present(path: Path) -> bool:
+    """Whether ``path`` exists; a folder we may not look into is an error, not a no."""
+    try:
+        path.stat()
+    except FileNotFoundError:
+        return False
+    except PermissionError:
+        raise CertsError(
+            f"Cannot look into {path.parent}: permission denied for uid {os.getuid()}. Make the "
+            "certificate folder yours (sudo chown -R $(id -u):$(id -g) certs) or run the "
+            "container with --user $(id -u):$(id -g)."
+        ) from None
+    return True
 
 
 def _read(path: Path, what: str) -> bytes:
