@@ -55,7 +55,7 @@ def handshake(
     if require_client:
         client_subject = dict(item[0] for item in seen["client"]["subject"])  # type: ignore[index]
         return client_subject["commonName"]
-    return subject["commonName"]
+    return subject.get("commonName", "")
 
 
 def server_files(certs: Path) -> tuple[Path, Path]:
@@ -102,3 +102,19 @@ def test_mutual_tls_with_a_client_certificate(live: Path) -> None:
     client = (certs / "clients" / "laptop.pem", certs / "clients" / "laptop-key.pem")
     name = handshake(server_files(certs), certs / "ca.pem", "localhost", client, True)
     assert name == "laptop"
+
+
+@pytest.mark.parametrize(
+    ("hosts", "server_hostname", "ca_key_type"),
+    [
+        ("blog.home.arpa", "blog.home.arpa", "ecdsa"),  # no address: IP placeholder subtree
+        ("10.0.0.1", "10.0.0.1", "ecdsa"),  # no DNS name: .invalid placeholder subtree
+        ("localhost,::1", "::1", "rsa"),
+    ],
+)
+def test_single_type_and_rsa_cas_are_accepted(
+    tmp_path: Path, hosts: str, server_hostname: str, ca_key_type: str
+) -> None:
+    certs = tmp_path / "certs"
+    ensure(certs, hosts=hosts, ca_key_type=ca_key_type, now=datetime.now(UTC))
+    handshake(server_files(certs), certs / "ca.pem", server_hostname)

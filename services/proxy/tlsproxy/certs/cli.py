@@ -171,12 +171,16 @@ def _inspect(args: argparse.Namespace, env: Mapping[str, str], now: datetime) ->
 def _verify(args: argparse.Namespace, env: Mapping[str, str], now: datetime) -> list[str]:
     hosts = config.hosts(args.hosts, env)
     directory = config.directory(args.dir, env)
-    server = operations.check_server(directory, hosts, now)
-    return [
+    optional = config.detected_hosts(args.hosts, env)
+    server, checked = operations.check_server(directory, hosts, now, optional)
+    lines = [
         f"{directory / 'server.pem'} verifies against {directory / 'ca.pem'} for "
-        + ", ".join(str(host) for host in hosts),
+        + ", ".join(str(host) for host in checked),
         f"  valid until {server.not_valid_after_utc:%Y-%m-%d %H:%M} UTC",
     ]
+    lines += [f"note: detected name {host} is not in the certificate" for host in hosts
+              if host not in checked]  # fmt: skip
+    return lines
 
 
 _COMMANDS = {"ensure": _ensure, "client": _client, "inspect": _inspect, "verify": _verify}

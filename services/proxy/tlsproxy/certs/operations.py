@@ -19,7 +19,7 @@ from .config import ServerSettings
 from .errors import CertsError, VerificationFailed
 from .issue import client_bundle, issue_client, issue_server
 from .keys import PrivateKey, cert_to_pem, generate_key, key_matches, key_to_pem
-from .policy import server_reissue_reason
+from .policy import cert_hosts, server_reissue_reason
 from .verify import client_failure, server_failures
 
 
@@ -183,12 +183,23 @@ def new_client(
     return ClientResult(cert, paths, password)
 
 
-def check_server(directory: Path, hosts: tuple[names.Host, ...], now: datetime) -> x509.Certificate:
-    """Validate server.pem against ca.pem for every host; VerificationFailed says what is wrong."""
+def check_server(
+    directory: Path,
+    hosts: tuple[names.Host, ...],
+    now: datetime,
+    optional_hosts: tuple[names.Host, ...] = (),
+) -> tuple[x509.Certificate, tuple[names.Host, ...]]:
+    """Validate server.pem against ca.pem for every host; VerificationFailed says what is wrong.
+
+    Returns the leaf and the hosts checked: a detected (optional) name that ensure left
+    out of the certificate is skipped, as ensure did.
+    """
     folder = store.Folder(directory)
     ca = store.load_cert(folder.ca, "CA certificate")
     chain = store.load_certs(folder.server, "server certificate")
     key = store.load_key(folder.server_key, "server key")
+    listed = cert_hosts(chain[0])
+    hosts = tuple(host for host in hosts if host in listed or host not in optional_hosts)
     problems = [f"{host}: {why}" for host, why in server_failures(ca, chain, hosts, now).items()]
     if not key_matches(chain[0], key):
         problems.append(f"{folder.server_key} does not belong to {folder.server}")
@@ -199,4 +210,4 @@ def check_server(directory: Path, hosts: tuple[names.Host, ...], now: datetime) 
             + ". Run `python -m tlsproxy.certs ensure` to reissue it (add --force if it is "
             "still considered up to date)."
         )
-    return chain[0]
+    return chain[0], hosts

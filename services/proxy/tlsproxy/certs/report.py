@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import binascii
 from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
 
 from cryptography import x509
@@ -20,7 +21,7 @@ def fingerprint(cert: x509.Certificate) -> str:
     return binascii.hexlify(cert.fingerprint(hashes.SHA256()), ":").decode().upper()
 
 
-def _when(cert_time: object) -> str:
+def _when(cert_time: datetime) -> str:
     return f"{cert_time:%Y-%m-%d %H:%M} UTC"
 
 
