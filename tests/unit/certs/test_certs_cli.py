@@ -230,3 +230,9 @@ def test_verify_skips_a_detected_name_that_ensure_left_out(tmp_path: Path) -> No
     cli("ensure", "--dir", str(tmp_path), env={"CERT_HOSTNAME": "newname"})
     code, output = cli("verify", "--dir", str(tmp_path), env={"CERT_HOSTNAME": "newname"})
     assert code == 0 and "note: detected name newname is not in the certificate" in output
+
+
+def test_placeholder_subtrees_are_explained(tmp_path: Path) -> None:
+    code, output = cli("ensure", "--dir", str(tmp_path), "--hosts", "localhost")
+    assert code == 0
+    assert "name constraints: only localhost, 0.0.0.0/32 (no IP addresses)" in output

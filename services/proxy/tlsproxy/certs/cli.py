@@ -10,15 +10,13 @@ import argparse
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from . import config, names, operations, report, store
+from . import config, operations, report, store
 from .errors import CertsError, VerificationFailed
 from .issue import CLIENT_DAYS, SERVER_DAYS
-
-CA_WARN_BEFORE = timedelta(days=365)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -83,58 +81,11 @@ def _display_ca(folder: Path, env: Mapping[str, str]) -> Path:
 
 
 def _ensure(args: argparse.Namespace, env: Mapping[str, str], now: datetime) -> list[str]:
-    settings = config.ServerSettings(
-        directory=config.directory(args.dir, env),
-        hosts=config.hosts(args.hosts, env),
-        days=config.server_days(args.days, env, SERVER_DAYS),
-        ca_key_type=config.key_type(args.ca_key_type),
-        name_constraints=not args.no_name_constraints,
-        permit=names.parse_permit(args.permit),
-        force=args.force,
-        new_ca=args.new_ca,
-        optional_hosts=config.detected_hosts(args.hosts, env),
+    result = operations.ensure(config.server_settings(args, env, SERVER_DAYS), now)
+    ignored_ca_options = bool(args.ca_key_type or args.no_name_constraints or args.permit)
+    return report.ensure_lines(
+        result, now, _display_ca(result.folder.root, env), ignored_ca_options
     )
-    result = operations.ensure(settings, now)
-    lines = [f"Certificate folder: {result.folder.root}"]
-    if result.ca_created:
-        lines += report.summary(result.ca, "CA created")
-    else:
-        lines.append(f"CA kept: {result.ca.subject.rfc4514_string()}")
-        lines.append(
-            f"  valid until {result.ca.not_valid_after_utc:%Y-%m-%d}, SHA-256 "
-            f"{report.fingerprint(result.ca)}"
-        )
-    lines.append(f"  name constraints: {report.constraint_text(result.ca)}")
-    for backup in result.backups:
-        lines.append(f"  old CA file kept as {backup}")
-    for host in result.dropped:
-        lines.append(
-            f"note: this machine's name {host} is outside the CA's name constraints and was left "
-            "out; list it in CERT_HOSTS and run ensure --new-ca if you need it."
-        )
-    if result.server_reason is None:
-        lines.append(
-            f"Server certificate up to date: valid until "
-            f"{result.server.not_valid_after_utc:%Y-%m-%d %H:%M} UTC"
-        )
-        lines += report.summary(result.server, "  server")[1:]
-    else:
-        lines += report.summary(
-            result.server, f"Server certificate issued ({result.server_reason})"
-        )
-    if result.ca_created:
-        lines += report.trust_commands(_display_ca(result.folder.root, env))
-    elif args.ca_key_type or args.no_name_constraints or args.permit:
-        lines.append(
-            "note: --ca-key-type, --no-name-constraints and --permit only apply when a CA is "
-            "made; the existing CA was kept (add --new-ca to replace it)."
-        )
-    if result.ca.not_valid_after_utc - now < CA_WARN_BEFORE:
-        lines.append(
-            f"warning: the CA expires on {result.ca.not_valid_after_utc:%Y-%m-%d}; run ensure "
-            "--new-ca before then and trust the new ca.pem on each device."
-        )
-    return lines
 
 
 def _client(args: argparse.Namespace, env: Mapping[str, str], now: datetime) -> list[str]:

@@ -7,6 +7,7 @@ add to the defaults; inside a container gethostname() is only the container id).
 
 from __future__ import annotations
 
+import argparse
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -33,6 +34,21 @@ class ServerSettings:
     # Detected, not configured (the machine name): left out rather than fatal when an
     # existing CA's name constraints do not cover it, e.g. after a rename.
     optional_hosts: tuple[names.Host, ...] = ()
+
+
+def server_settings(args: argparse.Namespace, env: Mapping[str, str], days: int) -> ServerSettings:
+    """Everything ensure needs, from its options with the environment as fallback."""
+    return ServerSettings(
+        directory=directory(args.dir, env),
+        hosts=hosts(args.hosts, env),
+        days=server_days(args.days, env, days),
+        ca_key_type=key_type(args.ca_key_type),
+        name_constraints=not args.no_name_constraints,
+        permit=names.parse_permit(args.permit),
+        force=args.force,
+        new_ca=args.new_ca,
+        optional_hosts=detected_hosts(args.hosts, env),
+    )
 
 
 def directory(value: str | None, env: Mapping[str, str]) -> Path:
@@ -79,8 +95,10 @@ def server_days(value: str | None, env: Mapping[str, str], default: int) -> int:
 
 
 def key_type(value: str | None) -> KeyType:
+    if value is None:
+        return KEY_TYPES[0]
     for known in KEY_TYPES:
-        if value in (None, known):
+        if value == known:
             return known
     raise CertsError(f"--ca-key-type {value!r} is unknown; use ecdsa (default) or rsa.")
 

@@ -23,8 +23,10 @@ _NETWORKS = (ipaddress.IPv4Network, ipaddress.IPv6Network)
 
 BASE_HOSTS = "localhost,127.0.0.1,::1"
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-# RFC 2606 reserves .invalid: a permitted subtree that no real name falls under.
-_NOTHING_DNS = "invalid"
+# Permitted subtrees that no real name falls under (RFC 2606 reserves .invalid; 0.0.0.0 is
+# never a server address), used to close a name type the user did not configure.
+NO_DNS_NAMES = x509.DNSName("invalid")
+NO_IP_ADDRESSES = x509.IPAddress(ipaddress.ip_network("0.0.0.0/32"))
 
 
 def parse_dns_name(text: str) -> str:
@@ -190,8 +192,8 @@ def name_constraints(subtrees: Sequence[str | IPNetwork]) -> x509.NameConstraint
     dns = [x509.DNSName(item) for item in subtrees if isinstance(item, str)]
     ips = [x509.IPAddress(item) for item in subtrees if not isinstance(item, str)]
     permitted: list[x509.GeneralName] = [
-        *(dns or [x509.DNSName(_NOTHING_DNS)]),
-        *(ips or [x509.IPAddress(ipaddress.ip_network("0.0.0.0/32"))]),
+        *(dns or [NO_DNS_NAMES]),
+        *(ips or [NO_IP_ADDRESSES]),
     ]
     return x509.NameConstraints(permitted_subtrees=permitted, excluded_subtrees=None)
 

@@ -87,24 +87,37 @@ def _load_server(folder: store.Folder) -> tuple[x509.Certificate | None, Private
     return cert, key
 
 
+def _ca_for(
+    settings: ServerSettings, folder: store.Folder, now: datetime
+) -> tuple[x509.Certificate, PrivateKey, bool]:
+    """The CA to sign with and whether it is new (kept only in memory until all checks pass)."""
+    existing = None if settings.new_ca else load_ca(folder, now)
+    if existing is not None:
+        return *existing, False
+    key = generate_key(settings.ca_key_type)
+    subtrees = (
+        names.subtrees_for(settings.hosts, settings.permit) if settings.name_constraints else None
+    )
+    return create_ca(key, subtrees, now), key, True
+
+
+def _hosts_for(
+    ca: x509.Certificate, settings: ServerSettings
+) -> tuple[tuple[names.Host, ...], list[names.Host]]:
+    """The hosts to certify, and the detected ones left out because the CA may not sign them."""
+    refused = names.not_permitted(settings.hosts, ca_constraints(ca))
+    dropped = [host for host in refused if host in settings.optional_hosts]
+    hosts = tuple(host for host in settings.hosts if host not in dropped)
+    _refuse_unpermitted(ca, hosts)
+    return hosts, dropped
+
+
 def ensure(settings: ServerSettings, now: datetime) -> EnsureResult:
     """Create the CA when missing, then (re)issue the server certificate when needed."""
     folder = store.Folder(settings.directory)
-    existing = None if settings.new_ca else load_ca(folder, now)
-    hosts = settings.hosts
-    dropped: list[names.Host] = []
-    if existing is not None:
-        ca, ca_key = existing
-        refused = names.not_permitted(hosts, ca_constraints(ca))
-        dropped = [host for host in refused if host in settings.optional_hosts]
-        hosts = tuple(host for host in hosts if host not in dropped)
-        _refuse_unpermitted(ca, hosts)
-    else:
-        ca_key = generate_key(settings.ca_key_type)
-        subtrees = names.subtrees_for(hosts, settings.permit) if settings.name_constraints else None
-        ca = create_ca(ca_key, subtrees, now)
-
-    if existing is None:
+    ca, ca_key, ca_created = _ca_for(settings, folder, now)
+    hosts, dropped = _hosts_for(ca, settings)
+    if ca_created:
         reason = "a new CA was made"
     elif settings.force:
         reason = "--force"
@@ -126,15 +139,10 @@ def ensure(settings: ServerSettings, now: datetime) -> EnsureResult:
         )
 
     store.ensure_dir(folder.root)
-    result = EnsureResult(
-        folder, ca, server, ca_created=existing is None, server_reason=reason, dropped=dropped
-    )
-    if existing is None:
-        result.backups = [
-            path
-            for path in (store.back_up(folder.ca, now), store.back_up(folder.ca_key, now))
-            if path
-        ]
+    result = EnsureResult(folder, ca, server, ca_created, reason, dropped=dropped)
+    if ca_created:
+        backups = (store.back_up(folder.ca, now), store.back_up(folder.ca_key, now))
+        result.backups = [path for path in backups if path]
         store.atomic_write(folder.ca_key, key_to_pem(ca_key), store.KEY_MODE)
         store.atomic_write(folder.ca, cert_to_pem(ca), store.CERT_MODE)
     # Key first: a crash in between leaves a mismatch, which the next run repairs.

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import binascii
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
+from . import names
 from .authority import ca_constraints
 from .keys import describe_key
+from .operations import EnsureResult
 from .policy import cert_hosts, renew_after
 
 DOCS = "docs/certificates.md"
+CA_WARN_BEFORE = timedelta(days=365)
 
 
 def fingerprint(cert: x509.Certificate) -> str:
@@ -26,6 +29,10 @@ def _when(cert_time: datetime) -> str:
 
 
 def _general_name(name: x509.GeneralName) -> str:
+    if name == names.NO_DNS_NAMES:
+        return "invalid (no DNS names)"
+    if name == names.NO_IP_ADDRESSES:
+        return "0.0.0.0/32 (no IP addresses)"
     return str(name.value)
 
 
@@ -108,3 +115,43 @@ def extension_lines(cert: x509.Certificate) -> Iterable[str]:
         name = getattr(extension.oid, "_name", extension.oid.dotted_string)
         flag = "critical" if extension.critical else "not critical"
         yield f"  {name} ({flag}): {_extension_value(extension.value)}"
+
+
+def ensure_lines(
+    result: EnsureResult, now: datetime, ca_for_user: Path, ignored_ca_options: bool
+) -> list[str]:
+    """What ensure did: the CA, the server certificate, and what the user should do next."""
+    ca, server = result.ca, result.server
+    lines = [f"Certificate folder: {result.folder.root}"]
+    if result.ca_created:
+        lines += summary(ca, "CA created")
+    else:
+        lines.append(f"CA kept: {ca.subject.rfc4514_string()}")
+        lines.append(f"  valid until {ca.not_valid_after_utc:%Y-%m-%d}, SHA-256 {fingerprint(ca)}")
+    lines.append(f"  name constraints: {constraint_text(ca)}")
+    lines += [f"  old CA file kept as {backup}" for backup in result.backups]
+    lines += [
+        f"note: this machine's name {host} is outside the CA's name constraints and was left "
+        "out; list it in CERT_HOSTS and run ensure --new-ca if you need it."
+        for host in result.dropped
+    ]
+    if result.server_reason is None:
+        lines.append(
+            f"Server certificate up to date: valid until {_when(server.not_valid_after_utc)}"
+        )
+        lines += summary(server, "")[1:]
+    else:
+        lines += summary(server, f"Server certificate issued ({result.server_reason})")
+    if result.ca_created:
+        lines += trust_commands(ca_for_user)
+    elif ignored_ca_options:
+        lines.append(
+            "note: --ca-key-type, --no-name-constraints and --permit only apply when a CA is "
+            "made; the existing CA was kept (add --new-ca to replace it)."
+        )
+    if ca.not_valid_after_utc - now < CA_WARN_BEFORE:
+        lines.append(
+            f"warning: the CA expires on {ca.not_valid_after_utc:%Y-%m-%d}; run ensure "
+            "--new-ca before then and trust the new ca.pem on each device."
+        )
+    return lines
