@@ -11,10 +11,12 @@ import sqlite3
 import sys
 import urllib.error
 import urllib.request
+import zipfile
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
-from . import users
+from . import archive, users
 from .config import ConfigError, Settings, load_settings
 from .db import open_database
 from .passwords import PasswordPolicyError, check_policy
@@ -112,6 +114,41 @@ def cmd_user_role(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    count = archive.export_archive(_database(settings), settings.media_dir, Path(args.file))
+    print(f"exported {count} entries to {args.file}")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+    report = archive.import_archive(_database(settings), settings.media_dir, Path(args.file))
+    print(f"imported {report.entries} entries and {report.media} images")
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
+    _database(settings)  # migrates, and creates an empty database if there was none
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    target = (
+        Path(args.file) if args.file else settings.data_dir / "backups" / f"blog-{stamp}.sqlite3"
+    )
+    archive.backup_database(settings.db_path, target)
+    print(f"backup written to {target}")
+    return 0
+
+
+def _add_data_commands(sub: argparse._SubParsersAction) -> None:
+    export = sub.add_parser("export", help="write a portable zip (Markdown + front matter + media)")
+    export.add_argument("file")
+    export.set_defaults(handler=cmd_export)
+    imp = sub.add_parser("import", help="read an export zip back (same slug = replaced)")
+    imp.add_argument("file")
+    imp.set_defaults(handler=cmd_import)
+    backup = sub.add_parser("backup", help="consistent copy of the database, safe while running")
+    backup.add_argument("file", nargs="?", help="default: DATA_DIR/backups/blog-STAMP.sqlite3")
+    backup.set_defaults(handler=cmd_backup)
+
+
 def _add_password_source(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--password-file", help="read the password from this file")
@@ -152,6 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     health.add_argument("--timeout", type=float, default=3.0)
     health.set_defaults(handler=cmd_healthcheck)
     _add_user_commands(sub)
+    _add_data_commands(sub)
     return parser
 
 
@@ -165,7 +203,13 @@ def main(argv: list[str] | None = None) -> int:
     handler: Handler = args.handler
     try:
         return handler(args, settings)
-    except (users.UserError, PasswordPolicyError, OSError) as exc:
+    except (
+        users.UserError,
+        PasswordPolicyError,
+        archive.ArchiveError,
+        zipfile.BadZipFile,
+        OSError,
+    ) as exc:
         print(f"blogctl: {exc}", file=sys.stderr)
         return 1
 

@@ -5,12 +5,20 @@ from __future__ import annotations
 from aiohttp import web
 
 from .app_paths import STATIC_DIR
-from .views import account, authoring, health, reading
+from .views import account, admin, authoring, feeds, health, media, reading
 
 
 def setup_routes(app: web.Application) -> None:
     app.router.add_get("/", reading.front_page, name="index")
     app.router.add_get("/posts/{slug}", reading.post_page, name="post")
+    app.router.add_get("/stories/", reading.story_list, name="stories")
+    app.router.add_get("/stories/{slug}", reading.story_page, name="story")
+    app.router.add_get("/categories", reading.term_index, name="categories")
+    app.router.add_get("/category/{slug}", reading.category_page, name="category")
+    app.router.add_get("/tag/{slug}", reading.tag_page, name="tag")
+    app.router.add_get("/search", reading.search_page, name="search")
+    app.router.add_get("/feed.{format:atom|rss}", feeds.site_feed, name="feed")
+    app.router.add_get("/category/{slug}/feed.{format:atom|rss}", feeds.category_feed)
     app.router.add_get("/healthz", health.healthz, name="healthz")
     app.router.add_get("/login", account.login_form, name="login")
     app.router.add_post("/login", account.login)
@@ -21,4 +29,9 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get(r"/dashboard/posts/{post_id:\d+}", authoring.edit_form)
     app.router.add_post(r"/dashboard/posts/{post_id:\d+}", authoring.update)
     app.router.add_post(r"/dashboard/posts/{post_id:\d+}/delete", authoring.delete)
+    app.router.add_get("/dashboard/media", media.media_list, name="media")
+    app.router.add_post("/dashboard/media", media.upload)
+    app.router.add_get("/media/{name}", media.serve, name="media_file")
+    app.router.add_get("/dashboard/users", admin.user_list, name="users")
+    app.router.add_post(r"/dashboard/users/{user_id:\d+}/{verb:disable|enable}", admin.set_disabled)
     app.router.add_static("/static/", STATIC_DIR, name="static", append_version=True)

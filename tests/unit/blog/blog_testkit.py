@@ -88,3 +88,26 @@ async def admin_client(client: TestClient) -> TestClient:
     response = await login(client, "alice")
     assert response.status == 303
     return client
+
+
+def tiny_png() -> bytes:
+    """A real 1x1 PNG, built here so the tests ship no binary files."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    pixels = zlib.compress(b"\x00\xff\x00\x00")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )
+
+
+async def save_entry(client: TestClient, path: str, **fields: str) -> ClientResponse:
+    """Submit the editor form at path (new or existing entry)."""
+    form_page = path if path != "/dashboard/posts/new" else "/dashboard/posts/new"
+    defaults = {"title": "Title", "body_md": "Body", "kind": "post", "action": "publish"}
+    return await post_form(client, path, form_page, **{**defaults, **fields})

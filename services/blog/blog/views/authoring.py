@@ -39,7 +39,12 @@ async def dashboard(request: web.Request) -> Mapping[str, object]:
 
 def _form_values(post: posts.Post | None, request: web.Request) -> dict[str, object]:
     if post is None:
-        return {"kind": request.query.get("kind", "post"), "title": "", "body_md": "", "slug": ""}
+        kind = request.query.get("kind", "post")
+        return {
+            **asdict(posts.Draft(title="", body_md="", kind=kind)),
+            "tags": "",
+            "publish_at": None,
+        }
     conn = request.app[keys.DB]
     category = posts.category_of(conn, post)
     return {

@@ -1,0 +1,46 @@
+"""Atom and RSS feeds, site-wide and per category, with 304 for unchanged feeds."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from .. import feeds, keys, posts
+from ..conditional import conditional_response
+
+FORMATS = {
+    "atom": (feeds.atom, "application/atom+xml"),
+    "rss": (feeds.rss, "application/rss+xml"),
+}
+
+
+def _respond(
+    request: web.Request, listing: posts.Listing, title: str, html_path: str
+) -> web.Response:
+    conn = request.app[keys.DB]
+    now = posts.now_seconds()
+    entries = posts.list_visible(conn, now, feeds.FEED_SIZE, 0, listing)
+    updated = posts.last_change(conn, now, listing)
+    build, content_type = FORMATS[request.match_info["format"]]
+    info = feeds.FeedInfo(
+        title=title,
+        base_url=f"{request.scheme}://{request.host}",
+        html_path=html_path,
+        self_path=request.path,
+        updated=updated,
+    )
+    return conditional_response(request, build(conn, info, entries), content_type, updated)
+
+
+async def site_feed(request: web.Request) -> web.Response:
+    title = request.app[keys.SETTINGS].title
+    return _respond(request, posts.Listing(kind="post"), title, "/")
+
+
+async def category_feed(request: web.Request) -> web.Response:
+    conn = request.app[keys.DB]
+    term = posts.term_by_slug(conn, "categories", request.match_info["slug"])
+    if term is None:
+        raise web.HTTPNotFound()
+    title = f"{request.app[keys.SETTINGS].title}: {term.name}"
+    listing = posts.Listing(kind=None, category_id=term.id)
+    return _respond(request, listing, title, f"/category/{term.slug}")

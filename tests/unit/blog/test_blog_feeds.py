@@ -1,0 +1,89 @@
+"""Atom and RSS feeds validated by feedparser, and conditional GETs answered with 304."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import feedparser
+import pytest
+from aiohttp.test_utils import TestClient
+from blog import posts
+
+NOW = posts.now_seconds()
+
+
+@pytest.fixture
+def entries(db: sqlite3.Connection) -> None:
+    posts.create_post(db, title="Old & <older>", body_md="first *one*", status="published",
+                      published_at=NOW - 200, category="Rail")  # fmt: skip
+    posts.create_post(db, title="New", body_md="second", status="published", published_at=NOW - 100)
+    posts.create_post(db, title="Draft", body_md="no", status="draft")
+    posts.create_post(db, title="Future", body_md="no", status="published", published_at=NOW + 999)
+    posts.create_post(db, title="Rail story", body_md="s", kind="story", status="published",
+                      published_at=NOW - 50, category="Rail")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("path", "version", "content_type"),
+    [
+        ("/feed.atom", "atom10", "application/atom+xml"),
+        ("/feed.rss", "rss20", "application/rss+xml"),
+    ],
+)
+async def test_site_feed_is_valid(
+    client: TestClient, entries: None, path: str, version: str, content_type: str
+) -> None:
+    response = await client.get(path, headers={"Host": "blog.example"})
+    assert response.status == 200
+    assert response.content_type == content_type
+    parsed = feedparser.parse(await response.read())
+    assert parsed.bozo == 0, parsed.get("bozo_exception")
+    assert parsed.version == version
+    assert [e.title for e in parsed.entries] == ["New", "Old & <older>"]
+    old = parsed.entries[1]
+    assert old.link == "http://blog.example/posts/old-older"
+    assert "<em>one</em>" in old.summary
+    assert old.tags[0].term == "Rail"
+
+
+async def test_category_feed(client: TestClient, entries: None) -> None:
+    for path in ("/category/rail/feed.atom", "/category/rail/feed.rss"):
+        parsed = feedparser.parse(await (await client.get(path)).read())
+        assert parsed.bozo == 0
+        assert sorted(e.title for e in parsed.entries) == ["Old & <older>", "Rail story"]
+    assert (await client.get("/category/none/feed.atom")).status == 404
+
+
+@pytest.mark.parametrize("path", ["/feed.atom", "/feed.rss", "/category/rail/feed.rss"])
+async def test_conditional_get(client: TestClient, entries: None, path: str) -> None:
+    first = await client.get(path)
+    etag, modified = first.headers["ETag"], first.headers["Last-Modified"]
+    assert (await client.get(path, headers={"If-None-Match": etag})).status == 304
+    assert (await client.get(path, headers={"If-None-Match": f"W/{etag}"})).status == 304
+    assert (await client.get(path, headers={"If-Modified-Since": modified})).status == 304
+    assert (await client.get(path, headers={"If-None-Match": '"other"'})).status == 200
+    old = "Mon, 01 Jan 2001 00:00:00 GMT"
+    assert (await client.get(path, headers={"If-Modified-Since": old})).status == 200
+    # ETag wins over a stale date (RFC 9110 13.1.3).
+    both = {"If-None-Match": '"other"', "If-Modified-Since": modified}
+    assert (await client.get(path, headers=both)).status == 200
+
+
+async def test_feed_changes_when_a_post_changes(
+    client: TestClient, db: sqlite3.Connection, entries: None
+) -> None:
+    first = await client.get("/feed.atom")
+    posts.create_post(db, title="Newest", body_md="x", status="published", published_at=NOW)
+    second = await client.get("/feed.atom", headers={"If-None-Match": first.headers["ETag"]})
+    assert second.status == 200
+    assert second.headers["ETag"] != first.headers["ETag"]
+
+
+async def test_forwarded_scheme_and_host_make_feed_links(make_client) -> None:
+    client = await make_client(trusted_proxies=("127.0.0.1",))
+    db = client.server.app[__import__("blog").keys.DB]
+    posts.create_post(db, title="P", body_md="x", status="published", published_at=NOW - 5)
+    headers = {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https",
+               "X-Forwarded-Host": "blog.example"}  # fmt: skip
+    parsed = feedparser.parse(await (await client.get("/feed.atom", headers=headers)).read())
+    assert parsed.entries[0].link == "https://blog.example/posts/p"
