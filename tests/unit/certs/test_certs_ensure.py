@@ -194,3 +194,28 @@ def test_atomic_write_replaces_content_and_mode(tmp_path: Path) -> None:
     store.atomic_write(target, b"new secret", store.KEY_MODE)
     assert target.read_bytes() == b"new secret" and mode(target) == 0o600
     assert [path.name for path in tmp_path.iterdir()] == ["key.pem"]
+
+
+def test_a_ca_made_by_a_concurrent_run_is_not_overwritten(
+    certs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If another run creates the CA after this one looked, this one stops instead."""
+    from tlsproxy.certs import operations
+
+    before = snapshot(certs)
+    monkeypatch.setattr(operations, "load_ca", lambda folder, now: None)  # looked: no CA yet
+    with pytest.raises(CertsError, match="appeared while this run was working"):
+        ensure(certs)
+    assert snapshot(certs) == before
+    assert not list(certs.glob(".*"))
+
+
+def test_exclusive_write_keeps_an_existing_file(tmp_path: Path) -> None:
+    target = tmp_path / "ca-key.pem"
+    target.write_bytes(b"first")
+    with pytest.raises(CertsError):
+        store.atomic_write(target, b"second", store.KEY_MODE, exclusive=True)
+    assert target.read_bytes() == b"first"
+    assert [path.name for path in tmp_path.iterdir()] == ["ca-key.pem"]
+    store.atomic_write(tmp_path / "new.pem", b"x", store.CERT_MODE, exclusive=True)
+    assert mode(tmp_path / "new.pem") == 0o644

@@ -33,7 +33,7 @@ def cert_to_pem(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.PEM)
 
 
-def signature_hash() -> hashes.HashAlgorithm:
+def signature_hash() -> hashes.SHA256:
     return hashes.SHA256()
 
 
@@ -52,14 +52,14 @@ def key_usage(*, signs_certificates: bool) -> x509.KeyUsage:
     )
 
 
-def _public_der(public_key: object) -> bytes:
-    return public_key.public_bytes(  # type: ignore[attr-defined]
+def _public_der(key_or_cert: PrivateKey | x509.Certificate) -> bytes:
+    return key_or_cert.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
 
 
 def key_matches(cert: x509.Certificate, key: PrivateKey) -> bool:
-    return _public_der(cert.public_key()) == _public_der(key.public_key())
+    return _public_der(cert) == _public_der(key)
 
 
 def describe_key(key_or_cert: PrivateKey | x509.Certificate) -> str:

@@ -141,10 +141,11 @@ def ensure(settings: ServerSettings, now: datetime) -> EnsureResult:
     store.ensure_dir(folder.root)
     result = EnsureResult(folder, ca, server, ca_created, reason, dropped=dropped)
     if ca_created:
-        backups = (store.back_up(folder.ca, now), store.back_up(folder.ca_key, now))
-        result.backups = [path for path in backups if path]
-        store.atomic_write(folder.ca_key, key_to_pem(ca_key), store.KEY_MODE)
-        store.atomic_write(folder.ca, cert_to_pem(ca), store.CERT_MODE)
+        if settings.new_ca:
+            backups = (store.back_up(folder.ca, now), store.back_up(folder.ca_key, now))
+            result.backups = [path for path in backups if path]
+        store.atomic_write(folder.ca_key, key_to_pem(ca_key), store.KEY_MODE, exclusive=True)
+        store.atomic_write(folder.ca, cert_to_pem(ca), store.CERT_MODE, exclusive=True)
     # Key first: a crash in between leaves a mismatch, which the next run repairs.
     store.atomic_write(folder.server_key, key_to_pem(server_key), store.KEY_MODE)
     store.atomic_write(folder.server, cert_to_pem(server), store.CERT_MODE)

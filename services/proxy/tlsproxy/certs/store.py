@@ -80,8 +80,12 @@ def ensure_dir(path: Path) -> None:
         print(f"warning: could not set {path} to mode 0700: {error.strerror}", file=sys.stderr)
 
 
-def atomic_write(path: Path, data: bytes, mode: int) -> None:
-    """Write ``data`` to ``path`` with ``mode`` so that readers see old or new, never half."""
+def atomic_write(path: Path, data: bytes, mode: int, *, exclusive: bool = False) -> None:
+    """Write ``data`` to ``path`` with ``mode`` so that readers see old or new, never half.
+
+    ``exclusive`` refuses to replace an existing file, even one another run created a
+    moment ago: the CA files are written this way so a CA is never overwritten silently.
+    """
     descriptor, temporary = tempfile.mkstemp(
         dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
     )
@@ -92,11 +96,18 @@ def atomic_write(path: Path, data: bytes, mode: int) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
+        if exclusive:
+            os.link(temporary, path)  # atomic, and fails if path exists
+        else:
+            os.replace(temporary, path)
+    except FileExistsError:
+        raise CertsError(
+            f"{path} appeared while this run was working (another run of the tool?) and was "
+            "left as it is. Run the command again."
+        ) from None
+    finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
-        raise
     _fsync_dir(path.parent)
 
 

@@ -11,7 +11,7 @@ from cryptography.x509 import verification
 from . import names
 
 
-def _subject(host: names.Host) -> x509.GeneralName:
+def _subject(host: names.Host) -> x509.DNSName | x509.IPAddress:
     if isinstance(host, str):
         # A wildcard is checked through one concrete name it must cover.
         return x509.DNSName(host.replace("*", "wildcard-check", 1))
