@@ -23,6 +23,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m tlsproxy.certs",
         description="Local CA and short-lived certificates for the safe blogging kit.",
+        epilog="Exit codes: 0 done, 1 a certificate does not verify, 2 bad input or unusable "
+        "files (nothing written). Full guide: docs/certificates.md.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
     folder = argparse.ArgumentParser(add_help=False)
