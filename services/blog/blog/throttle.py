@@ -3,8 +3,8 @@
 Two independent limits, both counting failures in a sliding window:
 - per client address: after 10 failures in 15 minutes the address must wait
   15 minutes. This is what stops one attacker guessing many passwords;
-- per account: after 5 failures the account's next attempt waits 2**n seconds,
-  capped at 60 s. An attacker spraying from many addresses is slowed, yet can
+- per account: from the 6th failure on, the account's next attempt waits 1, 2, 4...
+  seconds, capped at 60 s. An attacker spraying from many addresses is slowed, yet can
   never hold the owner out for more than a minute at a time.
 A successful login clears the address's and the account's counters.
 State is in memory: throttling is a speed bump, and a restart resets it.
@@ -54,8 +54,8 @@ class LoginThrottle:
             by_address.blocked_until = now + ADDRESS_PENALTY
         by_account = self._record(self._accounts, account.lower(), now)
         excess = len(by_account.failures) - ACCOUNT_FREE_FAILURES
-        if excess >= 0:
-            by_account.blocked_until = now + min(2.0**excess, ACCOUNT_MAX_DELAY)
+        if excess > 0:
+            by_account.blocked_until = now + min(2.0 ** (excess - 1), ACCOUNT_MAX_DELAY)
 
     def success(self, address: str, account: str) -> None:
         self._addresses.pop(address, None)

@@ -14,13 +14,26 @@ NOW = posts.now_seconds()
 
 @pytest.fixture
 def entries(db: sqlite3.Connection) -> None:
-    posts.create_post(db, title="Old & <older>", body_md="first *one*", status="published",
-                      published_at=NOW - 200, category="Rail")  # fmt: skip
+    posts.create_post(
+        db,
+        title="Old & <older>",
+        body_md="first *one*",
+        status="published",
+        published_at=NOW - 200,
+        category="Rail",
+    )
     posts.create_post(db, title="New", body_md="second", status="published", published_at=NOW - 100)
     posts.create_post(db, title="Draft", body_md="no", status="draft")
     posts.create_post(db, title="Future", body_md="no", status="published", published_at=NOW + 999)
-    posts.create_post(db, title="Rail story", body_md="s", kind="story", status="published",
-                      published_at=NOW - 50, category="Rail")  # fmt: skip
+    posts.create_post(
+        db,
+        title="Rail story",
+        body_md="s",
+        kind="story",
+        status="published",
+        published_at=NOW - 50,
+        category="Rail",
+    )
 
 
 @pytest.mark.parametrize(
@@ -83,7 +96,10 @@ async def test_forwarded_scheme_and_host_make_feed_links(make_client) -> None:
     client = await make_client(trusted_proxies=("127.0.0.1",))
     db = client.server.app[__import__("blog").keys.DB]
     posts.create_post(db, title="P", body_md="x", status="published", published_at=NOW - 5)
-    headers = {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https",
-               "X-Forwarded-Host": "blog.example"}  # fmt: skip
+    headers = {
+        "X-Forwarded-For": "203.0.113.9",
+        "X-Forwarded-Proto": "https",
+        "X-Forwarded-Host": "blog.example",
+    }
     parsed = feedparser.parse(await (await client.get("/feed.atom", headers=headers)).read())
     assert parsed.entries[0].link == "https://blog.example/posts/p"

@@ -51,9 +51,25 @@ XSS_CORPUS = [
     '<a href="vbscript:msgbox(1)">x</a>',
 ]
 SCRIPTABLE_TAGS = {
-    "script", "iframe", "object", "embed", "form", "style", "meta", "base", "link", "svg",
-    "math", "input", "textarea", "details", "video", "source", "body", "noscript",
-}  # fmt: skip
+    "script",
+    "iframe",
+    "object",
+    "embed",
+    "form",
+    "style",
+    "meta",
+    "base",
+    "link",
+    "svg",
+    "math",
+    "input",
+    "textarea",
+    "details",
+    "video",
+    "source",
+    "body",
+    "noscript",
+}
 URL_ATTRIBUTES = {"href", "src", "srcset", "action", "formaction", "xlink:href"}
 
 
