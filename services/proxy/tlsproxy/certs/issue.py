@@ -114,7 +114,7 @@ def client_bundle(
 ) -> bytes:
     """PKCS#12 with AES-256/PBKDF2 by default; 3DES/SHA-1 only for importers that need it."""
     if legacy:
-        # Older macOS Keychain, Android < 12 and Windows before 2019 cannot read PBES2.
+        # Some older Windows, macOS Keychain and Android importers cannot read PBES2/AES.
         encryption = (
             PrivateFormat.PKCS12.encryption_builder()
             .kdf_rounds(2048)
