@@ -44,6 +44,12 @@ def warn_about_access(settings: Settings) -> None:
             "without a password. Anyone with a shell on this host can write to the blog."
         )
 
+    if not settings.trusted_proxies and settings.bind not in ("127.0.0.1", "::1", "localhost"):
+        log.warning(
+            "BLOG_TRUSTED_PROXIES is empty: behind a reverse proxy every client shares the "
+            "proxy's address, so login throttling by address would apply to all of them"
+        )
+
 
 def init_app(settings: Settings) -> web.Application:
     app = web.Application(

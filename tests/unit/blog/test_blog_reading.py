@@ -82,3 +82,56 @@ async def test_slugs_are_unique(db: sqlite3.Connection) -> None:
     second = posts.create_post(db, title="Same title", body_md="")
     assert first.slug == "same-title"
     assert second.slug == "same-title-2"
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("giraffe", ["Zoo day"]),
+        ("GIRAFFE neck", ["Zoo day"]),
+        ("kangaroo", []),  # only in a draft
+        ("banana", []),  # only in a scheduled post
+        ('"unbalanced AND OR (', []),  # FTS5 syntax from a user is harmless
+        ("", []),
+    ],
+)
+async def test_search(
+    client: TestClient, db: sqlite3.Connection, query: str, expected: list[str]
+) -> None:
+    posts.create_post(db, title="Zoo day", body_md="A giraffe has a long neck.", status="published")
+    posts.create_post(db, title="Other", body_md="Nothing to see.", status="published")
+    posts.create_post(db, title="Hidden", body_md="kangaroo", status="draft")
+    posts.create_post(
+        db, title="Soon", body_md="banana", status="published", published_at=NOW + 999
+    )
+    response = await client.get("/search", params={"q": query})
+    assert response.status == 200
+    body = await response.text()
+    for title in ("Zoo day", "Other", "Hidden", "Soon"):
+        assert (f">{title}</a>" in body) is (title in expected), title
+
+
+async def test_search_finds_edited_text_only(client: TestClient, db: sqlite3.Connection) -> None:
+    post = posts.create_post(db, title="T", body_md="oldword", status="published")
+    posts.save_post(
+        db, posts.Draft("T", "newword", status="published"), author_id=None, post_id=post.id
+    )
+    assert [p.id for p in posts.search(db, "newword", NOW + 10)] == [post.id]
+    assert posts.search(db, "oldword", NOW + 10) == []
+    posts.delete_post(db, post.id)
+    assert posts.search(db, "newword", NOW + 10) == []
+
+
+async def test_templates_can_be_overridden_from_the_data_dir(make_client, settings) -> None:
+    override = settings.templates_dir / "post.html"
+    override.parent.mkdir(parents=True)
+    override.write_text(
+        '{% extends "base.html" %}{% block content %}CUSTOM {{ post.title }}{% endblock %}'
+    )
+    client = await make_client()
+    db = client.server.app[keys.DB]
+    posts.create_post(db, title="<b>Mine</b>", body_md="x", status="published")
+    body = await (await client.get("/posts/b-mine-b")).text()
+    assert "CUSTOM &lt;b&gt;Mine&lt;/b&gt;" in body  # overrides stay autoescaped
+    # Templates not overridden still come from the package.
+    assert "Nothing published yet" not in await (await client.get("/")).text()

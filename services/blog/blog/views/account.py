@@ -38,7 +38,7 @@ async def login_form(request: web.Request) -> web.StreamResponse:
 
 async def login(request: web.Request) -> web.StreamResponse:
     form = await request.post()
-    name = str(form.get("username", "")).strip()
+    name = str(form.get("username", "")).strip()[:64]
     password = str(form.get("password", ""))
     next_url = safe_next(form.get("next"))
     throttle = request.app[keys.THROTTLE]
@@ -59,7 +59,13 @@ async def login(request: web.Request) -> web.StreamResponse:
     old = principal_of(request)
     if old is not None and old.session is not None:
         sessions.delete_session(conn, old.session.id_hash)
-    raw_id, _ = sessions.create_session(conn, user.id, now_seconds())
+    settings = request.app[keys.SETTINGS]
+    now = now_seconds()
+    # Housekeeping at login keeps the table small without a background task.
+    sessions.purge_expired(
+        conn, now, settings.session_idle_seconds, settings.session_absolute_seconds
+    )
+    raw_id, _ = sessions.create_session(conn, user.id, now)
     response = see_other(next_url)
     sessions.set_cookie(response, raw_id)
     return response

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
 
@@ -68,7 +68,7 @@ async def story_list(request: web.Request) -> Mapping[str, object]:
     return {"stories": stories}
 
 
-def _term_page(table: str, label: str):  # type: ignore[no-untyped-def]
+def _term_page(table: str, label: str) -> Callable[[web.Request], Awaitable[web.Response]]:
     @page("index.html")
     async def handler(request: web.Request) -> Mapping[str, object]:
         conn = request.app[keys.DB]
