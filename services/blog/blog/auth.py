@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -86,7 +87,8 @@ def login_required(handler: Handler) -> Handler:
     async def wrapper(request: web.Request) -> web.StreamResponse:
         if principal_of(request) is None:
             if request.method in ("GET", "HEAD"):
-                raise web.HTTPSeeOther(f"/login?next={request.rel_url.path_qs}")
+                target = urlencode({"next": request.rel_url.path_qs}, safe="/")
+                raise web.HTTPSeeOther(f"/login?{target}")
             raise web.HTTPUnauthorized(text="log in first")
         return await handler(request)
 
