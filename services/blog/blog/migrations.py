@@ -111,4 +111,22 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        4,
+        "remember when entries left the public listings",
+        (
+            # A deleted or unpublished entry leaves no row to date the change by, so
+            # feeds' Last-Modified would not move; these triggers record the moment.
+            "CREATE TABLE site_state (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+            """CREATE TRIGGER posts_removed AFTER DELETE ON posts BEGIN
+                INSERT OR REPLACE INTO site_state (key, value)
+                VALUES ('entries_removed_at', CAST(strftime('%s', 'now') AS INTEGER));
+            END""",
+            """CREATE TRIGGER posts_withdrawn AFTER UPDATE OF status, published_at, kind,
+                category_id ON posts BEGIN
+                INSERT OR REPLACE INTO site_state (key, value)
+                VALUES ('entries_removed_at', CAST(strftime('%s', 'now') AS INTEGER));
+            END""",
+        ),
+    ),
 )

@@ -103,3 +103,21 @@ async def test_forwarded_scheme_and_host_make_feed_links(make_client) -> None:
     }
     parsed = feedparser.parse(await (await client.get("/feed.atom", headers=headers)).read())
     assert parsed.entries[0].link == "https://blog.example/posts/p"
+
+
+async def test_deleting_a_post_moves_last_modified(
+    client: TestClient, db: sqlite3.Connection, entries: None
+) -> None:
+    first = await client.get("/feed.rss")
+    old = posts.get_by_slug(db, "old-older")
+    assert old is not None
+    # Pretend the feed was fetched long ago, then the oldest entry is deleted now.
+    stale = "Mon, 01 Jan 2001 00:00:00 GMT"
+    db.execute("UPDATE posts SET updated_at = 978307200, published_at = 978307200")
+    db.execute("DELETE FROM site_state")
+    assert (await client.get("/feed.rss", headers={"If-Modified-Since": stale})).status == 304
+    posts.delete_post(db, old.id)
+    response = await client.get("/feed.rss", headers={"If-Modified-Since": stale})
+    assert response.status == 200
+    assert "Old &amp; &lt;older&gt;" not in await response.text()
+    assert first.headers["ETag"] != response.headers["ETag"]
