@@ -23,6 +23,8 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/login", account.login_form, name="login")
     app.router.add_post("/login", account.login)
     app.router.add_post("/logout", account.logout, name="logout")
+    app.router.add_get("/dashboard/password", account.password_form, name="password")
+    app.router.add_post("/dashboard/password", account.change_password)
     app.router.add_get("/dashboard", authoring.dashboard, name="dashboard")
     app.router.add_get("/dashboard/posts/new", authoring.new_form)
     app.router.add_post("/dashboard/posts/new", authoring.create)

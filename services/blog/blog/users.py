@@ -117,14 +117,18 @@ def reset_password(conn: sqlite3.Connection, name: str, password: str) -> User:
     """Set a new password and end every session of the user."""
     user = require_user(conn, name)
     check_policy(password, user.name)
-    password_hash = hash_password(password)
+    store_password_hash(conn, user.id, hash_password(password))
+    return user
+
+
+def store_password_hash(conn: sqlite3.Connection, user_id: int, password_hash: str) -> None:
+    """Replace the hash and end every session: a changed password logs out everywhere."""
     with transaction(conn):
         conn.execute(
             "UPDATE users SET password_hash = ?, password_changed_at = ? WHERE id = ?",
-            (password_hash, now_seconds(), user.id),
+            (password_hash, now_seconds(), user_id),
         )
-        conn.execute("DELETE FROM sessions WHERE user_id = ?", (user.id,))
-    return user
+        conn.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,))
 
 
 async def authenticate(conn: sqlite3.Connection, name: str, password: str) -> User | None:

@@ -182,3 +182,50 @@ async def test_get_never_changes_state(client: TestClient, db: sqlite3.Connectio
 
 async def test_keys_are_typed(client: TestClient) -> None:
     assert isinstance(client.server.app[keys.DB], sqlite3.Connection)
+
+
+@pytest.mark.parametrize(
+    ("current", "new", "confirm", "status", "error"),
+    [
+        (PASSWORD, "a fresh passphrase", "a fresh passphrase", 303, ""),
+        (
+            "wrong password",
+            "a fresh passphrase",
+            "a fresh passphrase",
+            400,
+            "current password is wrong",
+        ),
+        (PASSWORD, "a fresh passphrase", "another one here", 400, "differ"),
+        (PASSWORD, "password1", "password1", 400, "commonly used"),
+    ],
+)
+async def test_change_password(
+    client: TestClient, current: str, new: str, confirm: str, status: int, error: str
+) -> None:
+    browser = client
+    add_user(browser, "alice")
+    await login(browser, "alice")
+    db = browser.server.app[keys.DB]
+    user = users.find_user(db, "alice")
+    assert user is not None
+    elsewhere, _ = sessions.create_session(db, user.id, 10**10)  # another device's session
+    token = await csrf_from(browser, "/dashboard/password")
+    response = await browser.post(
+        "/dashboard/password",
+        data={
+            "csrf_token": token,
+            "current_password": current,
+            "new_password": new,
+            "confirm_password": confirm,
+        },
+        allow_redirects=False,
+    )
+    assert response.status == status
+    if error:
+        assert error in await response.text()
+        assert await users.authenticate(db, "alice", PASSWORD) is not None
+        return
+    assert await users.authenticate(db, "alice", new) is not None
+    assert sessions.load_session(db, elsewhere, 10**10, 10**9, 10**9) is None
+    # This browser got a fresh session and stays logged in.
+    assert (await browser.get("/dashboard", allow_redirects=False)).status == 200

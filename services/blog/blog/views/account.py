@@ -1,12 +1,15 @@
-"""Log in and log out."""
+"""Log in, log out, change one's password."""
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
-from .. import keys, sessions
-from ..auth import principal_of
+from .. import keys, sessions, users
+from ..auth import current, login_required, principal_of
 from ..forwarded import CLIENT
+from ..passwords import PasswordPolicyError, check_policy, hash_password
 from ..posts import now_seconds
 from ..templating import render, see_other
 from ..users import authenticate
@@ -77,4 +80,38 @@ async def logout(request: web.Request) -> web.StreamResponse:
         sessions.delete_session(request.app[keys.DB], principal.session.id_hash)
     response = see_other("/")
     sessions.clear_cookie(response)
+    return response
+
+
+@login_required
+async def password_form(request: web.Request) -> web.StreamResponse:
+    return render("password.html", request, {"error": "", "done": request.query.get("done") == "1"})
+
+
+@login_required
+async def change_password(request: web.Request) -> web.StreamResponse:
+    """ASVS 2.1.5/2.1.6: change with the current password; other sessions end."""
+    principal = current(request)
+    if principal.user_id is None or principal.session is None:
+        raise web.HTTPBadRequest(text="open or local access has no password to change")
+    form = await request.post()
+    conn = request.app[keys.DB]
+    new = str(form.get("new_password", ""))
+    error = ""
+    if await authenticate(conn, principal.name, str(form.get("current_password", ""))) is None:
+        error = "The current password is wrong."
+    elif new != str(form.get("confirm_password", "")):
+        error = "The new passwords differ."
+    else:
+        try:
+            await asyncio.to_thread(check_policy, new, principal.name)
+        except PasswordPolicyError as exc:
+            error = str(exc).capitalize() + "."
+    if error:
+        return render("password.html", request, {"error": error, "done": False}, status=400)
+    new_hash = await asyncio.to_thread(hash_password, new)
+    users.store_password_hash(conn, principal.user_id, new_hash)  # ends every session
+    raw_id, _ = sessions.create_session(conn, principal.user_id, now_seconds())
+    response = see_other("/dashboard/password?done=1")
+    sessions.set_cookie(response, raw_id)
     return response
