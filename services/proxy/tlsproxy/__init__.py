@@ -1,1 +1,14 @@
-"""TLS reverse proxy for the safe blogging kit."""
+"""TLS reverse proxy for the safe blogging kit.
+
+Read by file name, one idea per module (after Caddy's ``reverseproxy``):
+
+- ``config`` / ``interpolate``: the TOML file, validated into one typed object.
+- ``server``: listeners, the shared backend pool, graceful shutdown.
+- ``protocol``: the client connection (limits, header deadline, parser errors).
+- ``handler``: health, redirect and forwarding handlers (streaming both ways).
+- ``routing``: first-match routes; ``upstream``: backend pool and selection.
+- ``forwarded`` / ``hop_by_hop`` / ``rewrite``: header rules toward and from backends.
+- ``websocket``: upgrade pass-through; ``tls``: profiles, certificates, SNI.
+- ``accesslog``, ``errors``, ``healthcheck``, ``cli``.
+- ``certs``: the certificate tool (a separate subpackage).
+"""

@@ -1,0 +1,86 @@
+"""The command line: ``python -m tlsproxy serve|check|healthcheck [--config PATH]``.
+
+Exit codes: 0 fine; 1 cannot run (certificate missing, port busy) or unhealthy;
+2 invalid configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from .config import CONFIG_ENV, DEFAULT_CONFIG_PATH, Config, ConfigError, default_config_path
+from .config import load_config as _load
+from .healthcheck import check_health
+from .server import serve
+from .tls import CertificateLoadError, certificate_names, server_context
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m tlsproxy", description="TLS reverse proxy of the safe blogging kit."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, text in (
+        ("serve", "run the proxy until SIGTERM"),
+        ("check", "validate the configuration file and exit"),
+        ("healthcheck", "exit 0 when this proxy's /healthz answers on its first listener"),
+    ):
+        sub = commands.add_parser(name, help=text)
+        sub.add_argument(
+            "--config",
+            help=f"configuration file (default: env {CONFIG_ENV}, else {DEFAULT_CONFIG_PATH})",
+        )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    path = args.config or default_config_path()
+    try:
+        config = _load(path)
+    except ConfigError as exc:
+        print(f"tlsproxy: invalid configuration: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "check":
+        return _check(config)
+    if args.command == "healthcheck":
+        healthy, seen = check_health(config)
+        print(f"tlsproxy healthcheck: {'healthy' if healthy else 'UNHEALTHY'} ({seen})")
+        return 0 if healthy else 1
+    return _serve(config)
+
+
+def _check(config: Config) -> int:
+    print(f"{config.source}: configuration is valid")
+    for listener in config.listeners:
+        for certificate in listener.certificates:
+            try:
+                server_context(certificate, config.tls.profile)
+            except CertificateLoadError as exc:
+                # Certificates may be made after the file is checked (CI, image build).
+                print(f"tlsproxy: warning: {exc}", file=sys.stderr)
+            else:
+                names = ", ".join(certificate_names(certificate)) or "no DNS names"
+                print(f"  {listener.label}: {certificate.cert} ({names})")
+    return 0
+
+
+def _serve(config: Config) -> int:
+    try:
+        import uvloop
+    except ImportError:
+        runner = asyncio.run
+    else:
+        runner = uvloop.run
+    try:
+        return runner(serve(config))
+    except CertificateLoadError as exc:
+        print(f"tlsproxy: cannot start: {exc}", file=sys.stderr)
+        return 1
+
+
+def main_exit() -> None:
+    sys.exit(main())

@@ -1,0 +1,399 @@
+"""The proxy's configuration: one typed, validated object built from one TOML file.
+
+Every value is checked here, at start (and by ``python -m tlsproxy check``), so the
+rest of the proxy never sees a bad setting. Errors name the file, the key and what is
+allowed; unknown keys are errors too, because a typo silently ignored is a setting
+silently lost.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from .interpolate import InterpolationError, interpolate
+
+DEFAULT_CONFIG_PATH = "/etc/tlsproxy/proxy.toml"
+CONFIG_ENV = "TLSPROXY_CONFIG"
+
+LISTENER_KINDS = ("https", "redirect", "http")
+TLS_PROFILES = ("intermediate", "modern")
+ACCESS_LOG_FORMATS = ("combined", "json", "off")
+_HOST_PATTERN = re.compile(
+    r"^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$"
+)
+_METHOD_PATTERN = re.compile(r"^[A-Z][A-Z0-9_-]*$")
+
+
+class ConfigError(ValueError):
+    """An invalid configuration; the message names the file, the key and the fix."""
+
+
+@dataclass(frozen=True, slots=True)
+class Certificate:
+    """One certificate chain and its key; ``names`` add to the names in the certificate."""
+
+    cert: Path
+    key: Path
+    names: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Listener:
+    kind: str  # one of LISTENER_KINDS
+    address: str
+    port: int
+    certificates: tuple[Certificate, ...] = ()  # https only; the first is the default
+    redirect_port: int = 443  # redirect only: the public HTTPS port in Location
+
+    @property
+    def label(self) -> str:
+        host = f"[{self.address}]" if ":" in self.address else self.address
+        return f"{self.kind} {host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class Backend:
+    """One upstream HTTP server. Routes hold a list so balancing can come later."""
+
+    url: str
+    scheme: str
+    host: str
+    port: int
+
+    @property
+    def authority(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    backends: tuple[Backend, ...]
+    hosts: tuple[str, ...] = ()  # empty: any host
+    path_prefix: str = "/"
+    path_regex: re.Pattern[str] | None = None
+    methods: frozenset[str] = frozenset()  # empty: any method
+    preserve_host: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_header_bytes: int = 8190
+    max_header_count: int = 100
+    max_body_bytes: int = 1024**3  # 0: no limit
+    header_timeout: float = 30.0
+    idle_timeout: float = 75.0
+    backend_connect_timeout: float = 5.0
+    backend_read_timeout: float = 60.0
+    max_connections: int = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class TLSSettings:
+    profile: str = "intermediate"
+    hsts_max_age: int = 31536000  # 0: no HSTS header
+    hsts_include_subdomains: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    health_path: str = "/healthz"
+    access_log: str = "combined"
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    shutdown_grace: float = 20.0
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    source: str
+    listeners: tuple[Listener, ...]
+    routes: tuple[Route, ...]
+    server: ServerSettings = field(default_factory=ServerSettings)
+    tls: TLSSettings = field(default_factory=TLSSettings)
+    limits: Limits = field(default_factory=Limits)
+
+
+def default_config_path(environ: Mapping[str, str] | None = None) -> str:
+    environ = os.environ if environ is None else environ
+    return environ.get(CONFIG_ENV) or DEFAULT_CONFIG_PATH
+
+
+def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> Config:
+    """Read, interpolate and validate ``path``; raise ConfigError on any problem."""
+    source = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{source}: cannot read the configuration file: {exc.strerror}") from exc
+    try:
+        document = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from exc
+    return parse_config(document, source, os.environ if environ is None else environ)
+
+
+def parse_config(document: dict[str, Any], source: str, environ: Mapping[str, str]) -> Config:
+    top = _Table(document, "", source, environ)
+    server = _server(top.table("server"))
+    tls = _tls(top.table("tls"))
+    limits = _limits(top.table("limits"))
+    listeners = tuple(_listener(t) for t in top.tables("listeners", required=True))
+    routes = tuple(_route(t) for t in top.tables("routes", required=True))
+    top.finish()
+    _check_unique_addresses(listeners, source)
+    return Config(source, listeners, routes, server, tls, limits)
+
+
+class _Table:
+    """Typed access to one TOML table that remembers which keys were read."""
+
+    def __init__(self, data: dict[str, Any], prefix: str, source: str, env: Mapping[str, str]):
+        self.data, self.prefix, self.source, self.env = data, prefix, source, env
+        self.seen: set[str] = set()
+
+    def error(self, key: str, message: str) -> ConfigError:
+        return ConfigError(f"{self.source}: {self.prefix}{key}: {message}")
+
+    def _get(self, key: str) -> Any:
+        self.seen.add(key)
+        value = self.data.get(key)
+        if isinstance(value, str):
+            try:
+                return interpolate(value, self.env)
+            except InterpolationError as exc:
+                raise self.error(key, str(exc)) from exc
+        return value
+
+    def has(self, key: str) -> bool:
+        return key in self.data
+
+    def string(self, key: str, default: str | None = None) -> str:
+        value = self._get(key)
+        if value is None:
+            if default is None:
+                raise self.error(key, "is required (a string)")
+            return default
+        if not isinstance(value, str):
+            raise self.error(key, f"must be a string, got {value!r}")
+        return value
+
+    def choice(self, key: str, allowed: tuple[str, ...], default: str) -> str:
+        value = self.string(key, default)
+        if value not in allowed:
+            raise self.error(key, f"must be one of {', '.join(allowed)}; got {value!r}")
+        return value
+
+    def integer(self, key: str, default: int | None, low: int, high: int | None = None) -> int:
+        value = self._get(key)
+        limit = f"{low}-{high}" if high is not None else f">= {low}"
+        if value is None:
+            if default is None:
+                raise self.error(key, f"is required (an integer {limit})")
+            return default
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value.strip())  # interpolated values arrive as strings
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.error(key, f"must be an integer {limit}, got {value!r}")
+        if value < low or (high is not None and value > high):
+            raise self.error(key, f"must be an integer {limit}, got {value}")
+        return value
+
+    def number(self, key: str, default: float, low: float = 0.0) -> float:
+        value = self._get(key)
+        if value is None:
+            return default
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                pass
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= low:
+            raise self.error(key, f"must be a number of seconds > {low:g}, got {value!r}")
+        return float(value)
+
+    def boolean(self, key: str, default: bool) -> bool:
+        value = self._get(key)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            raise self.error(key, f"must be true or false, got {value!r}")
+        return value
+
+    def strings(self, key: str) -> list[str]:
+        value = self._get(key)
+        if value is None:
+            return []
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.error(key, f"must be a list of strings, got {value!r}")
+        try:
+            return [interpolate(v, self.env) for v in value]
+        except InterpolationError as exc:
+            raise self.error(key, str(exc)) from exc
+
+    def table(self, key: str) -> _Table:
+        self.seen.add(key)
+        value = self.data.get(key, {})
+        if not isinstance(value, dict):
+            raise self.error(key, "must be a table ([" + key + "])")
+        return _Table(value, f"{self.prefix}{key}.", self.source, self.env)
+
+    def tables(self, key: str, required: bool = False) -> list[_Table]:
+        self.seen.add(key)
+        value = self.data.get(key)
+        if value is None or value == []:
+            if required:
+                raise self.error(key, f"at least one [[{key}]] table is required")
+            return []
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            raise self.error(key, f"must be an array of tables ([[{key}]])")
+        return [
+            _Table(v, f"{self.prefix}{key}[{i}].", self.source, self.env)
+            for i, v in enumerate(value)
+        ]
+
+    def finish(self) -> None:
+        unknown = sorted(set(self.data) - self.seen)
+        if unknown:
+            allowed = ", ".join(sorted(self.seen))
+            raise self.error(unknown[0], f"unknown key; allowed here: {allowed}")
+
+
+def _server(t: _Table) -> ServerSettings:
+    health = t.string("health_path", "/healthz")
+    if not health.startswith("/"):
+        raise t.error("health_path", f"must start with '/', got {health!r}")
+    networks = []
+    for entry in t.strings("trusted_proxies"):
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError as exc:
+            raise t.error(
+                "trusted_proxies", f"{entry!r} is not an IP address or CIDR range"
+            ) from exc
+    settings = ServerSettings(
+        health_path=health,
+        access_log=t.choice("access_log", ACCESS_LOG_FORMATS, "combined"),
+        trusted_proxies=tuple(networks),
+        shutdown_grace=t.number("shutdown_grace", 20.0),
+    )
+    t.finish()
+    return settings
+
+
+def _tls(t: _Table) -> TLSSettings:
+    settings = TLSSettings(
+        profile=t.choice("profile", TLS_PROFILES, "intermediate"),
+        hsts_max_age=t.integer("hsts_max_age", 31536000, 0),
+        hsts_include_subdomains=t.boolean("hsts_include_subdomains", False),
+    )
+    t.finish()
+    return settings
+
+
+def _limits(t: _Table) -> Limits:
+    d = Limits()
+    limits = Limits(
+        max_header_bytes=t.integer("max_header_bytes", d.max_header_bytes, 256, 1024 * 1024),
+        max_header_count=t.integer("max_header_count", d.max_header_count, 8, 10000),
+        max_body_bytes=t.integer("max_body_bytes", d.max_body_bytes, 0),
+        header_timeout=t.number("header_timeout", d.header_timeout),
+        idle_timeout=t.number("idle_timeout", d.idle_timeout),
+        backend_connect_timeout=t.number("backend_connect_timeout", d.backend_connect_timeout),
+        backend_read_timeout=t.number("backend_read_timeout", d.backend_read_timeout),
+        max_connections=t.integer("max_connections", d.max_connections, 1),
+    )
+    t.finish()
+    return limits
+
+
+def _listener(t: _Table) -> Listener:
+    kind = t.choice("kind", LISTENER_KINDS, "https")
+    address = t.string("address", "0.0.0.0")  # noqa: S104 - a container listens on all
+    try:
+        ipaddress.ip_address(address)
+    except ValueError as exc:
+        raise t.error("address", f"must be an IPv4 or IPv6 address, got {address!r}") from exc
+    port = t.integer("port", None, 1, 65535)
+    certificates: tuple[Certificate, ...] = ()
+    redirect_port = 443
+    if kind == "https":
+        certificates = tuple(_certificate(c) for c in t.tables("certificates", required=True))
+    elif kind == "redirect":
+        redirect_port = t.integer("redirect_port", 443, 1, 65535)
+    t.seen.update(("certificates", "redirect_port"))  # known keys, checked below
+    if kind != "https" and t.has("certificates"):
+        raise t.error("certificates", 'only allowed on listeners with kind = "https"')
+    if kind != "redirect" and t.has("redirect_port"):
+        raise t.error("redirect_port", 'only allowed on listeners with kind = "redirect"')
+    t.finish()
+    return Listener(kind, address, port, certificates, redirect_port)
+
+
+def _certificate(t: _Table) -> Certificate:
+    names = tuple(n.lower() for n in t.strings("names"))
+    for name in names:
+        if not _HOST_PATTERN.match(name):
+            raise t.error("names", f"{name!r} is not a host name (or *.domain)")
+    cert = Certificate(Path(t.string("cert")), Path(t.string("key")), names)
+    t.finish()
+    return cert
+
+
+def _route(t: _Table) -> Route:
+    hosts = tuple(h.lower() for h in t.strings("hosts"))
+    for host in hosts:
+        if not _HOST_PATTERN.match(host):
+            raise t.error("hosts", f"{host!r} is not a host name or *.domain wildcard")
+    prefix = t.string("path_prefix", "/")
+    if not prefix.startswith("/"):
+        raise t.error("path_prefix", f"must start with '/', got {prefix!r}")
+    regex = None
+    if t.has("path_regex"):
+        try:
+            regex = re.compile(t.string("path_regex"))
+        except re.error as exc:
+            raise t.error("path_regex", f"not a valid regular expression: {exc}") from exc
+    methods = frozenset(m.upper() for m in t.strings("methods"))
+    for method in methods:
+        if not _METHOD_PATTERN.match(method):
+            raise t.error("methods", f"{method!r} is not an HTTP method")
+    urls = t.strings("backends")
+    if not urls:
+        raise t.error("backends", 'needs at least one backend URL, e.g. ["http://blog:4334"]')
+    backends = tuple(_backend(t, url) for url in urls)
+    route = Route(backends, hosts, prefix, regex, methods, t.boolean("preserve_host", True))
+    t.finish()
+    return route
+
+
+def _backend(t: _Table, url: str) -> Backend:
+    parts = urlsplit(url)
+    if parts.scheme != "http" or not parts.hostname:
+        raise t.error("backends", f"{url!r} must be an http://host[:port] URL")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+        raise t.error("backends", f"{url!r} must have no path, query or user part")
+    try:
+        port = parts.port or 80
+    except ValueError as exc:
+        raise t.error("backends", f"{url!r} has an invalid port") from exc
+    return Backend(url.rstrip("/"), parts.scheme, parts.hostname.lower(), port)
+
+
+def _check_unique_addresses(listeners: tuple[Listener, ...], source: str) -> None:
+    seen: dict[tuple[str, int], int] = {}
+    for index, listener in enumerate(listeners):
+        key = (listener.address, listener.port)
+        if key in seen:
+            raise ConfigError(
+                f"{source}: listeners[{index}].port: {listener.port} on {listener.address} "
+                f"is already used by listeners[{seen[key]}]; each listener needs its own port"
+            )
+        seen[key] = index

@@ -1,0 +1,49 @@
+"""The proxy's own short error pages: what failed, never how (no internals, no traces)."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+from aiohttp import web
+
+EXPLANATIONS = {
+    400: "The request is malformed or ambiguous and was not forwarded.",
+    404: "No route of this proxy matches the request.",
+    408: "The request headers did not arrive in time.",
+    413: "The request body is larger than this proxy allows.",
+    417: "Only the expectation 100-continue is supported.",
+    431: "The request headers are larger than this proxy allows.",
+    501: "The request uses a transfer coding this proxy does not support.",
+    502: "The backend service could not be reached or sent an invalid response.",
+    503: "The backend service did not accept the connection in time, or the proxy is busy.",
+    504: "The backend service did not answer in time.",
+}
+
+
+def error_body(status: int) -> bytes:
+    phrase = HTTPStatus(status).phrase
+    explanation = EXPLANATIONS.get(status, "")
+    return f"{status} {phrase}\n{explanation}\n".encode()
+
+
+_BODIES = {status: error_body(status) for status in EXPLANATIONS}
+
+
+def error_response(status: int, *, close: bool = False) -> web.Response:
+    body = _BODIES.get(status) or error_body(status)
+    response = web.Response(status=status, body=body, content_type="text/plain", charset="utf-8")
+    response.headers["Cache-Control"] = "no-store"
+    if close:
+        response.force_close()
+    return response
+
+
+def raw_error(status: int) -> bytes:
+    """A complete HTTP/1.1 response for places with no request object (closes the connection)."""
+    body = _BODIES.get(status) or error_body(status)
+    phrase = HTTPStatus(status).phrase
+    head = (
+        f"HTTP/1.1 {status} {phrase}\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    )
+    return head.encode() + body

@@ -1,0 +1,125 @@
+"""Server-side TLS: the Mozilla profiles, certificate loading and SNI selection.
+
+One ``SSLContext`` is built per certificate at start; the SNI callback only swaps a
+prepared context, so a handshake does no configuration work. Key-exchange groups
+cannot be listed from Python 3.11 (``set_ecdh_curve`` takes one curve), so the image
+points ``OPENSSL_CONF`` at ``openssl.cnf``, which limits them to X25519, P-256 and P-384.
+"""
+
+from __future__ import annotations
+
+import ssl
+from pathlib import Path
+
+from cryptography import x509
+
+from .config import Certificate, Listener
+
+# Mozilla "intermediate" (TLS 1.2 part; TLS 1.3 suites are all acceptable): AEAD with
+# forward secrecy only. Python's default server list would also offer CBC suites.
+INTERMEDIATE_CIPHERS = ":".join(
+    (
+        "ECDHE-ECDSA-AES128-GCM-SHA256",
+        "ECDHE-RSA-AES128-GCM-SHA256",
+        "ECDHE-ECDSA-AES256-GCM-SHA384",
+        "ECDHE-RSA-AES256-GCM-SHA384",
+        "ECDHE-ECDSA-CHACHA20-POLY1305",
+        "ECDHE-RSA-CHACHA20-POLY1305",
+    )
+)
+ALPN_PROTOCOLS = ["http/1.1"]
+MAKE_CERTS_HINT = "it is expected from `make certs` (python -m tlsproxy.certs ensure)"
+
+
+class CertificateLoadError(RuntimeError):
+    """A certificate or key file is missing, unreadable or does not match."""
+
+
+def server_context(certificate: Certificate, profile: str) -> ssl.SSLContext:
+    """A server context for one certificate with the given Mozilla profile."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    if profile == "modern":
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    else:
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        ctx.set_ciphers(INTERMEDIATE_CIPHERS)
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_3
+    ctx.options |= ssl.OP_NO_COMPRESSION | ssl.OP_NO_RENEGOTIATION | ssl.OP_SINGLE_ECDH_USE
+    ctx.set_alpn_protocols(ALPN_PROTOCOLS)
+    _load_chain(ctx, certificate)
+    return ctx
+
+
+def _load_chain(ctx: ssl.SSLContext, certificate: Certificate) -> None:
+    for what, path in (("certificate", certificate.cert), ("private key", certificate.key)):
+        if not path.is_file():
+            raise CertificateLoadError(f"The {what} file {path} does not exist; {MAKE_CERTS_HINT}.")
+        try:
+            path.open("rb").close()
+        except OSError as exc:
+            raise CertificateLoadError(
+                f"The {what} file {path} is not readable by this user ({exc.strerror}); "
+                f"{MAKE_CERTS_HINT} and must be readable by the proxy's user."
+            ) from exc
+    try:
+        ctx.load_cert_chain(certificate.cert, certificate.key)
+    except (ssl.SSLError, OSError) as exc:
+        raise CertificateLoadError(
+            f"Cannot use {certificate.cert} with key {certificate.key}: {exc}; "
+            f"regenerate them with `make certs`."
+        ) from exc
+
+
+def certificate_names(certificate: Certificate) -> tuple[str, ...]:
+    """DNS names the certificate answers for: configured ``names`` first, then its SANs."""
+    names = list(certificate.names)
+    try:
+        leaf = x509.load_pem_x509_certificates(Path(certificate.cert).read_bytes())[0]
+        san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        names += [n.lower() for n in san.get_values_for_type(x509.DNSName)]
+    except (x509.ExtensionNotFound, ValueError, OSError, IndexError):
+        pass  # a certificate without SANs is still usable as the default
+    return tuple(dict.fromkeys(names))
+
+
+class SNISelector:
+    """Chooses a prepared context by server name: exact name, then ``*.`` wildcard."""
+
+    def __init__(self, default: ssl.SSLContext) -> None:
+        self.default = default
+        self.exact: dict[str, ssl.SSLContext] = {}
+        self.wildcard: dict[str, ssl.SSLContext] = {}
+
+    def add(self, name: str, ctx: ssl.SSLContext) -> None:
+        if name.startswith("*."):
+            self.wildcard.setdefault(name[2:], ctx)
+        else:
+            self.exact.setdefault(name, ctx)
+
+    def select(self, server_name: str | None) -> ssl.SSLContext:
+        if not server_name:
+            return self.default
+        name = server_name.lower().rstrip(".")
+        ctx = self.exact.get(name)
+        if ctx is None:
+            _, _, parent = name.partition(".")
+            ctx = self.wildcard.get(parent, self.default)
+        return ctx
+
+    def __call__(self, sslobj: ssl.SSLObject, server_name: str | None, _: object) -> None:
+        ctx = self.select(server_name)
+        if ctx is not self.default:
+            sslobj.context = ctx
+
+
+def listener_context(listener: Listener, profile: str) -> ssl.SSLContext:
+    """The context an HTTPS listener starts with; others are chosen by SNI."""
+    contexts = [(c, server_context(c, profile)) for c in listener.certificates]
+    default = contexts[0][1]
+    selector = SNISelector(default)
+    for certificate, ctx in contexts:
+        for name in certificate_names(certificate):
+            selector.add(name, ctx)
+    if len(contexts) > 1:
+        default.sni_callback = selector
+    return default

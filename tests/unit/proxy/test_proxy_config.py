@@ -1,0 +1,141 @@
+"""Configuration: the shipped default, interpolation, and errors that name file and key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from tlsproxy.cli import main
+from tlsproxy.config import ConfigError, load_config
+from tlsproxy.interpolate import InterpolationError, interpolate
+
+DEFAULT = Path(__file__).parents[3] / "services" / "proxy" / "proxy.toml"
+
+VALID_BASE = """
+[[listeners]]
+kind = "https"
+port = 8443
+certificates = [{ cert = "/c.pem", key = "/k.pem" }]
+[[routes]]
+backends = ["http://blog:4334"]
+"""
+
+
+def test_default_config_is_the_kit_layout() -> None:
+    config = load_config(DEFAULT, environ={})
+    https, redirect = config.listeners
+    assert (https.kind, https.address, https.port) == ("https", "0.0.0.0", 8443)
+    assert https.certificates[0].cert == Path("/certs/server.pem")
+    assert https.certificates[0].key == Path("/certs/server-key.pem")
+    assert (redirect.kind, redirect.port, redirect.redirect_port) == ("redirect", 8080, 443)
+    assert [b.url for b in config.routes[0].backends] == ["http://blog:4334"]
+    assert config.tls.profile == "intermediate" and config.tls.hsts_max_age == 31536000
+
+
+def test_default_config_takes_https_port_from_environment() -> None:
+    config = load_config(DEFAULT, environ={"HTTPS_PORT": "8443"})
+    assert config.listeners[1].redirect_port == 8443
+
+
+@pytest.mark.parametrize(
+    ("text", "env", "expected"),
+    [
+        ("${A}", {"A": "x"}, "x"),
+        ("${A:-d}", {}, "d"),
+        ("${A:-d}", {"A": ""}, "d"),
+        ("a${A}b${B:-2}", {"A": "1"}, "a1b2"),
+        ("$$HOME", {}, "$HOME"),
+        ("no refs", {}, "no refs"),
+    ],
+)
+def test_interpolation(text: str, env: dict[str, str], expected: str) -> None:
+    assert interpolate(text, env) == expected
+
+
+def test_interpolation_of_unset_variable_fails() -> None:
+    with pytest.raises(InterpolationError, match="MISSING"):
+        interpolate("${MISSING}", {})
+
+
+# (what is appended / replaced, expected fragments of the message)
+INVALID = [
+    ("[tls]\nprofile = 'old'", ["tls.profile", "intermediate, modern", "'old'"]),
+    ("[server]\naccess_log = 'xml'", ["server.access_log", "combined, json, off"]),
+    ("[server]\ntrusted_proxies = ['10.0.0.0/33']", ["server.trusted_proxies", "CIDR"]),
+    ("[limits]\nmax_connections = 0", ["limits.max_connections", ">= 1"]),
+    ("[limits]\nheader_timeout = -1", ["limits.header_timeout", "> 0"]),
+    ("[limits]\nmax_body_bytes = 'big'", ["limits.max_body_bytes", "integer"]),
+    ("[limits]\nunknown_limit = 1", ["limits.unknown_limit", "unknown key", "max_body_bytes"]),
+    ("[tls]\nhsts_include_subdomains = 'yes'", ["hsts_include_subdomains", "true or false"]),
+    (
+        "[[listeners]]\nkind = 'ftp'\nport = 21",
+        ["listeners[1].kind", "https, redirect, http"],
+    ),
+    ("[[listeners]]\nkind = 'http'\nport = 70000", ["listeners[1].port", "1-65535"]),
+    ("[[listeners]]\nkind = 'http'", ["listeners[1].port", "required"]),
+    (
+        "[[listeners]]\nkind = 'http'\nport = 80\naddress = 'localhost'",
+        ["listeners[1].address", "IPv4 or IPv6"],
+    ),
+    ("[[listeners]]\nkind = 'https'\nport = 9443", ["listeners[1].certificates", "required"]),
+    (
+        "[[listeners]]\nkind = 'http'\nport = 80\nredirect_port = 1",
+        ["listeners[1].redirect_port", 'kind = "redirect"'],
+    ),
+    ("[[listeners]]\nkind = 'http'\nport = 8443", ["listeners[1].port", "already used"]),
+    (
+        "[[listeners]]\nkind = 'redirect'\nport = 80\nredirect_port = '${NOPE}'",
+        ["listeners[1].redirect_port", "NOPE is not set"],
+    ),
+    ("[[routes]]\nbackends = []", ["routes[1].backends", "at least one backend"]),
+    ("[[routes]]\nbackends = ['ftp://x']", ["routes[1].backends", "http://host"]),
+    ("[[routes]]\nbackends = ['http://x/path']", ["routes[1].backends", "no path"]),
+    ("[[routes]]\nbackends = ['http://x']\npath_prefix = 'a'", ["path_prefix", "'/'"]),
+    ("[[routes]]\nbackends = ['http://x']\npath_regex = '('", ["path_regex", "regular"]),
+    ("[[routes]]\nbackends = ['http://x']\nhosts = ['a b']", ["routes[1].hosts", "host name"]),
+    ("[[routes]]\nbackends = ['http://x']\nmethods = ['G T']", ["routes[1].methods"]),
+    ("this is = not toml", ["not valid TOML"]),
+]
+
+
+@pytest.mark.parametrize(("extra", "fragments"), INVALID, ids=[i[0][:40] for i in INVALID])
+def test_invalid_configuration_names_file_and_key(
+    extra: str, fragments: list[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "proxy.toml"
+    path.write_text(VALID_BASE + "\n" + extra + "\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ={})
+    message = str(caught.value)
+    assert message.startswith(f"{path}: ")
+    for fragment in fragments:
+        assert fragment in message
+
+
+def test_missing_listeners_and_routes_are_errors(tmp_path: Path) -> None:
+    path = tmp_path / "empty.toml"
+    path.write_text("")
+    with pytest.raises(ConfigError, match="listeners: at least one"):
+        load_config(path, environ={})
+
+
+def test_check_command_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "--config", str(DEFAULT)]) == 0
+    assert "configuration is valid" in capsys.readouterr().out
+    bad = tmp_path / "bad.toml"
+    bad.write_text(VALID_BASE + "[tls]\nprofile = 'old'\n")
+    assert main(["check", "--config", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert str(bad) in err and "tls.profile" in err
+    assert main(["check", "--config", str(tmp_path / "absent.toml")]) == 2
+    assert "cannot read" in capsys.readouterr().err
+
+
+def test_config_path_from_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "env.toml"
+    path.write_text(VALID_BASE)
+    monkeypatch.setenv("TLSPROXY_CONFIG", str(path))
+    assert main(["check"]) == 0
+    assert str(path) in capsys.readouterr().out

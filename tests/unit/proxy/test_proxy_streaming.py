@@ -1,0 +1,131 @@
+"""Bodies stream both ways: the other side sees each part before the next is sent.
+
+Each test runs in lockstep: the sender waits until the receiver has seen part one
+before sending part two. A proxy that buffered the whole body would deadlock here,
+so the time-out is the failure, not a speed measure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import resource
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+from proxy_testkit import (
+    LocalCA,
+    RunningProxy,
+    backend_app,
+    base_document,
+    config_from,
+    start_backend,
+)
+
+STEP_TIMEOUT = 5.0
+PART = b"x" * 100_000
+
+
+class Lockstep:
+    def __init__(self) -> None:
+        self.first_seen = asyncio.Event()
+        self.received = 0
+        self.transfer_encoding: str | None = None
+
+
+def streaming_routes(state: Lockstep) -> list[web.RouteDef]:
+    async def upload(request: web.Request) -> web.Response:
+        state.transfer_encoding = request.headers.get("Transfer-Encoding")
+        async for chunk in request.content.iter_any():
+            state.received += len(chunk)
+            if state.received >= len(PART):
+                state.first_seen.set()
+        return web.Response(text=str(state.received))
+
+    async def download(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(b"data: one\n\n")
+        await asyncio.wait_for(state.first_seen.wait(), STEP_TIMEOUT)
+        await response.write(b"data: two\n\n")
+        await response.write_eof()
+        return response
+
+    async def big(request: web.Request) -> web.StreamResponse:
+        size = int(request.query["mib"]) * 1024 * 1024
+        response = web.StreamResponse()
+        response.content_length = size
+        await response.prepare(request)
+        block = b"b" * (1024 * 1024)
+        for _ in range(size // len(block)):
+            await response.write(block)
+        await response.write_eof()
+        return response
+
+    return [web.post("/upload", upload), web.get("/events", download), web.get("/big", big)]
+
+
+async def _proxy_for(state: Lockstep, cert: tuple[Path, Path]):
+    runner, url = await start_backend(backend_app(streaming_routes(state)))
+    return runner, RunningProxy(config_from(base_document(*cert, url)))
+
+
+async def test_upload_streams_before_the_body_is_complete(
+    server_cert: tuple[Path, Path], ca: LocalCA
+) -> None:
+    state = Lockstep()
+    runner, running = await _proxy_for(state, server_cert)
+
+    async def body() -> AsyncIterator[bytes]:
+        yield PART
+        await asyncio.wait_for(state.first_seen.wait(), STEP_TIMEOUT)
+        yield PART
+
+    async with running as proxy, aiohttp.ClientSession() as client:
+        async with client.post(
+            f"https://localhost:{proxy.https_port}/upload", data=body(), ssl=ca.client_context()
+        ) as response:
+            assert response.status == 200
+            assert await response.text() == str(2 * len(PART))
+    await runner.cleanup()
+    assert state.transfer_encoding == "chunked"  # chunked in, chunked out
+
+
+async def test_server_sent_events_are_flushed_as_they_come(
+    server_cert: tuple[Path, Path], ca: LocalCA
+) -> None:
+    state = Lockstep()
+    runner, running = await _proxy_for(state, server_cert)
+    async with running as proxy, aiohttp.ClientSession() as client:
+        async with client.get(
+            f"https://localhost:{proxy.https_port}/events", ssl=ca.client_context()
+        ) as response:
+            assert response.headers["Content-Type"] == "text/event-stream"
+            assert response.headers["Transfer-Encoding"] == "chunked"
+            first = await asyncio.wait_for(response.content.readuntil(b"\n\n"), STEP_TIMEOUT)
+            assert first == b"data: one\n\n"
+            state.first_seen.set()
+            assert await response.content.read() == b"data: two\n\n"
+    await runner.cleanup()
+
+
+async def test_large_download_uses_bounded_memory(
+    server_cert: tuple[Path, Path], ca: LocalCA
+) -> None:
+    mib = 96
+    state = Lockstep()
+    runner, running = await _proxy_for(state, server_cert)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    received = 0
+    async with running as proxy, aiohttp.ClientSession() as client:
+        async with client.get(
+            f"https://localhost:{proxy.https_port}/big?mib={mib}", ssl=ca.client_context()
+        ) as response:
+            assert response.headers["Content-Length"] == str(mib * 1024 * 1024)
+            async for chunk in response.content.iter_chunked(256 * 1024):
+                received += len(chunk)
+    await runner.cleanup()
+    assert received == mib * 1024 * 1024
+    grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mib < mib / 2, f"peak memory grew by {grown_mib:.0f} MiB"
