@@ -49,12 +49,18 @@ def schema_version(conn: sqlite3.Connection) -> int:
 
 
 def migrate(conn: sqlite3.Connection, migrations: tuple[Migration, ...] = MIGRATIONS) -> int:
-    """Apply every migration newer than the database, each in its own transaction."""
+    """Apply every migration newer than the database, each in its own transaction.
+
+    The version is read again inside each write transaction, so a `blogctl` run
+    starting while the server migrates waits and then skips what is done.
+    """
     current = schema_version(conn)
     for migration in migrations:
         if migration.version <= current:
             continue
         with transaction(conn):
+            if schema_version(conn) >= migration.version:
+                continue
             for statement in migration.statements:
                 conn.execute(statement)
             conn.execute(
@@ -63,7 +69,7 @@ def migrate(conn: sqlite3.Connection, migrations: tuple[Migration, ...] = MIGRAT
                 (migration.version, migration.name),
             )
         current = migration.version
-    return current
+    return schema_version(conn)
 
 
 def open_database(path: Path) -> sqlite3.Connection:

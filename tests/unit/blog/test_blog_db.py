@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
 from blog import db as blogdb
 from blog.migrations import MIGRATIONS, Migration
 
@@ -39,3 +40,19 @@ def test_failed_migration_rolls_back(tmp_path: Path) -> None:
     assert blogdb.schema_version(conn) == MIGRATIONS[-1].version
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert "half" not in tables
+
+
+def test_second_process_skips_migrations_done_meanwhile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "blog.sqlite3"
+    blogdb.migrate(blogdb.connect(path))  # the server migrated...
+    real = blogdb.schema_version
+    stale_reads = [0]  # ...after blogctl had read version 0
+
+    def stale_then_real(conn: sqlite3.Connection) -> int:
+        return stale_reads.pop() if stale_reads else real(conn)
+
+    monkeypatch.setattr(blogdb, "schema_version", stale_then_real)
+    assert blogdb.migrate(blogdb.connect(path)) == MIGRATIONS[-1].version
+    assert real(blogdb.connect(path)) == MIGRATIONS[-1].version
