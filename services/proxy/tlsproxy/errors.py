@@ -6,6 +6,9 @@ from http import HTTPStatus
 
 from aiohttp import web
 
+# Our own name, so aiohttp does not announce its version and Python's in every answer.
+SERVER_NAME = "tlsproxy"
+
 EXPLANATIONS = {
     400: "The request is malformed or ambiguous and was not forwarded.",
     404: "No route of this proxy matches the request.",
@@ -33,6 +36,7 @@ def error_response(status: int, *, close: bool = False) -> web.Response:
     body = _BODIES.get(status) or error_body(status)
     response = web.Response(status=status, body=body, content_type="text/plain", charset="utf-8")
     response.headers["Cache-Control"] = "no-store"
+    response.headers["Server"] = SERVER_NAME
     if close:
         response.force_close()
     return response
@@ -44,6 +48,6 @@ def raw_error(status: int) -> bytes:
     phrase = HTTPStatus(status).phrase
     head = (
         f"HTTP/1.1 {status} {phrase}\r\nContent-Type: text/plain; charset=utf-8\r\n"
-        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        f"Content-Length: {len(body)}\r\nServer: {SERVER_NAME}\r\nConnection: close\r\n\r\n"
     )
     return head.encode() + body

@@ -12,14 +12,14 @@ import time
 from collections.abc import AsyncIterator
 
 import aiohttp
-from aiohttp import web
+from aiohttp import HttpVersion10, HttpVersion11, web
 from multidict import CIMultiDict
 from yarl import URL
 
 from . import websocket
 from .accesslog import AccessLog
 from .config import Backend, Config, Listener
-from .errors import error_response
+from .errors import SERVER_NAME, error_response
 from .forwarded import FORWARDING_HEADERS, TrustPolicy, add_forwarding_headers
 from .hop_by_hop import end_to_end
 from .protocol import ProxyProtocol
@@ -27,6 +27,8 @@ from .rewrite import BackendRewriter
 from .routing import Router, split_host
 from .upstream import choose_backend
 
+_SUPPORTED_VERSIONS = frozenset((HttpVersion10, HttpVersion11))
+_OWN_HEADERS = {"Cache-Control": "no-store", "Server": SERVER_NAME}
 _DROP_FROM_REQUEST = FORWARDING_HEADERS | {"expect"}
 _DROP_WITHOUT_HOST = _DROP_FROM_REQUEST | {"host"}
 
@@ -78,6 +80,8 @@ class ListenerHandler:
 
     def precheck(self, request: web.BaseRequest) -> web.StreamResponse | None:
         """Answers the proxy gives itself before any routing; None to continue."""
+        if request.version not in _SUPPORTED_VERSIONS:
+            return error_response(400, close=True)  # HTTP/0.9 has no headers to check
         headers = request.headers
         te = headers.get("Transfer-Encoding")
         if te is not None and te.strip().lower() != "chunked":
@@ -88,7 +92,7 @@ class ListenerHandler:
         if expect is not None and expect.lower() != "100-continue":
             return error_response(417, close=True)
         if request.path == self.health_path and request.method in ("GET", "HEAD"):
-            return web.Response(text="ok\n", headers={"Cache-Control": "no-store"})
+            return web.Response(text="ok\n", headers=_OWN_HEADERS)
         return None
 
     async def handle(self, request: web.BaseRequest, peer: str) -> web.StreamResponse:
@@ -110,7 +114,7 @@ class RedirectHandler(ListenerHandler):
         location = f"https://{host}{self.port_suffix}{_target(request)}"
         return web.Response(
             status=308,
-            headers={"Location": location, "Cache-Control": "no-store"},
+            headers={"Location": location, **_OWN_HEADERS},
             text=f"Moved to {location}\n",
         )
 
@@ -213,6 +217,8 @@ class ProxyHandler(ListenerHandler):
                 headers.add("Set-Cookie", cookie)
         if self.hsts is not None:
             headers["Strict-Transport-Security"] = self.hsts
+        if "Server" not in headers:
+            headers["Server"] = SERVER_NAME
         response = web.StreamResponse(
             status=upstream.status, reason=upstream.reason, headers=headers
         )

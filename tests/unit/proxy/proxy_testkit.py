@@ -166,10 +166,13 @@ async def echo(request: web.Request) -> web.Response:
     )
 
 
-def backend_app(extra_routes: list[web.RouteDef] | None = None) -> web.Application:
+def backend_app(
+    extra_routes: list[web.RouteDef] | None = None, catch_all: Any = echo
+) -> web.Application:
+    """A backend with ``extra_routes`` first and ``catch_all`` (echo) for everything else."""
     app = web.Application(client_max_size=1024**3)
     app.router.add_routes(extra_routes or [])
-    app.router.add_route("*", "/{tail:.*}", echo)
+    app.router.add_route("*", "/{tail:.*}", catch_all)
     return app
 
 

@@ -1,0 +1,174 @@
+"""Limits and time-outs: sizes (431, 413), slow clients (408), idle keep-alive,
+backend connect (502/503) and read (504) time-outs, and the connection cap (503)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from proxy_testkit import (
+    LocalCA,
+    RunningProxy,
+    backend_app,
+    base_document,
+    config_from,
+    raw_exchange,
+    start_backend,
+    status_of,
+)
+
+SHORT = 0.3  # seconds: every time-out in these tests
+LIMITS = {
+    "max_header_bytes": 1024,
+    "max_header_count": 20,
+    "max_body_bytes": 1000,
+    "header_timeout": SHORT,
+    "idle_timeout": SHORT * 2,  # longer, so the header deadline is what fires
+    "backend_connect_timeout": SHORT,
+    "backend_read_timeout": SHORT,
+}
+H = b"Host: localhost\r\n"
+
+
+async def slow(request: web.Request) -> web.Response:
+    await asyncio.sleep(SHORT * 5)
+    return web.Response(text="too late")
+
+
+@pytest.fixture
+async def limited(server_cert: tuple[Path, Path]) -> AsyncIterator[RunningProxy]:
+    runner, url = await start_backend(backend_app([web.get("/slow", slow)]))
+    document = base_document(*server_cert, url, limits=LIMITS)
+    async with RunningProxy(config_from(document)) as proxy:
+        yield proxy
+    await runner.cleanup()
+
+
+SIZE_CASES = [
+    ("long header line", b"GET / HTTP/1.1\r\n" + H + b"X-Big: " + b"a" * 2000 + b"\r\n\r\n", 431),
+    ("long request target", b"GET /" + b"a" * 2000 + b" HTTP/1.1\r\n" + H + b"\r\n", 431),
+    ("too many headers", b"GET / HTTP/1.1\r\n" + H
+     + b"".join(b"X-%d: 1\r\n" % i for i in range(30)) + b"\r\n", 431),
+    ("headers within limits", b"GET / HTTP/1.1\r\n" + H + b"X-Ok: " + b"a" * 500
+     + b"\r\nConnection: close\r\n\r\n", 200),
+    ("declared body over the limit", b"POST / HTTP/1.1\r\n" + H
+     + b"Content-Length: 1001\r\n\r\n" + b"a" * 1001, 413),
+    ("declared body at the limit", b"POST / HTTP/1.1\r\n" + H
+     + b"Content-Length: 1000\r\nConnection: close\r\n\r\n" + b"a" * 1000, 200),
+    ("chunked body growing over the limit", b"POST / HTTP/1.1\r\n" + H
+     + b"Transfer-Encoding: chunked\r\n\r\n" + (b"1f4\r\n" + b"a" * 500 + b"\r\n") * 3
+     + b"0\r\n\r\n", 413),
+    ("backend slower than the read time-out", b"GET /slow HTTP/1.1\r\n" + H
+     + b"Connection: close\r\n\r\n", 504),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "raw", "status"), SIZE_CASES, ids=[c[0] for c in SIZE_CASES])
+async def test_size_limits_and_backend_read_timeout(
+    name: str, raw: bytes, status: int, limited: RunningProxy, ca: LocalCA
+) -> None:
+    answer = await raw_exchange(limited.https_port, raw, ca.client_context())
+    assert status_of(answer) == status, answer[:300]
+
+
+async def test_slow_headers_get_408_and_close(limited: RunningProxy, ca: LocalCA) -> None:
+    answer = await raw_exchange(
+        limited.https_port, b"GET / HTTP/1.1\r\nHost: loc", ca.client_context()
+    )
+    assert status_of(answer) == 408
+
+
+async def test_silent_connection_is_closed_by_header_timeout(
+    limited: RunningProxy, ca: LocalCA
+) -> None:
+    answer = await raw_exchange(limited.https_port, b"", ca.client_context())
+    assert answer == b"" or status_of(answer) == 408
+
+
+async def test_idle_keepalive_connection_is_closed(limited: RunningProxy, ca: LocalCA) -> None:
+    reader, writer = await asyncio.open_connection(
+        "127.0.0.1", limited.https_port, ssl=ca.client_context(), server_hostname="localhost"
+    )
+    writer.write(b"GET /healthz HTTP/1.1\r\n" + H + b"\r\n")
+    first = await asyncio.wait_for(reader.readuntil(b"ok\n"), 5)
+    assert status_of(first) == 200
+    assert await asyncio.wait_for(reader.read(), 5) == b""  # closed by the proxy
+    writer.close()
+
+
+def _unanswering_listener() -> tuple[socket.socket, list[socket.socket]]:
+    """A port that accepts no more connections: backlog full, new SYNs are dropped."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)
+    fillers = []
+    for _ in range(3):
+        filler = socket.socket()
+        filler.setblocking(False)
+        try:
+            filler.connect(server.getsockname())
+        except BlockingIOError:
+            pass
+        fillers.append(filler)
+    return server, fillers
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.parametrize("kind", ["refused", "timeout"])
+async def test_backend_connect_failures(
+    kind: str, server_cert: tuple[Path, Path], ca: LocalCA
+) -> None:
+    held: list[Any] = []
+    if kind == "refused":
+        port, expected = _closed_port(), 502
+    else:
+        server, fillers = _unanswering_listener()
+        held = [server, *fillers]
+        port, expected = server.getsockname()[1], 503
+    document = base_document(*server_cert, f"http://127.0.0.1:{port}", limits=LIMITS)
+    try:
+        async with RunningProxy(config_from(document)) as proxy:
+            answer = await raw_exchange(
+                proxy.https_port,
+                b"GET / HTTP/1.1\r\n" + H + b"Connection: close\r\n\r\n",
+                ca.client_context(),
+            )
+    finally:
+        for sock in held:
+            sock.close()
+    assert status_of(answer) == expected
+    assert b"127.0.0.1" not in answer.split(b"\r\n\r\n", 1)[1]  # no internals in the page
+
+
+async def test_connections_over_the_cap_get_503(
+    backend_url: str, server_cert: tuple[Path, Path], ca: LocalCA
+) -> None:
+    document = base_document(*server_cert, backend_url, limits={"max_connections": 1})
+    async with RunningProxy(config_from(document)) as proxy:
+        _, holder = await asyncio.open_connection(
+            "127.0.0.1", proxy.https_port, ssl=ca.client_context(), server_hostname="localhost"
+        )
+        try:
+            refused = await raw_exchange(
+                proxy.https_port, b"GET / HTTP/1.1\r\n" + H + b"\r\n", ca.client_context()
+            )
+        finally:
+            holder.close()
+        assert status_of(refused) == 503
+        await asyncio.sleep(0.05)  # the held connection's close reaches the proxy
+        again = await raw_exchange(
+            proxy.https_port,
+            b"GET / HTTP/1.1\r\n" + H + b"Connection: close\r\n\r\n",
+            ca.client_context(),
+        )
+        assert status_of(again) == 200
