@@ -43,7 +43,6 @@ def warn_about_access(settings: Settings) -> None:
             "BLOG_TRUST_LOCAL is on: loopback clients without forwarding headers act as admin "
             "without a password. Anyone with a shell on this host can write to the blog."
         )
-
     if not settings.trusted_proxies and settings.bind not in ("127.0.0.1", "::1", "localhost"):
         log.warning(
             "BLOG_TRUSTED_PROXIES is empty: behind a reverse proxy every client shares the "
