@@ -108,6 +108,5 @@ def tiny_png() -> bytes:
 
 async def save_entry(client: TestClient, path: str, **fields: str) -> ClientResponse:
     """Submit the editor form at path (new or existing entry)."""
-    form_page = path if path != "/dashboard/posts/new" else "/dashboard/posts/new"
     defaults = {"title": "Title", "body_md": "Body", "kind": "post", "action": "publish"}
-    return await post_form(client, path, form_page, **{**defaults, **fields})
+    return await post_form(client, path, path, **{**defaults, **fields})

@@ -7,7 +7,7 @@ import sqlite3
 import feedparser
 import pytest
 from aiohttp.test_utils import TestClient
-from blog import posts
+from blog import keys, posts
 
 NOW = posts.now_seconds()
 
@@ -94,7 +94,7 @@ async def test_feed_changes_when_a_post_changes(
 
 async def test_forwarded_scheme_and_host_make_feed_links(make_client) -> None:
     client = await make_client(trusted_proxies=("127.0.0.1",))
-    db = client.server.app[__import__("blog").keys.DB]
+    db = client.server.app[keys.DB]
     posts.create_post(db, title="P", body_md="x", status="published", published_at=NOW - 5)
     headers = {
         "X-Forwarded-For": "203.0.113.9",
