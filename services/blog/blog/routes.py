@@ -12,6 +12,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/", reading.front_page, name="index")
     app.router.add_get("/posts/{slug}", reading.post_page, name="post")
     app.router.add_get("/stories/", reading.story_list, name="stories")
+    app.router.add_get("/stories", reading.to_story_list)
     app.router.add_get("/stories/{slug}", reading.story_page, name="story")
     app.router.add_get("/categories", reading.term_index, name="categories")
     app.router.add_get("/category/{slug}", reading.category_page, name="category")

@@ -174,3 +174,5 @@ async def test_stories_have_their_own_pages(admin_client: TestClient) -> None:
     assert (await admin_client.get("/posts/a-long-story")).status == 404
     assert "A long story" in await (await admin_client.get("/stories/")).text()
     assert "A long story" not in await (await admin_client.get("/")).text()
+    moved = await admin_client.get("/stories", allow_redirects=False)
+    assert (moved.status, moved.headers["Location"]) == (301, "/stories/")

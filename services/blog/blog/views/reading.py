@@ -68,6 +68,10 @@ async def story_list(request: web.Request) -> Mapping[str, object]:
     return {"stories": stories}
 
 
+async def to_story_list(request: web.Request) -> web.Response:
+    raise web.HTTPMovedPermanently("/stories/")
+
+
 def _term_page(table: str, label: str) -> Callable[[web.Request], Awaitable[web.Response]]:
     @page("index.html")
     async def handler(request: web.Request) -> Mapping[str, object]:
