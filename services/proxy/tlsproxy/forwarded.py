@@ -76,13 +76,16 @@ def add_forwarding_headers(
         chain = ", ".join(incoming.getall("X-Forwarded-For", ()))
         out["X-Forwarded-For"] = f"{chain}, {peer}" if chain else peer
         out["X-Forwarded-Proto"] = incoming.get("X-Forwarded-Proto", proto)
-        out["X-Forwarded-Host"] = incoming.get("X-Forwarded-Host", host)
+        forwarded_host = incoming.get("X-Forwarded-Host", host)
+        if forwarded_host:
+            out["X-Forwarded-Host"] = forwarded_host
         out["X-Forwarded-Port"] = incoming.get("X-Forwarded-Port", port)
         previous = ", ".join(incoming.getall("Forwarded", ()))
         out["Forwarded"] = f"{previous}, {ours}" if previous else ours
     else:
         out["X-Forwarded-For"] = peer
         out["X-Forwarded-Proto"] = proto
-        out["X-Forwarded-Host"] = host
+        if host:  # HTTP/1.0 clients may send none
+            out["X-Forwarded-Host"] = host
         out["X-Forwarded-Port"] = port
         out["Forwarded"] = ours

@@ -159,7 +159,8 @@ class ProxyHandler(ListenerHandler):
         url = URL(backend.url + _target(request), encoded=True)
         if websocket.is_upgrade(request):
             return await websocket.relay(request, self.session, url, headers, self.hsts)
-        public_origin = f"{self.scheme}://{host_header}"
+        # Without a Host header there is no public origin to rewrite Location to.
+        public_origin = f"{self.scheme}://{host_header}" if host_header else None
         return await self.forward(request, backend, url, headers, public_origin)
 
     async def forward(
@@ -168,7 +169,7 @@ class ProxyHandler(ListenerHandler):
         backend: Backend,
         url: URL,
         headers: CIMultiDict[str],
-        public_origin: str,
+        public_origin: str | None,
     ) -> web.StreamResponse:
         body: AsyncIterator[bytes] | None = None
         if request.body_exists:
@@ -203,10 +204,10 @@ class ProxyHandler(ListenerHandler):
         request: web.BaseRequest,
         upstream: aiohttp.ClientResponse,
         backend: Backend,
-        public_origin: str,
+        public_origin: str | None,
     ) -> web.StreamResponse:
         headers = end_to_end(upstream.headers)
-        if "Location" in headers:
+        if public_origin is not None and "Location" in headers:
             headers["Location"] = self.rewriters[backend].location(
                 headers["Location"], public_origin
             )

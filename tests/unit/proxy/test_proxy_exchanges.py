@@ -1,0 +1,119 @@
+"""Raw exchanges whose framing matters: HEAD, 204/304, 100-continue, HTTP/1.0,
+backends that misbehave (invalid response, cut body) and ``preserve_host = false``."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from proxy_testkit import (
+    LocalCA,
+    RunningProxy,
+    backend_app,
+    base_document,
+    config_from,
+    raw_exchange,
+    start_backend,
+    status_of,
+)
+
+
+async def no_content(request: web.Request) -> web.Response:
+    return web.Response(status=int(request.match_info["code"]), headers={"ETag": '"v1"'})
+
+
+async def cut_short(request: web.Request) -> web.StreamResponse:
+    response = web.StreamResponse()
+    response.content_length = 1000
+    await response.prepare(request)
+    await response.write(b"partial")
+    assert request.transport is not None
+    request.transport.close()  # the backend dies mid-body
+    return response
+
+
+async def start_raw_backend(answer: bytes) -> tuple[asyncio.Server, str]:
+    """A backend that answers every connection with ``answer`` bytes, then closes."""
+
+    async def reply(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(answer)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(reply, "127.0.0.1", 0)
+    return server, f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+
+
+@pytest.fixture
+async def proxy(server_cert: tuple[Path, Path]) -> AsyncIterator[RunningProxy]:
+    routes = [web.get("/code/{code}", no_content), web.get("/cut", cut_short)]
+    runner, url = await start_backend(backend_app(routes))
+    document = base_document(*server_cert, url)
+    document["routes"].insert(0, {"path_prefix": "/rewritten-host", "backends": [url],
+                                  "preserve_host": False})  # fmt: skip
+    async with RunningProxy(config_from(document)) as running:
+        yield running
+    await runner.cleanup()
+
+
+CLOSE = b"Connection: close\r\n\r\n"
+# (request bytes, status, must appear in the answer, must not appear)
+EXCHANGES = [
+    (b"HEAD /h HTTP/1.1\r\nHost: localhost\r\n" + CLOSE, 200, b"Content-Length: ", b'"method"'),
+    (b"GET /code/204 HTTP/1.1\r\nHost: localhost\r\n" + CLOSE, 204, b'ETag: "v1"',
+     b"Transfer-Encoding"),
+    (b"GET /code/304 HTTP/1.1\r\nHost: localhost\r\n" + CLOSE, 304, b'ETag: "v1"',
+     b"Transfer-Encoding"),
+    (b"POST /e HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\nContent-Length: 2\r\n"
+     + CLOSE + b"hi", 100, b'"body": "hi"', b'"expect"'),
+    (b"GET /old HTTP/1.0\r\n\r\n", 200, b'"path": "/old"', b"X-Forwarded-Host"),
+    (b"GET /rewritten-host HTTP/1.1\r\nHost: localhost\r\n" + CLOSE, 200,
+     b'["Host", "127.0.0.1:', b'["Host", "localhost'),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("raw", "status", "present", "absent"), EXCHANGES)
+async def test_exchange(
+    raw: bytes, status: int, present: bytes, absent: bytes, proxy: RunningProxy, ca: LocalCA
+) -> None:
+    answer = await raw_exchange(proxy.https_port, raw, ca.client_context())
+    assert status_of(answer) == status, answer[:400]
+    assert present.lower() in answer.lower()  # header names are case-insensitive
+    assert absent.lower() not in answer.lower()
+
+
+async def test_backend_cut_mid_body_is_not_passed_off_as_complete(
+    proxy: RunningProxy, ca: LocalCA
+) -> None:
+    answer = await raw_exchange(
+        proxy.https_port, b"GET /cut HTTP/1.1\r\nHost: localhost\r\n" + CLOSE, ca.client_context()
+    )
+    assert status_of(answer) == 200
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert b"Content-Length: 1000" in head
+    assert len(body) < 1000  # the client can tell the body is truncated
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+        b"NONSENSE\r\n\r\n",
+        b"",
+    ],
+)
+async def test_invalid_backend_response_is_502(
+    answer: bytes, server_cert: tuple[Path, Path], ca: LocalCA
+) -> None:
+    server, url = await start_raw_backend(answer)
+    async with RunningProxy(config_from(base_document(*server_cert, url))) as proxy:
+        reply = await raw_exchange(
+            proxy.https_port, b"GET / HTTP/1.1\r\nHost: localhost\r\n" + CLOSE, ca.client_context()
+        )
+    server.close()
+    assert status_of(reply) == 502
+    assert b"NONSENSE" not in reply
