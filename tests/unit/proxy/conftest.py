@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -24,3 +26,14 @@ async def backend_url() -> AsyncIterator[str]:
     runner, url = await start_backend(backend_app())
     yield url
     await runner.cleanup()
+
+
+
+def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict:
+    """asyncio's loop by default; ``TLSPROXY_TEST_UVLOOP=1`` runs these tests on uvloop,
+    the loop ``serve`` uses in the image."""
+    if os.environ.get("TLSPROXY_TEST_UVLOOP") == "1":
+        import uvloop
+
+        return {"uvloop": uvloop.new_event_loop}
+    return {"asyncio": asyncio.new_event_loop}
