@@ -28,7 +28,6 @@ async def backend_url() -> AsyncIterator[str]:
     await runner.cleanup()
 
 
-
 def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict:
     """asyncio's loop by default; ``TLSPROXY_TEST_UVLOOP=1`` runs these tests on uvloop,
     the loop ``serve`` uses in the image."""

@@ -117,3 +117,24 @@ async def test_invalid_backend_response_is_502(
     server.close()
     assert status_of(reply) == 502
     assert b"NONSENSE" not in reply
+
+
+async def test_backend_connections_are_kept_alive_and_reused(
+    server_cert: tuple[Path, Path], ca: LocalCA
+) -> None:
+    peers: list[int] = []
+
+    async def who(request: web.Request) -> web.Response:
+        peers.append(request.transport.get_extra_info("peername")[1])  # type: ignore[union-attr]
+        return web.Response(text="ok")
+
+    runner, url = await start_backend(backend_app(catch_all=who))
+    async with RunningProxy(config_from(base_document(*server_cert, url))) as proxy:
+        for _ in range(3):  # three separate client connections
+            await raw_exchange(
+                proxy.https_port, b"GET / HTTP/1.1\r\nHost: localhost\r\n" + CLOSE,
+                ca.client_context(),
+            )  # fmt: skip
+    await runner.cleanup()
+    assert len(peers) == 3
+    assert len(set(peers)) == 1  # one pooled backend connection served all three

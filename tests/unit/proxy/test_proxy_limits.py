@@ -172,3 +172,22 @@ async def test_connections_over_the_cap_get_503(
             ca.client_context(),
         )
         assert status_of(again) == 200
+
+
+async def test_slow_upload_is_not_a_backend_read_timeout(
+    limited: RunningProxy, ca: LocalCA
+) -> None:
+    """The backend read time-out starts once the body is sent, not while it uploads."""
+    reader, writer = await asyncio.open_connection(
+        "127.0.0.1", limited.https_port, ssl=ca.client_context(), server_hostname="localhost"
+    )
+    writer.write(b"POST /up HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n"
+                 b"Connection: close\r\n\r\n")  # fmt: skip
+    for _ in range(3):  # 3 x SHORT/1.5 apart: longer in total than the read time-out
+        await asyncio.sleep(SHORT / 1.5)
+        writer.write(b"2\r\nab\r\n")
+    writer.write(b"0\r\n\r\n")
+    answer = await asyncio.wait_for(reader.read(), 5)
+    writer.close()
+    assert status_of(answer) == 200
+    assert b'"body": "ababab"' in answer
