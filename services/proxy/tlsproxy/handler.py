@@ -280,5 +280,12 @@ def _target(request: web.BaseRequest) -> str:
     return raw if raw.startswith("/") else request.rel_url.raw_path_qs
 
 
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789.-")
+_IPV6_CHARS = frozenset("0123456789abcdef:.")
+
+
 def _is_plain_host(host: str) -> bool:
-    return all(c.isalnum() or c in ".-[]:" for c in host)
+    """A DNS name, IPv4 or bracketed IPv6 literal (lower-case): safe to put in Location."""
+    if host.startswith("[") and host.endswith("]"):
+        return len(host) > 2 and set(host[1:-1]) <= _IPV6_CHARS
+    return set(host) <= _NAME_CHARS

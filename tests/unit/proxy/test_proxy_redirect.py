@@ -39,6 +39,9 @@ async def test_redirect_listener_sends_308_to_https(
     ("request_bytes", "status"),
     [
         (b'GET / HTTP/1.1\r\nHost: evil"><x\r\nConnection: close\r\n\r\n', 400),
+        (b"GET / HTTP/1.1\r\nHost: a:b\r\nConnection: close\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: a@b.example\r\nConnection: close\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: []\r\nConnection: close\r\n\r\n", 400),
         (b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 200),
     ],
 )
