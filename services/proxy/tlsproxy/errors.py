@@ -12,6 +12,7 @@ SERVER_NAME = "tlsproxy"
 EXPLANATIONS = {
     400: "The request is malformed or ambiguous and was not forwarded.",
     404: "No route of this proxy matches the request.",
+    405: "This method is not accepted by this proxy.",
     408: "The request headers did not arrive in time.",
     413: "The request body is larger than this proxy allows.",
     417: "Only the expectation 100-continue is supported.",

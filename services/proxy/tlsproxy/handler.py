@@ -28,6 +28,8 @@ from .routing import Router, split_host
 from .upstream import choose_backend
 
 _SUPPORTED_VERSIONS = frozenset((HttpVersion10, HttpVersion11))
+# A reverse proxy is no tunnel (CONNECT), and TRACE would echo cookies back (XST).
+_REFUSED_METHODS = frozenset(("CONNECT", "TRACE"))
 _OWN_HEADERS = {"Cache-Control": "no-store", "Server": SERVER_NAME}
 _DROP_FROM_REQUEST = FORWARDING_HEADERS | {"expect"}
 _DROP_WITHOUT_HOST = _DROP_FROM_REQUEST | {"host"}
@@ -82,6 +84,8 @@ class ListenerHandler:
         """Answers the proxy gives itself before any routing; None to continue."""
         if request.version not in _SUPPORTED_VERSIONS:
             return error_response(400, close=True)  # HTTP/0.9 has no headers to check
+        if request.method in _REFUSED_METHODS:
+            return error_response(405, close=True)
         headers = request.headers
         te = headers.get("Transfer-Encoding")
         if te is not None and te.strip().lower() != "chunked":

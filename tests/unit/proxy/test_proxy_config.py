@@ -139,3 +139,21 @@ def test_config_path_from_environment(
     monkeypatch.setenv("TLSPROXY_CONFIG", str(path))
     assert main(["check"]) == 0
     assert str(path) in capsys.readouterr().out
+
+
+def test_serve_exits_1_when_the_port_is_taken(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        path = tmp_path / "busy.toml"
+        path.write_text(
+            f'[[listeners]]\nkind = "http"\naddress = "127.0.0.1"\nport = {port}\n'
+            '[[routes]]\nbackends = ["http://blog:4334"]\n'
+        )
+        assert main(["serve", "--config", str(path)]) == 1
+    assert "cannot listen" in capsys.readouterr().err

@@ -48,6 +48,9 @@ REJECTED = [
     ("two Host headers", b"GET / HTTP/1.1\r\n" + H + b"Host: other\r\n\r\n", 400),
     ("expectation other than 100-continue", b"GET / HTTP/1.1\r\n" + H +
      b"Expect: magic\r\n\r\n", 417),
+    ("CONNECT tunnel", b"CONNECT example.org:443 HTTP/1.1\r\nHost: example.org:443\r\n\r\n",
+     405),
+    ("TRACE", b"TRACE / HTTP/1.1\r\n" + H + b"\r\n", 405),
     ("not HTTP at all", b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n", 400),
 ]  # fmt: skip
 
