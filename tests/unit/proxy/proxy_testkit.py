@@ -6,12 +6,13 @@ Everything runs in-process on 127.0.0.1 with ports chosen by the kernel.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
 import io
 import json
 import ssl
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -183,6 +184,23 @@ async def start_backend(app: web.Application) -> tuple[web.AppRunner, str]:
     await site.start()
     port = runner.addresses[0][1]
     return runner, f"http://127.0.0.1:{port}"
+
+
+@contextlib.asynccontextmanager
+async def proxied_backend(
+    cert: tuple[Path, Path],
+    routes: list[web.RouteDef] | None = None,
+    catch_all: Any = echo,
+    **sections: Any,
+) -> AsyncIterator[RunningProxy]:
+    """A live backend (``routes``, then ``catch_all``) behind a running proxy whose
+    configuration is ``base_document`` plus ``sections`` (e.g. ``limits={...}``)."""
+    runner, url = await start_backend(backend_app(routes, catch_all))
+    try:
+        async with RunningProxy(config_from(base_document(*cert, url, **sections))) as proxy:
+            yield proxy
+    finally:
+        await runner.cleanup()
 
 
 def echoed_headers(payload: dict[str, Any]) -> dict[str, list[str]]:

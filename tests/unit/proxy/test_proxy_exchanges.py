@@ -15,6 +15,7 @@ from proxy_testkit import (
     backend_app,
     base_document,
     config_from,
+    proxied_backend,
     raw_exchange,
     start_backend,
     status_of,
@@ -128,13 +129,11 @@ async def test_backend_connections_are_kept_alive_and_reused(
         peers.append(request.transport.get_extra_info("peername")[1])  # type: ignore[union-attr]
         return web.Response(text="ok")
 
-    runner, url = await start_backend(backend_app(catch_all=who))
-    async with RunningProxy(config_from(base_document(*server_cert, url))) as proxy:
+    async with proxied_backend(server_cert, catch_all=who) as proxy:
         for _ in range(3):  # three separate client connections
             await raw_exchange(
                 proxy.https_port, b"GET / HTTP/1.1\r\nHost: localhost\r\n" + CLOSE,
                 ca.client_context(),
             )  # fmt: skip
-    await runner.cleanup()
     assert len(peers) == 3
     assert len(set(peers)) == 1  # one pooled backend connection served all three

@@ -8,7 +8,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from proxy_testkit import LocalCA, RunningProxy, base_document, config_from, echoed_headers
+from proxy_testkit import LocalCA, RunningProxy, echoed_headers, proxied_backend
 
 
 @dataclass
@@ -152,13 +152,8 @@ def backend_routes() -> list[aiohttp.web.RouteDef]:
 
 @pytest.fixture
 async def proxy(server_cert: tuple[Path, Path]):
-    from proxy_testkit import backend_app, start_backend
-
-    runner, url = await start_backend(backend_app(backend_routes()))
-    cert, key = server_cert
-    async with RunningProxy(config_from(base_document(cert, key, url))) as running:
+    async with proxied_backend(server_cert, backend_routes()) as running:
         yield running
-    await runner.cleanup()
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])

@@ -14,11 +14,10 @@ from aiohttp import web
 from proxy_testkit import (
     LocalCA,
     RunningProxy,
-    backend_app,
     base_document,
     config_from,
+    proxied_backend,
     raw_exchange,
-    start_backend,
     status_of,
 )
 
@@ -42,11 +41,8 @@ async def slow(request: web.Request) -> web.Response:
 
 @pytest.fixture
 async def limited(server_cert: tuple[Path, Path]) -> AsyncIterator[RunningProxy]:
-    runner, url = await start_backend(backend_app([web.get("/slow", slow)]))
-    document = base_document(*server_cert, url, limits=LIMITS)
-    async with RunningProxy(config_from(document)) as proxy:
+    async with proxied_backend(server_cert, [web.get("/slow", slow)], limits=LIMITS) as proxy:
         yield proxy
-    await runner.cleanup()
 
 
 SIZE_CASES = [

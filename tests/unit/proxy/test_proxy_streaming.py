@@ -14,14 +14,7 @@ from pathlib import Path
 
 import aiohttp
 from aiohttp import web
-from proxy_testkit import (
-    LocalCA,
-    RunningProxy,
-    backend_app,
-    base_document,
-    config_from,
-    start_backend,
-)
+from proxy_testkit import LocalCA, proxied_backend
 
 STEP_TIMEOUT = 5.0
 PART = b"x" * 100_000
@@ -66,29 +59,25 @@ def streaming_routes(state: Lockstep) -> list[web.RouteDef]:
     return [web.post("/upload", upload), web.get("/events", download), web.get("/big", big)]
 
 
-async def _proxy_for(state: Lockstep, cert: tuple[Path, Path]):
-    runner, url = await start_backend(backend_app(streaming_routes(state)))
-    return runner, RunningProxy(config_from(base_document(*cert, url)))
-
-
 async def test_upload_streams_before_the_body_is_complete(
     server_cert: tuple[Path, Path], ca: LocalCA
 ) -> None:
     state = Lockstep()
-    runner, running = await _proxy_for(state, server_cert)
 
     async def body() -> AsyncIterator[bytes]:
         yield PART
         await asyncio.wait_for(state.first_seen.wait(), STEP_TIMEOUT)
         yield PART
 
-    async with running as proxy, aiohttp.ClientSession() as client:
+    async with (
+        proxied_backend(server_cert, streaming_routes(state)) as proxy,
+        aiohttp.ClientSession() as client,
+    ):
         async with client.post(
             f"https://localhost:{proxy.https_port}/upload", data=body(), ssl=ca.client_context()
         ) as response:
             assert response.status == 200
             assert await response.text() == str(2 * len(PART))
-    await runner.cleanup()
     assert state.transfer_encoding == "chunked"  # chunked in, chunked out
 
 
@@ -96,8 +85,10 @@ async def test_server_sent_events_are_flushed_as_they_come(
     server_cert: tuple[Path, Path], ca: LocalCA
 ) -> None:
     state = Lockstep()
-    runner, running = await _proxy_for(state, server_cert)
-    async with running as proxy, aiohttp.ClientSession() as client:
+    async with (
+        proxied_backend(server_cert, streaming_routes(state)) as proxy,
+        aiohttp.ClientSession() as client,
+    ):
         async with client.get(
             f"https://localhost:{proxy.https_port}/events", ssl=ca.client_context()
         ) as response:
@@ -107,7 +98,6 @@ async def test_server_sent_events_are_flushed_as_they_come(
             assert first == b"data: one\n\n"
             state.first_seen.set()
             assert await response.content.read() == b"data: two\n\n"
-    await runner.cleanup()
 
 
 async def test_large_download_uses_bounded_memory(
@@ -115,17 +105,18 @@ async def test_large_download_uses_bounded_memory(
 ) -> None:
     mib = 96
     state = Lockstep()
-    runner, running = await _proxy_for(state, server_cert)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     received = 0
-    async with running as proxy, aiohttp.ClientSession() as client:
+    async with (
+        proxied_backend(server_cert, streaming_routes(state)) as proxy,
+        aiohttp.ClientSession() as client,
+    ):
         async with client.get(
             f"https://localhost:{proxy.https_port}/big?mib={mib}", ssl=ca.client_context()
         ) as response:
             assert response.headers["Content-Length"] == str(mib * 1024 * 1024)
             async for chunk in response.content.iter_chunked(256 * 1024):
                 received += len(chunk)
-    await runner.cleanup()
     assert received == mib * 1024 * 1024
     grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
     assert grown_mib < mib / 2, f"peak memory grew by {grown_mib:.0f} MiB"

@@ -10,16 +10,7 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
-from proxy_testkit import (
-    LocalCA,
-    RunningProxy,
-    backend_app,
-    base_document,
-    config_from,
-    raw_exchange,
-    start_backend,
-    status_of,
-)
+from proxy_testkit import LocalCA, proxied_backend, raw_exchange, status_of
 
 H = b"Host: localhost\r\n"
 REJECTED = [
@@ -63,11 +54,8 @@ async def counted_proxy(server_cert: tuple[Path, Path]):
         seen.append(request.raw_path)
         return web.Response(text="forwarded")
 
-    runner, url = await start_backend(backend_app(catch_all=count))
-    document = base_document(*server_cert, url)
-    async with RunningProxy(config_from(document)) as proxy:
+    async with proxied_backend(server_cert, catch_all=count) as proxy:
         yield proxy, seen
-    await runner.cleanup()
 
 
 @pytest.mark.parametrize(("name", "raw", "status"), REJECTED, ids=[r[0] for r in REJECTED])

@@ -6,14 +6,7 @@ from pathlib import Path
 
 import aiohttp
 from aiohttp import web
-from proxy_testkit import (
-    LocalCA,
-    RunningProxy,
-    backend_app,
-    base_document,
-    config_from,
-    start_backend,
-)
+from proxy_testkit import LocalCA, RunningProxy, base_document, config_from, proxied_backend
 
 
 async def ws_echo(request: web.Request) -> web.WebSocketResponse:
@@ -34,8 +27,7 @@ async def ws_echo(request: web.Request) -> web.WebSocketResponse:
 async def test_websocket_echo_through_the_proxy(
     server_cert: tuple[Path, Path], ca: LocalCA
 ) -> None:
-    runner, url = await start_backend(backend_app([web.get("/ws", ws_echo)]))
-    async with RunningProxy(config_from(base_document(*server_cert, url))) as proxy:
+    async with proxied_backend(server_cert, [web.get("/ws", ws_echo)]) as proxy:
         async with (
             aiohttp.ClientSession() as client,
             client.ws_connect(
@@ -54,7 +46,6 @@ async def test_websocket_echo_through_the_proxy(
             closing = await ws.receive(timeout=5)
             assert closing.type == aiohttp.WSMsgType.CLOSE
             assert ws.close_code == 4001
-    await runner.cleanup()
 
 
 async def test_websocket_to_a_plain_http_path_is_refused(
