@@ -108,7 +108,7 @@ class ServerSettings:
     health_path: str = "/healthz"
     access_log: str = "combined"
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
-    shutdown_grace: float = 20.0
+    shutdown_grace: float = 8.0  # inside Docker's default 10 s before SIGKILL
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,7 +282,7 @@ def _server(t: _Table) -> ServerSettings:
         health_path=health,
         access_log=t.choice("access_log", ACCESS_LOG_FORMATS, "combined"),
         trusted_proxies=tuple(networks),
-        shutdown_grace=t.number("shutdown_grace", 20.0),
+        shutdown_grace=t.number("shutdown_grace", ServerSettings().shutdown_grace),
     )
     t.finish()
     return settings
