@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 from aiohttp import HttpVersion10, HttpVersion11, web
@@ -76,9 +77,7 @@ class ListenerHandler:
             if isinstance(protocol, ProxyProtocol):
                 protocol.request_done()
             if response is not None:
-                # Streamed responses count what was written; small ones are not sent yet.
-                size = response.body_length if response.prepared else response.content_length or 0
-                self.access_log.log(request, peer, response.status, size, started)
+                self.access_log.log(request, peer, response.status, _body_size(response), started)
 
     def precheck(self, request: web.BaseRequest) -> web.StreamResponse | None:
         """Answers the proxy gives itself before any routing; None to continue."""
@@ -224,22 +223,31 @@ class ProxyHandler(ListenerHandler):
             headers["Strict-Transport-Security"] = self.hsts
         if "Server" not in headers:
             headers["Server"] = SERVER_NAME
-        response = web.StreamResponse(
-            status=upstream.status, reason=upstream.reason, headers=headers
-        )
+        response = RelayedResponse(status=upstream.status, reason=upstream.reason, headers=headers)
         await response.prepare(request)
         try:
             async for chunk in upstream.content.iter_any():
                 await response.write(chunk)
-        except (TimeoutError, aiohttp.ClientError) as exc:
+                response.relayed_bytes += len(chunk)
+        except (TimeoutError, ConnectionError, aiohttp.ClientError) as exc:
+            transport = request.transport
+            if transport is None or transport.is_closing():
+                return response  # the client went away: nothing to report
             # Headers are gone already: cut the connection so the client sees a
             # truncated body instead of a falsely complete one.
             _log_backend_error(backend, exc)
-            if request.transport is not None:
-                request.transport.abort()
+            transport.abort()
             return response
         await response.write_eof()
         return response
+
+
+class RelayedResponse(web.StreamResponse):
+    """A streamed backend response that counts the body bytes it relayed (access log)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.relayed_bytes = 0
 
 
 class _LimitedBody:
@@ -263,6 +271,13 @@ class _LimitedBody:
             self.too_large = True
             raise BodyTooLarge
         return chunk
+
+
+def _body_size(response: web.StreamResponse) -> int:
+    if isinstance(response, RelayedResponse):
+        return response.relayed_bytes
+    # The proxy's own small answers are not sent yet; their length is known.
+    return response.content_length or 0
 
 
 def _too_large(body: object) -> bool:

@@ -23,40 +23,45 @@ COMBINED = [
 ]
 
 
-async def _run(fmt: str, server_cert: tuple[Path, Path], ca: LocalCA, backend: str) -> list[str]:
+async def _run(
+    fmt: str, server_cert: tuple[Path, Path], ca: LocalCA, backend: str, answers: list[bytes]
+) -> list[str]:
     document = base_document(*server_cert, backend, server={"access_log": fmt})
     document["routes"][0]["hosts"] = ["localhost"]
     document["routes"][0]["path_prefix"] = "/a"
     async with RunningProxy(config_from(document)) as proxy:
         for raw in REQUESTS:
-            await raw_exchange(proxy.https_port, raw, ca.client_context())
+            answers.append(await raw_exchange(proxy.https_port, raw, ca.client_context()))
     return proxy.log.getvalue().splitlines()
 
 
 async def test_combined_format(
     backend_url: str, server_cert: tuple[Path, Path], ca: LocalCA
 ) -> None:
-    lines = await _run("combined", server_cert, ca, backend_url)
+    lines = await _run("combined", server_cert, ca, backend_url, [])
     assert len(lines) == len(COMBINED)
     for line, pattern in zip(lines, COMBINED, strict=True):
         assert re.match(pattern, line), line
 
 
 async def test_json_format(backend_url: str, server_cert: tuple[Path, Path], ca: LocalCA) -> None:
-    lines = await _run("json", server_cert, ca, backend_url)
+    answers: list[bytes] = []
+    lines = await _run("json", server_cert, ca, backend_url, answers)
     records = [json.loads(line) for line in lines]
     assert [r["status"] for r in records] == [200, 404, 400]
     first = records[0]
     assert first["method"] == "GET" and first["path"] == "/a?b=1"
     assert first["user_agent"] == 't "q"' and first["referer"] == "https://r.example/"
-    assert first["remote"] == "127.0.0.1" and first["bytes"] > 0
+    assert first["remote"] == "127.0.0.1"
+    for record, answer in zip(records, answers, strict=True):  # body bytes, as sent
+        assert record["bytes"] == len(answer.partition(b"\r\n\r\n")[2]), record
     assert {"time", "host", "protocol", "duration_ms"} <= set(first)
 
 
 async def test_access_log_off(
     backend_url: str, server_cert: tuple[Path, Path], ca: LocalCA
 ) -> None:
-    assert await _run("off", server_cert, ca, backend_url) == []
+    assert await _run("off", server_cert, ca, backend_url, []) == []
 
 
 async def test_ipv6_listener(backend_url: str, server_cert: tuple[Path, Path], ca: LocalCA) -> None:

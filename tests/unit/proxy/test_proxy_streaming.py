@@ -13,8 +13,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
+import pytest
 from aiohttp import web
-from proxy_testkit import LocalCA, proxied_backend
+from proxy_testkit import LocalCA, proxied_backend, raw_exchange
 
 STEP_TIMEOUT = 5.0
 PART = b"x" * 100_000
@@ -120,3 +121,35 @@ async def test_large_download_uses_bounded_memory(
     assert received == mib * 1024 * 1024
     grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
     assert grown_mib < mib / 2, f"peak memory grew by {grown_mib:.0f} MiB"
+
+
+async def test_client_leaving_mid_download_stops_the_backend_quietly(
+    server_cert: tuple[Path, Path], ca: LocalCA, capsys: pytest.CaptureFixture[str]
+) -> None:
+    backend_stopped = asyncio.Event()
+
+    async def endless(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse()
+        await response.prepare(request)
+        try:
+            while True:
+                await response.write(b"e" * 65536)
+        except ConnectionError:
+            backend_stopped.set()  # the proxy closed its backend connection
+            raise
+
+    async with proxied_backend(server_cert, [web.get("/endless", endless)]) as proxy:
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", proxy.https_port, ssl=ca.client_context(), server_hostname="localhost"
+        )
+        writer.write(b"GET /endless HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        await reader.read(100_000)
+        writer.transport.abort()
+        await asyncio.wait_for(backend_stopped.wait(), STEP_TIMEOUT)
+        answer = await raw_exchange(
+            proxy.https_port,
+            b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+            ca.client_context(),
+        )
+        assert answer.startswith(b"HTTP/1.1 200")
+    assert "tlsproxy:" not in capsys.readouterr().err  # a client leaving is no error
