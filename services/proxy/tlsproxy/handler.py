@@ -192,6 +192,8 @@ class ProxyHandler(ListenerHandler):
         except aiohttp.ClientError as exc:
             if isinstance(exc.__cause__, BodyTooLarge) or _too_large(body):
                 return error_response(413, close=True)
+            if _client_gone(request):
+                return error_response(502, close=True)  # its upload broke off: not our error
             _log_backend_error(backend, exc)
             return error_response(502)
         try:
@@ -230,13 +232,13 @@ class ProxyHandler(ListenerHandler):
                 await response.write(chunk)
                 response.relayed_bytes += len(chunk)
         except (TimeoutError, ConnectionError, aiohttp.ClientError) as exc:
-            transport = request.transport
-            if transport is None or transport.is_closing():
+            if _client_gone(request):
                 return response  # the client went away: nothing to report
             # Headers are gone already: cut the connection so the client sees a
             # truncated body instead of a falsely complete one.
             _log_backend_error(backend, exc)
-            transport.abort()
+            if request.transport is not None:
+                request.transport.abort()
             return response
         await response.write_eof()
         return response
@@ -282,6 +284,11 @@ def _body_size(response: web.StreamResponse) -> int:
 
 def _too_large(body: object) -> bool:
     return isinstance(body, _LimitedBody) and body.too_large
+
+
+def _client_gone(request: web.BaseRequest) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
 
 
 def _log_backend_error(backend: Backend, exc: BaseException) -> None:

@@ -153,3 +153,37 @@ async def test_client_leaving_mid_download_stops_the_backend_quietly(
         )
         assert answer.startswith(b"HTTP/1.1 200")
     assert "tlsproxy:" not in capsys.readouterr().err  # a client leaving is no error
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"POST /upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100000\r\n\r\n",
+        b"POST /upload HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n186a0\r\n",
+    ],
+)
+async def test_client_leaving_mid_upload_never_completes_the_backend_request(
+    head: bytes, server_cert: tuple[Path, Path], ca: LocalCA, capsys: pytest.CaptureFixture[str]
+) -> None:
+    outcome: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    async def upload(request: web.Request) -> web.Response:
+        try:
+            body = await request.read()
+        except Exception as exc:  # the truncated body must surface as an error
+            outcome.set_result(type(exc).__name__)
+            raise
+        outcome.set_result(f"complete {len(body)}")
+        return web.Response(text="stored")
+
+    async with proxied_backend(server_cert, [web.post("/upload", upload)]) as proxy:
+        _, writer = await asyncio.open_connection(
+            "127.0.0.1", proxy.https_port, ssl=ca.client_context(), server_hostname="localhost"
+        )
+        writer.write(head + b"u" * 50_000)
+        await writer.drain()
+        await asyncio.sleep(0.1)  # the first half reaches the backend
+        writer.transport.abort()
+        result = await asyncio.wait_for(outcome, STEP_TIMEOUT)
+    assert not result.startswith("complete"), result
+    assert "tlsproxy:" not in capsys.readouterr().err
