@@ -30,6 +30,8 @@ def test_default_config_is_the_kit_layout() -> None:
     assert (redirect.kind, redirect.port, redirect.redirect_port) == ("redirect", 8080, 443)
     assert [b.url for b in config.routes[0].backends] == ["http://blog:4334"]
     assert config.tls.profile == "intermediate" and config.tls.hsts_max_age == 31536000
+    assert config.server.shutdown_grace == 8  # inside Docker's 10 s stop timeout
+    assert config.server.health_path == "/healthz" and config.server.trusted_proxies == ()
 
 
 def test_default_config_takes_https_port_from_environment() -> None:
