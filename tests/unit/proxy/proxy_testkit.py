@@ -168,10 +168,12 @@ async def echo(request: web.Request) -> web.Response:
 
 
 def backend_app(
-    extra_routes: list[web.RouteDef] | None = None, catch_all: Any = echo
+    extra_routes: list[web.RouteDef] | None = None,
+    catch_all: Any = echo,
+    handler_args: dict[str, Any] | None = None,
 ) -> web.Application:
     """A backend with ``extra_routes`` first and ``catch_all`` (echo) for everything else."""
-    app = web.Application(client_max_size=1024**3)
+    app = web.Application(client_max_size=1024**3, handler_args=handler_args)
     app.router.add_routes(extra_routes or [])
     app.router.add_route("*", "/{tail:.*}", catch_all)
     return app

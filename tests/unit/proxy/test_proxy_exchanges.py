@@ -137,3 +137,41 @@ async def test_backend_connections_are_kept_alive_and_reused(
             )  # fmt: skip
     assert len(peers) == 3
     assert len(set(peers)) == 1  # one pooled backend connection served all three
+
+
+async def test_compressed_bodies_pass_through_untouched(
+    server_cert: tuple[Path, Path], ca: LocalCA
+) -> None:
+    import gzip
+    import hashlib
+
+    packed = gzip.compress(b"compressible " * 1000)
+
+    async def gzipped(request: web.Request) -> web.Response:
+        raw = await request.content.read()
+        return web.Response(
+            body=packed,
+            headers={
+                "Content-Encoding": "gzip",
+                "X-Request-Sha": hashlib.sha256(raw).hexdigest(),
+                "X-Request-Encoding": request.headers.get("Content-Encoding", ""),
+            },
+        )
+
+    # The backend must see the very bytes the proxy sent, so it does not decompress.
+    app = backend_app([web.post("/gz", gzipped)], handler_args={"auto_decompress": False})
+    runner, url = await start_backend(app)
+    async with RunningProxy(config_from(base_document(*server_cert, url))) as proxy:
+        answer = await raw_exchange(
+            proxy.https_port,
+            b"POST /gz HTTP/1.1\r\nHost: localhost\r\nContent-Encoding: gzip\r\n"
+            b"Content-Length: %d\r\nAccept-Encoding: gzip\r\n" % len(packed) + CLOSE + packed,
+            ca.client_context(),
+        )
+    await runner.cleanup()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert status_of(answer) == 200
+    assert body == packed
+    assert b"Content-Encoding: gzip" in head
+    assert f"X-Request-Sha: {hashlib.sha256(packed).hexdigest()}".encode() in head
+    assert b"X-Request-Encoding: gzip" in head
