@@ -83,6 +83,8 @@ class ListenerHandler:
         """Answers the proxy gives itself before any routing; None to continue."""
         if request.version not in _SUPPORTED_VERSIONS:
             return error_response(400, close=True)  # HTTP/0.9 has no headers to check
+        if "#" in request.raw_path:
+            return error_response(400, close=True)  # fragments never belong on the wire
         if request.method in _REFUSED_METHODS:
             return error_response(405, close=True)
         headers = request.headers
