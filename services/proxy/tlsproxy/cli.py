@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import sys
 from collections.abc import Sequence
 
@@ -69,6 +70,9 @@ def _check(config: Config) -> int:
 
 
 def _serve(config: Config) -> int:
+    # One access-log line must reach `docker logs` when it is written, not per 8 KiB.
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(line_buffering=True)
     try:
         import uvloop
     except ImportError:

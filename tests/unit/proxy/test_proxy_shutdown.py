@@ -110,6 +110,7 @@ backends = ["{url}"]
 """
     )
     env = {**os.environ, "PYTHONPATH": str(SERVICES), "TLSPROXY_CONFIG": str(config)}
+    env.pop("PYTHONUNBUFFERED", None)  # as in the image: the proxy must flush by itself
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "tlsproxy", "serve",
         env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
@@ -123,6 +124,10 @@ backends = ["{url}"]
             if await health.wait() == 0:
                 break
             await asyncio.sleep(0.1)
+        assert process.stdout is not None
+        # The health check's access-log line arrives while the proxy runs (no buffering).
+        first_line = await asyncio.wait_for(process.stdout.readline(), 5)
+        assert b'"path":"/healthz"' in first_line
         request = asyncio.create_task(_get(port, ca))
         await asyncio.wait_for(slow.started.wait(), 5)
         process.send_signal(signal.SIGTERM)
