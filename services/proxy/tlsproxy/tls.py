@@ -45,6 +45,11 @@ def server_context(certificate: Certificate, profile: str) -> ssl.SSLContext:
         ctx.set_ciphers(INTERMEDIATE_CIPHERS)
     ctx.maximum_version = ssl.TLSVersion.TLSv1_3
     ctx.options |= ssl.OP_NO_COMPRESSION | ssl.OP_NO_RENEGOTIATION | ssl.OP_SINGLE_ECDH_USE
+    # As Mozilla advises: every offered suite is strong, so the client's order wins
+    # (phones prefer ChaCha20); no session tickets, whose key would live as long as
+    # the process and undo forward secrecy (resumption uses the session cache).
+    ctx.options &= ~ssl.OP_CIPHER_SERVER_PREFERENCE
+    ctx.options |= ssl.OP_NO_TICKET
     ctx.set_alpn_protocols(ALPN_PROTOCOLS)
     _load_chain(ctx, certificate)
     return ctx

@@ -63,6 +63,28 @@ async def test_profiles_accept_only_their_versions_and_ciphers(
                 await raw_exchange(proxy.https_port, request, ctx)
 
 
+@pytest.mark.parametrize(
+    "client_order",
+    [
+        "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES128-GCM-SHA256",
+        "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305",
+    ],
+)
+async def test_client_cipher_order_wins(
+    client_order: str, server_cert: tuple[Path, Path], ca: LocalCA
+) -> None:
+    import asyncio
+
+    async with RunningProxy(config_from(base_document(*server_cert, "http://x:1"))) as proxy:
+        ctx = client(ca, V12, V12, client_order)
+        _, writer = await asyncio.open_connection(
+            "127.0.0.1", proxy.https_port, ssl=ctx, server_hostname="localhost"
+        )
+        chosen = writer.get_extra_info("ssl_object").cipher()[0]
+        writer.close()
+    assert chosen == client_order.split(":")[0]
+
+
 @pytest.fixture
 def two_certificates(ca: LocalCA, tmp_path: Path) -> dict:
     default = issue(ca, tmp_path, "default", ["localhost"])
