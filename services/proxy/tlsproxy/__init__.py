@@ -5,7 +5,9 @@ Read by file name, one idea per module (after Caddy's ``reverseproxy``):
 - ``config`` / ``interpolate``: the TOML file, validated into one typed object.
 - ``server``: listeners, the shared backend pool, graceful shutdown.
 - ``protocol``: the client connection (limits, header deadline, parser errors).
-- ``handler``: health, redirect and forwarding handlers (streaming both ways).
+- ``listener``: what every listener does first (framing checks, /healthz, HSTS, log).
+- ``redirect``: the HTTP-to-HTTPS listener; ``handler``: the forwarding one.
+- ``streaming``: request and response bodies in motion, with bounded memory.
 - ``routing``: first-match routes; ``upstream``: backend pool and selection.
 - ``forwarded`` / ``hop_by_hop`` / ``rewrite``: header rules toward and from backends.
 - ``websocket``: upgrade pass-through; ``tls``: profiles, certificates, SNI.

@@ -19,8 +19,10 @@ import aiohttp
 
 from .accesslog import AccessLog
 from .config import Config, Listener
-from .handler import ListenerHandler, ProxyHandler, RedirectHandler
+from .handler import ProxyHandler
+from .listener import ListenerHandler
 from .protocol import ConnectionGate, ProxyServer
+from .redirect import RedirectHandler
 from .tls import listener_context
 from .upstream import client_session
 
