@@ -90,6 +90,7 @@ class Limits:
     max_header_count: int = 100
     max_body_bytes: int = 1024**3  # 0: no limit
     header_timeout: float = 30.0
+    body_timeout: float = 60.0
     idle_timeout: float = 75.0
     backend_connect_timeout: float = 5.0
     backend_read_timeout: float = 60.0
@@ -305,6 +306,7 @@ def _limits(t: _Table) -> Limits:
         max_header_count=t.integer("max_header_count", d.max_header_count, 8, 10000),
         max_body_bytes=t.integer("max_body_bytes", d.max_body_bytes, 0),
         header_timeout=t.number("header_timeout", d.header_timeout),
+        body_timeout=t.number("body_timeout", d.body_timeout),
         idle_timeout=t.number("idle_timeout", d.idle_timeout),
         backend_connect_timeout=t.number("backend_connect_timeout", d.backend_connect_timeout),
         backend_read_timeout=t.number("backend_read_timeout", d.backend_read_timeout),

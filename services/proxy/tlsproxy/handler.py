@@ -94,24 +94,24 @@ class ProxyHandler(ListenerHandler):
             )
         except BodyTooLarge:
             return error_response(413, close=True)
-        except aiohttp.ConnectionTimeoutError:
+        except aiohttp.ConnectionTimeoutError:  # a TimeoutError too: test it first
             return error_response(503)
-        except (TimeoutError, aiohttp.ServerTimeoutError):
-            return error_response(504)
-        except aiohttp.ClientError as exc:
-            if isinstance(body, LimitedBody) and body.too_large:
-                return error_response(413, close=True)
-            if client_gone(request):
-                return error_response(502, close=True)  # its upload broke off: not our error
-            _log_backend_error(backend, exc)
-            return error_response(502)
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            response = _failure_response(request, backend, body, exc)
+            if isinstance(body, LimitedBody) and body.stalled:
+                # Send it now and close: aiohttp would otherwise wait up to 10 s for
+                # the rest of a body this client has stopped sending.
+                await response.prepare(request)
+                await response.write_eof()
+                request.protocol.force_close()
+            return response
         try:
             return await self._relay_response(request, upstream, backend, public_origin)
         finally:
             upstream.release()
 
     def _request_body(self, request: web.BaseRequest) -> AsyncIterator[bytes]:
-        return LimitedBody(request, self.max_body)
+        return LimitedBody(request, self.max_body, self.config.limits.body_timeout)
 
     async def _relay_response(
         self,
@@ -151,6 +151,26 @@ class ProxyHandler(ListenerHandler):
             return response
         await response.write_eof()
         return response
+
+
+def _failure_response(
+    request: web.BaseRequest,
+    backend: Backend,
+    body: AsyncIterator[bytes] | None,
+    exc: BaseException,
+) -> web.Response:
+    """The answer when no backend response came: blame the side that failed."""
+    if isinstance(body, LimitedBody):
+        if body.too_large:
+            return error_response(413, close=True)
+        if body.stalled:
+            return error_response(408, close=True)
+    if client_gone(request):
+        return error_response(502, close=True)  # its upload broke off: not our error
+    if isinstance(exc, TimeoutError):  # aiohttp.ServerTimeoutError is one
+        return error_response(504)
+    _log_backend_error(backend, exc)
+    return error_response(502)
 
 
 def _log_backend_error(backend: Backend, exc: BaseException) -> None:

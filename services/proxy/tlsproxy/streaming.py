@@ -4,6 +4,7 @@ server-sent events flushed as they arrive)."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiohttp import web
@@ -14,19 +15,27 @@ class BodyTooLarge(Exception):
 
 
 class LimitedBody:
-    """Async iterator over the client's body that enforces the body size limit."""
+    """Async iterator over the client's body that enforces the size limit and the
+    stall time-out (a client that stops sending must not hold a backend forever)."""
 
-    def __init__(self, request: web.BaseRequest, limit: int) -> None:
+    def __init__(self, request: web.BaseRequest, limit: int, stall_timeout: float) -> None:
         self._content = request.content
         self._limit = limit
+        self._stall_timeout = stall_timeout
         self.received = 0
         self.too_large = False
+        self.stalled = False
 
     def __aiter__(self) -> LimitedBody:
         return self
 
     async def __anext__(self) -> bytes:
-        chunk = await self._content.readany()
+        try:
+            async with asyncio.timeout(self._stall_timeout):
+                chunk = await self._content.readany()
+        except TimeoutError:
+            self.stalled = True
+            raise
         if not chunk:
             raise StopAsyncIteration
         self.received += len(chunk)

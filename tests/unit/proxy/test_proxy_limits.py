@@ -27,6 +27,7 @@ LIMITS = {
     "max_header_count": 20,
     "max_body_bytes": 1000,
     "header_timeout": SHORT,
+    "body_timeout": SHORT,
     "idle_timeout": SHORT * 2,  # longer, so the header deadline is what fires
     "backend_connect_timeout": SHORT,
     "backend_read_timeout": SHORT,
@@ -187,3 +188,36 @@ async def test_slow_upload_is_not_a_backend_read_timeout(
     writer.close()
     assert status_of(answer) == 200
     assert b'"body": "ababab"' in answer
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"POST /up HTTP/1.1\r\n" + H + b"Content-Length: 10\r\n\r\nab",
+        b"POST /up HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n2\r\nab\r\n",
+    ],
+)
+async def test_stalled_upload_gets_408_and_never_completes(
+    head: bytes, server_cert: tuple[Path, Path], ca: LocalCA
+) -> None:
+    outcome: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    async def up(request: web.Request) -> web.Response:
+        try:
+            body = await request.read()
+        except Exception as exc:
+            outcome.set_result(type(exc).__name__)
+            raise
+        outcome.set_result(f"complete {body!r}")
+        return web.Response(text="stored")
+
+    async with proxied_backend(server_cert, [web.post("/up", up)], limits=LIMITS) as proxy:
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", proxy.https_port, ssl=ca.client_context(), server_hostname="localhost"
+        )
+        writer.write(head)  # then silence
+        answer = await asyncio.wait_for(reader.read(), 5)
+        writer.close()
+        result = await asyncio.wait_for(outcome, 5)
+    assert status_of(answer) == 408
+    assert not result.startswith("complete"), result
