@@ -101,6 +101,8 @@ class ProxyHandler(ListenerHandler):
             if isinstance(body, LimitedBody) and body.stalled:
                 # Send it now and close: aiohttp would otherwise wait up to 10 s for
                 # the rest of a body this client has stopped sending.
+                if self.hsts is not None:
+                    response.headers["Strict-Transport-Security"] = self.hsts
                 await response.prepare(request)
                 await response.write_eof()
                 request.protocol.force_close()

@@ -39,6 +39,7 @@ class ProxyProtocol(RequestHandler):
         gate: ConnectionGate,
         header_timeout: float,
         access_log_writer: AccessLog,
+        hsts: str | None,
         **kwargs: Any,
     ) -> None:
         super().__init__(manager, **kwargs)
@@ -48,6 +49,7 @@ class ProxyProtocol(RequestHandler):
         self._header_timer: asyncio.TimerHandle | None = None
         self._in_request = False
         self._access = access_log_writer
+        self._hsts = hsts
 
     # -- connection limit and header deadline ------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -115,6 +117,8 @@ class ProxyProtocol(RequestHandler):
         if request.writer.output_size > 0:
             raise ConnectionError("response already started")
         response = error_response(status, close=True)
+        if self._hsts is not None:
+            response.headers["Strict-Transport-Security"] = self._hsts
         peer = self.transport.get_extra_info("peername") if self.transport else None
         # A request that failed to parse has placeholder fields; never let logging fail.
         with contextlib.suppress(Exception):

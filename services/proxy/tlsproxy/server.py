@@ -70,6 +70,7 @@ class Proxy:
                     "gate": gate,
                     "header_timeout": limits.header_timeout,
                     "access_log_writer": self.access_log,
+                    "hsts": handler.hsts,
                 },
                 keepalive_timeout=limits.idle_timeout,
                 max_line_size=limits.max_header_bytes,

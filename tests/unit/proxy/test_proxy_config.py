@@ -159,3 +159,21 @@ def test_serve_exits_1_when_the_port_is_taken(
         )
         assert main(["serve", "--config", str(path)]) == 1
     assert "cannot listen" in capsys.readouterr().err
+
+
+def test_check_lists_certificate_names_or_warns(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from proxy_testkit import issue, make_ca
+
+    cert, key = issue(make_ca(tmp_path), tmp_path, "server", ["blog.example.org"])
+    path = tmp_path / "proxy.toml"
+    path.write_text(
+        f'[[listeners]]\nport = 8443\ncertificates = [{{ cert = "{cert}", key = "{key}" }}]\n'
+        '[[routes]]\nbackends = ["http://blog:4334"]\n'
+    )
+    assert main(["check", "--config", str(path)]) == 0
+    assert "blog.example.org" in capsys.readouterr().out
+    key.unlink()
+    assert main(["check", "--config", str(path)]) == 0  # valid file, certificate to come
+    assert "warning" in capsys.readouterr().err

@@ -220,4 +220,5 @@ async def test_stalled_upload_gets_408_and_never_completes(
         writer.close()
         result = await asyncio.wait_for(outcome, 5)
     assert status_of(answer) == 408
+    assert b"Strict-Transport-Security" in answer
     assert not result.startswith("complete"), result

@@ -77,6 +77,7 @@ async def test_malformed_requests_are_rejected_and_not_forwarded(
     assert status_of(answer) == status, answer[:200]
     # raw_exchange returned, so the proxy closed the connection after answering.
     assert b"aiohttp" not in answer and b"Traceback" not in answer  # no internals
+    assert b"\r\nStrict-Transport-Security: max-age=31536000\r\n" in answer
     assert seen == []
 
 
