@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from .config_lines import key_line
 from .interpolate import InterpolationError, interpolate
 
 DEFAULT_CONFIG_PATH = "/etc/tlsproxy/proxy.toml"
@@ -138,30 +139,36 @@ def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None 
         document = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from exc
-    return parse_config(document, source, os.environ if environ is None else environ)
+    environ = os.environ if environ is None else environ
+    return parse_config(document, source, environ, text=raw.decode("utf-8"))
 
 
-def parse_config(document: dict[str, Any], source: str, environ: Mapping[str, str]) -> Config:
-    top = _Table(document, "", source, environ)
+def parse_config(
+    document: dict[str, Any], source: str, environ: Mapping[str, str], text: str = ""
+) -> Config:
+    """Validate a parsed document; ``text`` (the file) lets errors give line numbers."""
+    top = _Table(document, "", source, environ, text)
     server = _server(top.table("server"))
     tls = _tls(top.table("tls"))
     limits = _limits(top.table("limits"))
     listeners = tuple(_listener(t) for t in top.tables("listeners", required=True))
     routes = tuple(_route(t) for t in top.tables("routes", required=True))
     top.finish()
-    _check_unique_addresses(listeners, source)
+    _check_unique_addresses(listeners, source, text)
     return Config(source, listeners, routes, server, tls, limits)
 
 
 class _Table:
     """Typed access to one TOML table that remembers which keys were read."""
 
-    def __init__(self, data: dict[str, Any], prefix: str, source: str, env: Mapping[str, str]):
-        self.data, self.prefix, self.source, self.env = data, prefix, source, env
+    def __init__(
+        self, data: dict[str, Any], prefix: str, source: str, env: Mapping[str, str], text: str
+    ):
+        self.data, self.prefix, self.source, self.env, self.text = data, prefix, source, env, text
         self.seen: set[str] = set()
 
     def error(self, key: str, message: str) -> ConfigError:
-        return ConfigError(f"{self.source}: {self.prefix}{key}: {message}")
+        return ConfigError(f"{_where(self.source, self.text, self.prefix, key)}: {message}")
 
     def _get(self, key: str) -> Any:
         self.seen.add(key)
@@ -244,7 +251,7 @@ class _Table:
         value = self.data.get(key, {})
         if not isinstance(value, dict):
             raise self.error(key, "must be a table ([" + key + "])")
-        return _Table(value, f"{self.prefix}{key}.", self.source, self.env)
+        return _Table(value, f"{self.prefix}{key}.", self.source, self.env, self.text)
 
     def tables(self, key: str, required: bool = False) -> list[_Table]:
         self.seen.add(key)
@@ -256,7 +263,7 @@ class _Table:
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
             raise self.error(key, f"must be an array of tables ([[{key}]])")
         return [
-            _Table(v, f"{self.prefix}{key}[{i}].", self.source, self.env)
+            _Table(v, f"{self.prefix}{key}[{i}].", self.source, self.env, self.text)
             for i, v in enumerate(value)
         ]
 
@@ -389,13 +396,20 @@ def _backend(t: _Table, url: str) -> Backend:
     return Backend(url.rstrip("/"), parts.scheme, parts.hostname.lower(), port)
 
 
-def _check_unique_addresses(listeners: tuple[Listener, ...], source: str) -> None:
+def _check_unique_addresses(listeners: tuple[Listener, ...], source: str, text: str) -> None:
     seen: dict[tuple[str, int], int] = {}
     for index, listener in enumerate(listeners):
         key = (listener.address, listener.port)
         if key in seen:
             raise ConfigError(
-                f"{source}: listeners[{index}].port: {listener.port} on {listener.address} "
+                f"{_where(source, text, f'listeners[{index}].', 'port')}: "
+                f"{listener.port} on {listener.address} "
                 f"is already used by listeners[{seen[key]}]; each listener needs its own port"
             )
         seen[key] = index
+
+
+def _where(source: str, text: str, prefix: str, key: str) -> str:
+    """``"file, line N: prefix.key"`` (without the line when it cannot be found)."""
+    line = key_line(text, prefix, key) if text else None
+    return f"{source}, line {line}: {prefix}{key}" if line else f"{source}: {prefix}{key}"

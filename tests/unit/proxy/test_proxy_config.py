@@ -109,9 +109,29 @@ def test_invalid_configuration_names_file_and_key(
     with pytest.raises(ConfigError) as caught:
         load_config(path, environ={})
     message = str(caught.value)
-    assert message.startswith(f"{path}: ")
+    assert message.startswith(str(path))
     for fragment in fragments:
         assert fragment in message
+
+
+# (appended text, line the message must name); VALID_BASE ends on line 8.
+LINES = [
+    ("[tls]\nprofile = 'old'", 10),
+    ("[limits]\nheader_timeout = 1\nmax_connections = 0", 11),
+    ("[[listeners]]\nkind = 'http'", 9),  # required key missing: the table's header
+    ("[[listeners]]\nkind = 'http'\n\nport = 8443", 12),  # the duplicate port
+    ("[[routes]]\nhosts = ['a']\nbackends = ['ftp://x']", 11),
+    ("[server]\ntrusted_proxies = ['x']", 10),
+    ("[tls]\nprofile = 'modern'\n[[routes]]\nbackends = []", 12),
+]
+
+
+@pytest.mark.parametrize(("extra", "line"), LINES)
+def test_errors_name_the_line(extra: str, line: int, tmp_path: Path) -> None:
+    path = tmp_path / "proxy.toml"
+    path.write_text(VALID_BASE + "\n" + extra + "\n")
+    with pytest.raises(ConfigError, match=rf"^{path}, line {line}: "):
+        load_config(path, environ={})
 
 
 def test_missing_listeners_and_routes_are_errors(tmp_path: Path) -> None:
