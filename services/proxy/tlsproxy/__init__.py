@@ -2,7 +2,8 @@
 
 Read by file name, one idea per module (after Caddy's ``reverseproxy``):
 
-- ``config`` / ``interpolate``: the TOML file, validated into one typed object.
+- ``config`` / ``interpolate`` / ``config_lines``: the TOML file, validated into one
+  typed object, with line numbers in errors.
 - ``server``: listeners, the shared backend pool, graceful shutdown.
 - ``protocol``: the client connection (limits, header deadline, parser errors).
 - ``listener``: what every listener does first (framing checks, /healthz, HSTS, log).
