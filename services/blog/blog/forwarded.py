@@ -28,6 +28,9 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 FORWARDING_HEADERS = ("X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "Forwarded")
 RESOLVED_TTL = 30.0
 FAILED_TTL = 5.0
+# Docker's DNS on an internal network waits ~10 s forwarding names it does not know;
+# a request must never wait that long on who its peer is.
+RESOLVE_TIMEOUT = 1.0
 HOST_PATTERN = re.compile(r"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
 
 
@@ -88,9 +91,10 @@ class TrustedProxies:
         if cached and cached[0] > now:
             return cached[1]
         try:
-            found = frozenset(a for a in map(parse_ip, await self._resolver(name)) if a)
+            addresses = await asyncio.wait_for(self._resolver(name), RESOLVE_TIMEOUT)
+            found = frozenset(a for a in map(parse_ip, addresses) if a)
             expires = now + RESOLVED_TTL
-        except OSError as exc:
+        except (OSError, TimeoutError) as exc:
             # Expected while the proxy container is not up yet; retry soon.
             log.debug("trusted proxy %s does not resolve: %s", name, exc)
             found, expires = frozenset(), now + FAILED_TTL
@@ -119,7 +123,8 @@ async def client_info(request: web.Request, proxies: TrustedProxies) -> ClientIn
     peer = parse_ip(request.remote or "")
     has_forwarding = any(h in request.headers for h in FORWARDING_HEADERS)
     direct_local = bool(peer and peer.is_loopback and not has_forwarding)
-    if not await proxies.contains(peer):
+    # Without forwarding headers there is nothing to trust: skip the peer lookup.
+    if not has_forwarding or not await proxies.contains(peer):
         return ClientInfo(ip=peer, direct_local=direct_local, via_trusted_proxy=False)
     client = peer
     for hop in reversed(_forwarded_for(request)):

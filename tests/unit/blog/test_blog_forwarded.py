@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from blog import forwarded
 from blog.forwarded import CLIENT, TrustedProxies, forwarded_middleware, parse_ip
 
 
@@ -93,6 +95,34 @@ async def test_proxy_name_that_resolves_only_later() -> None:
     assert await proxies.contains(address)
     assert await proxies.contains(address)  # served from cache: no third lookup
     assert answers == []
+
+
+async def test_slow_resolver_is_cut_short(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Docker's DNS stalls ~10 s on unknown names in an internal network: bounded here."""
+    monkeypatch.setattr(forwarded, "RESOLVE_TIMEOUT", 0.05)
+
+    async def stalled(name: str) -> list[str]:
+        await asyncio.sleep(30)
+        return ["172.20.0.5"]
+
+    proxies = TrustedProxies(["proxy"], resolver=stalled)
+    async with asyncio.timeout(5):
+        assert not await proxies.contains(ipaddress.ip_address("172.20.0.5"))
+
+
+async def test_no_lookup_without_forwarding_headers(aiohttp_client) -> None:
+    """Health checks and direct requests carry no X-Forwarded-*: nothing to resolve."""
+    lookups: list[str] = []
+
+    async def resolver(name: str) -> list[str]:
+        lookups.append(name)
+        return ["127.0.0.1"]
+
+    client = await app_client(aiohttp_client, TrustedProxies(["proxy"], resolver=resolver))
+    assert (await client.get("/")).status == 200
+    assert lookups == []
+    await client.get("/", headers={"X-Forwarded-For": "198.51.100.7"})
+    assert lookups == ["proxy"]
 
 
 @pytest.mark.parametrize(
