@@ -4,6 +4,10 @@ SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
 
+# Settings from .env (see .env.example) reach the scripts as well as compose.
+-include .env
+export HTTPS_PORT HTTP_PORT PUBLISH_ADDRESS CERT_HOSTS CERT_DAYS BLOG_ACCESS_MODE BLOG_TITLE BASE_IMAGE
+
 # The kit never runs as root: a root user's files are made for uid 10001.
 KIT_UID ?= $(shell u=$$(id -u); [ "$$u" = 0 ] && echo 10001 || echo $$u)
 KIT_GID ?= $(shell [ "$$(id -u)" = 0 ] && echo 10001 || id -g)
