@@ -1,0 +1,139 @@
+"""Shared probes for the whole-stack security, fault and bad-input tests (test_stack_*.py).
+
+Owns: raw request exchanges with the proxy (bytes on a socket, so no HTTP library
+repairs a malformed request before it leaves), the evidence that a request did or
+did not reach the blog (a unique marker in its path, looked for in the blog
+container's aiohttp access log), fresh container look-ups (the fault tests restart
+and recreate containers, so a session-wide container object may be stale), and the
+session summary printed by `pytest_terminal_summary`.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import ssl
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+
+import docker
+import pytest
+from docker.models.containers import Container
+
+from .conftest import Kit, service_container
+
+STATUS_LINE = re.compile(rb"^(HTTP/\d\.\d) (\d{3}) ")
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What came back for a raw request: the status (None: closed without an answer)."""
+
+    status: int | None
+    head: bytes
+    closed: bool
+    version: bytes = b""
+
+
+def marker() -> str:
+    """A path segment no other request carries, to find one request in the blog's log."""
+    return f"stack-probe-{uuid.uuid4().hex}"
+
+
+def tls_socket(kit: Kit, *, timeout: float = 10.0) -> ssl.SSLSocket:
+    raw = socket.create_connection(("127.0.0.1", kit.https_port), timeout=timeout)
+    return kit.ssl_context().wrap_socket(raw, server_hostname="localhost")
+
+
+def read_answer(sock: socket.socket) -> Answer:
+    """Read one response head (and its Content-Length body) or until the peer closes."""
+    data = b""
+    closed = False
+    try:
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(65536)
+            if not chunk:
+                closed = True
+                break
+            data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = re.search(rb"(?im)^content-length:\s*(\d+)\s*$", head)
+        while length and not closed and len(body) < int(length.group(1)):
+            chunk = sock.recv(65536)
+            closed = not chunk
+            body += chunk
+    except (ConnectionResetError, ssl.SSLError, BrokenPipeError):
+        closed = True
+    head = data.partition(b"\r\n\r\n")[0]
+    status = STATUS_LINE.match(head)
+    if not status:
+        return Answer(None, head, closed)
+    return Answer(int(status.group(2)), head, closed, status.group(1))
+
+
+def send_raw(kit: Kit, request: bytes, *, timeout: float = 10.0) -> Answer:
+    """Send bytes exactly as given over TLS and read what the proxy answers."""
+    with tls_socket(kit, timeout=timeout) as sock:
+        try:
+            sock.sendall(request)
+        except (ConnectionResetError, BrokenPipeError, ssl.SSLError):
+            pass  # the proxy may answer and close before a large request is all sent
+        return read_answer(sock)
+
+
+def blog(client: docker.DockerClient, kit: Kit) -> Container:
+    return service_container(client, kit, "blog")
+
+
+def blog_log(client: docker.DockerClient, kit: Kit) -> str:
+    return blog(client, kit).logs(stdout=True, stderr=True).decode(errors="replace")
+
+
+def wait_for_blog_log(
+    client: docker.DockerClient, kit: Kit, needle: str, timeout: float = 10.0
+) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if needle in blog_log(client, kit):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def assert_never_reached_blog(client: docker.DockerClient, kit: Kit, bad: str) -> None:
+    """A control request sent after the bad one must appear in the blog's log, the bad one not.
+
+    The control proves the log is read and up to date, so absence is evidence.
+    """
+    control = marker()
+    answer = send_raw(kit, get_request(f"/{control}"))
+    assert answer.status == 404, answer  # the blog's own 404 for an unknown path
+    assert wait_for_blog_log(client, kit, control), "control request not in the blog's log"
+    assert bad not in blog_log(client, kit), f"{bad} reached the blog"
+
+
+def get_request(path: str, *extra: str) -> bytes:
+    lines = [f"GET {path} HTTP/1.1", "Host: localhost", *extra, "Connection: close"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+# The session summary: tests record what they proved; the hook prints it at the end.
+SUMMARY: dict[str, list[str]] = defaultdict(list)
+
+
+def record(topic: str, item: str) -> None:
+    SUMMARY[topic].append(item)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Register from conftest (`from .stack_probes import pytest_terminal_summary`)."""
+    if not SUMMARY:
+        return
+    terminalreporter.section("whole-stack summary")
+    for topic, items in SUMMARY.items():
+        terminalreporter.write_line(f"{topic}: {len(items)}: {', '.join(items)}")
+    if "writes acknowledged" in SUMMARY:
+        lost = SUMMARY.get("writes lost", [])
+        terminalreporter.write_line(f"writes lost: {len(lost)}")
