@@ -103,6 +103,7 @@ class TLSSettings:
     profile: str = "intermediate"
     hsts_max_age: int = 31536000  # 0: no HSTS header
     hsts_include_subdomains: bool = False
+    certificate_check_interval: float = 2.0  # seconds between looks at the files
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,6 +302,9 @@ def _tls(t: _Table) -> TLSSettings:
         profile=t.choice("profile", TLS_PROFILES, "intermediate"),
         hsts_max_age=t.integer("hsts_max_age", 31536000, 0),
         hsts_include_subdomains=t.boolean("hsts_include_subdomains", False),
+        certificate_check_interval=t.number(
+            "certificate_check_interval", TLSSettings().certificate_check_interval
+        ),
     )
     t.finish()
     return settings

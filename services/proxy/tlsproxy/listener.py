@@ -55,6 +55,8 @@ class ListenerHandler:
         finally:
             if isinstance(protocol, ProxyProtocol):
                 protocol.request_done()
+                if protocol.retired and response is not None:
+                    response.force_close()  # a reload happened: no keep-alive
             if response is not None:
                 self.access_log.log(request, peer, response.status, body_size(response), started)
 

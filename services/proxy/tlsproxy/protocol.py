@@ -50,6 +50,7 @@ class ProxyProtocol(RequestHandler):
         self._in_request = False
         self._access = access_log_writer
         self._hsts = hsts
+        self.retired = False
 
     # -- connection limit and header deadline ------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -71,6 +72,9 @@ class ProxyProtocol(RequestHandler):
             super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self.retired and not self._request_in_progress:
+            self.force_close()  # the next request belongs on a connection to the new setup
+            return
         if not self._in_request and self._header_timer is None:
             self._arm_header_timer()  # the first byte of a new request starts the clock
         super().data_received(data)
@@ -82,6 +86,13 @@ class ProxyProtocol(RequestHandler):
 
     def request_done(self) -> None:
         self._in_request = False
+
+    def retire(self) -> None:
+        """A reload happened: an idle connection closes now, a busy one (a request or a
+        WebSocket) after its current exchange, so its next request meets the new setup."""
+        self.retired = True
+        if not self._request_in_progress:  # aiohttp's flag, true until the response is sent
+            self.force_close()
 
     def _arm_header_timer(self) -> None:
         self._header_timer = self._loop.call_later(self._header_timeout, self._header_timed_out)
@@ -131,9 +142,19 @@ class ProxyProtocol(RequestHandler):
 class ProxyServer(web.Server):
     """aiohttp's low-level server making ``ProxyProtocol`` connections."""
 
-    def __init__(self, handler: Any, *, protocol_options: dict[str, Any], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        handler: Any,
+        *,
+        gate: ConnectionGate,
+        protocol_options: dict[str, Any],
+        **kwargs: Any,
+    ) -> None:
         super().__init__(handler, **kwargs)
+        self.gate = gate  # shared by every listener and by the generations of a reload
         self._protocol_options = protocol_options
 
     def __call__(self) -> ProxyProtocol:
-        return ProxyProtocol(self, loop=self._loop, **self._protocol_options, **self._kwargs)
+        return ProxyProtocol(
+            self, loop=self._loop, gate=self.gate, **self._protocol_options, **self._kwargs
+        )

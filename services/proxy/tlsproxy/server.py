@@ -1,4 +1,12 @@
-"""Starting, running and draining the proxy: listeners, the backend pool, signals.
+"""Starting, reloading and draining the proxy: listening sockets, generations, signals.
+
+A *generation* is everything built from one configuration: TLS contexts, listener
+handlers, aiohttp servers and the backend pool. The listening sockets outlive
+generations: a reload (SIGHUP, or renewed certificate files) builds a new generation
+on duplicates of the same sockets, then the old one stops accepting and each of its
+connections closes once its current request or WebSocket is finished. Nothing is
+re-bound, so no connection attempt is refused during the switch, and a configuration
+or certificate that fails to load leaves the old generation serving.
 
 ``Proxy`` is usable in-process (tests start it on port 0 and read the ports back);
 ``serve`` is the command-line entry that runs until SIGTERM/SIGINT, then stops
@@ -9,65 +17,121 @@ and exits.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import socket
 import ssl
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import aiohttp
 
 from .accesslog import AccessLog
-from .config import Config, Listener
+from .certwatch import CertificateWatcher
+from .config import Config, ConfigError, Listener, load_config
+from .events import log_event
 from .handler import ProxyHandler
 from .listener import ListenerHandler
-from .protocol import ConnectionGate, ProxyServer
+from .protocol import ConnectionGate, ProxyProtocol, ProxyServer
 from .redirect import RedirectHandler
-from .tls import listener_context
+from .tls import CertificateLoadError, listener_context
 from .upstream import client_session
 
 
-@dataclass
-class _Running:
-    listener: Listener
-    web_server: ProxyServer
-    server: asyncio.Server
-    ssl_context: ssl.SSLContext | None
+class ReloadError(RuntimeError):
+    """A new configuration that cannot replace the running one without a restart."""
 
-    @property
-    def port(self) -> int:
-        return int(self.server.sockets[0].getsockname()[1])
+
+def _contexts(config: Config) -> list[ssl.SSLContext | None]:
+    return [
+        listener_context(lst, config.tls.profile) if lst.kind == "https" else None
+        for lst in config.listeners
+    ]
+
+
+def _bind(listener: Listener) -> socket.socket:
+    family = socket.AF_INET6 if ":" in listener.address else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind((listener.address, listener.port))
+        sock.listen(1024)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+@dataclass
+class _Generation:
+    config: Config
+    session: aiohttp.ClientSession
+    web_servers: list[ProxyServer] = field(default_factory=list)
+    servers: list[asyncio.Server] = field(default_factory=list)
+
+    def stop_accepting(self) -> None:
+        for server in self.servers:
+            server.close()
+
+    def open_connections(self) -> int:
+        return sum(len(ws.connections) for ws in self.web_servers)
+
+    def retire_connections(self) -> None:
+        for web_server in self.web_servers:
+            for connection in web_server.connections:
+                if isinstance(connection, ProxyProtocol):
+                    connection.retire()
 
 
 class Proxy:
-    """All listeners of one configuration, sharing one backend pool."""
+    """All listeners of the running configuration, sharing one backend pool."""
 
     def __init__(self, config: Config, access_log: AccessLog | None = None) -> None:
         self.config = config
         self.access_log = access_log or AccessLog(config.server.access_log)
-        self.running: list[_Running] = []
-        self.session: aiohttp.ClientSession | None = None
+        self._sockets: list[socket.socket] = []
+        self._current: _Generation | None = None
+        self._retired: list[_Generation] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._reload_lock = asyncio.Lock()
         # Built before anything listens, so a bad certificate stops the start cleanly.
-        self._contexts = [
-            listener_context(lst, config.tls.profile) if lst.kind == "https" else None
-            for lst in config.listeners
-        ]
+        self._first_contexts = _contexts(config)
 
     @property
     def ports(self) -> list[int]:
-        return [r.port for r in self.running]
+        return [int(s.getsockname()[1]) for s in self._sockets]
+
+    @property
+    def session(self) -> aiohttp.ClientSession | None:
+        return self._current.session if self._current else None
 
     async def start(self) -> None:
-        config = self.config
-        self.session = client_session(config.limits)
+        for listener in self.config.listeners:
+            self._sockets.append(_bind(listener))
+        session = client_session(self.config.limits)
+        self._current = await self._start_generation(self.config, self._first_contexts, session)
+        watcher = CertificateWatcher(lambda: self.config, self._reload_same)
+        self._spawn(watcher.run())
+
+    async def _start_generation(
+        self, config: Config, contexts: list[ssl.SSLContext | None], session: aiohttp.ClientSession
+    ) -> _Generation:
+        generation = _Generation(config, session)
         gate = ConnectionGate(config.limits.max_connections)
+        if self._current is not None:
+            gate = self._current.web_servers[0].gate  # the limit counts old connections too
+            gate.limit = config.limits.max_connections
         limits = config.limits
-        for listener, ctx in zip(config.listeners, self._contexts, strict=True):
-            handler = self._handler(listener)
+        loop = asyncio.get_running_loop()
+        for listener, ctx, sock in zip(config.listeners, contexts, self._sockets, strict=True):
+            handler = self._handler(config, listener, session)
             web_server = ProxyServer(
                 handler,
+                gate=gate,
                 protocol_options={
-                    "gate": gate,
                     "header_timeout": limits.header_timeout,
                     "access_log_writer": self.access_log,
                     "hsts": handler.hsts,
@@ -80,37 +144,113 @@ class Proxy:
                 auto_decompress=False,  # bodies are relayed as sent
                 read_bufsize=64 * 1024,
             )
-            family = socket.AF_INET6 if ":" in listener.address else socket.AF_INET
-            server = await asyncio.get_running_loop().create_server(
+            server = await loop.create_server(
                 web_server,
-                listener.address,
-                listener.port,
-                family=family,
+                sock=sock.dup(),  # each generation closes only its own descriptor
                 ssl=ctx,
-                reuse_address=True,
                 backlog=1024,
                 ssl_handshake_timeout=limits.header_timeout if ctx else None,
             )
-            self.running.append(_Running(listener, web_server, server, ctx))
+            generation.web_servers.append(web_server)
+            generation.servers.append(server)
+        return generation
 
-    def _handler(self, listener: Listener) -> ListenerHandler:
+    def _handler(
+        self, config: Config, listener: Listener, session: aiohttp.ClientSession
+    ) -> ListenerHandler:
         if listener.kind == "redirect":
-            return RedirectHandler(self.config, listener, self.access_log)
-        assert self.session is not None
-        return ProxyHandler(self.config, listener, self.access_log, self.session)
+            return RedirectHandler(config, listener, self.access_log)
+        return ProxyHandler(config, listener, self.access_log, session)
 
+    # -- live changes ---------------------------------------------------------------
+    async def reload(self, config: Config) -> None:
+        """Serve new connections with ``config``; raise (and keep serving) if it cannot."""
+        async with self._reload_lock:
+            old = self._current
+            assert old is not None, "reload() before start()"
+            if not self._same_sockets(config):
+                raise ReloadError(
+                    "the listener addresses or ports changed; restart the proxy to apply that"
+                )
+            contexts = _contexts(config)  # CertificateLoadError: nothing changed yet
+            same_pool = config.limits == old.config.limits
+            session = old.session if same_pool else client_session(config.limits)
+            self._current = await self._start_generation(config, contexts, session)
+            self.config = config
+            old.stop_accepting()
+            old.retire_connections()
+            self._retired.append(old)
+            self._spawn(self._drain(old, close_session=not same_pool))
+
+    def _same_sockets(self, config: Config) -> bool:
+        """Whether ``config`` listens where we do (port 0 matches the port it got)."""
+        if len(config.listeners) != len(self.config.listeners):
+            return False
+        return all(
+            new.address == old.address and new.port in (old.port, bound)
+            for new, old, bound in zip(
+                config.listeners, self.config.listeners, self.ports, strict=True
+            )
+        )
+
+    async def reload_from(self, path: str, reason: str = "SIGHUP") -> bool:
+        """Reload from a file; log the outcome; False when the old setup stays."""
+        try:
+            config = load_config(path)
+            await self.reload(config)
+        except (ConfigError, CertificateLoadError, ReloadError) as exc:
+            log_event("reload", reason=reason, outcome="rejected", source=path, error=str(exc))
+            return False
+        log_event("reload", reason=reason, outcome="applied", source=path)
+        return True
+
+    async def _reload_same(self, reason: str) -> None:
+        """Reload the running configuration (its certificate files changed)."""
+        try:
+            await self.reload(self.config)
+        except (CertificateLoadError, ReloadError) as exc:
+            log_event("certificates", reason=reason, outcome="rejected", error=str(exc))
+        else:
+            log_event("certificates", reason=reason, outcome="applied")
+
+    async def _drain(self, old: _Generation, close_session: bool) -> None:
+        # aiohttp forgets connections in task callbacks, with no event to wait on; this
+        # poll runs only while an old generation drains.
+        while old.open_connections():  # noqa: ASYNC110
+            await asyncio.sleep(0.2)
+        for server in old.servers:
+            await server.wait_closed()
+        if close_session:
+            await old.session.close()
+        self._retired.remove(old)
+
+    def _spawn(self, coro: object) -> None:
+        task = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- shutdown ---------------------------------------------------------------------
     async def stop(self, grace: float | None = None) -> None:
         """Stop accepting, drain in-flight requests for ``grace`` seconds, close."""
         grace = self.config.server.shutdown_grace if grace is None else grace
-        for running in self.running:
-            running.server.close()
-        await asyncio.gather(*(r.web_server.shutdown(grace) for r in self.running))
-        for running in self.running:
-            await running.server.wait_closed()
-        self.running.clear()
-        if self.session is not None:
-            await self.session.close()
-            self.session = None
+        for task in list(self._tasks):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        generations = [g for g in (self._current, *self._retired) if g is not None]
+        for generation in generations:
+            generation.stop_accepting()
+        await asyncio.gather(*(ws.shutdown(grace) for g in generations for ws in g.web_servers))
+        for generation in generations:
+            for server in generation.servers:
+                await server.wait_closed()
+        for session in {id(g.session): g.session for g in generations}.values():
+            await session.close()
+        for sock in self._sockets:
+            sock.close()
+        self._sockets.clear()
+        self._current = None
+        self._retired.clear()
 
 
 async def serve(config: Config) -> int:
@@ -121,21 +261,29 @@ async def serve(config: Config) -> int:
         print(f"tlsproxy: cannot listen: {exc}", file=sys.stderr)
         await proxy.stop(0)
         return 1
-    for running in proxy.running:
-        if running.listener.kind == "http":
+    for listener in config.listeners:
+        if listener.kind == "http":
             print(
-                f"tlsproxy: WARNING: {running.listener.label} serves plain HTTP: "
+                f"tlsproxy: WARNING: {listener.label} serves plain HTTP: "
                 "traffic on it is neither encrypted nor authenticated",
                 file=sys.stderr,
             )
-        print(f"tlsproxy: listening on {running.listener.label}", file=sys.stderr)
+        print(f"tlsproxy: listening on {listener.label}", file=sys.stderr)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    reloads: set[asyncio.Task[bool]] = set()
+
+    def on_sighup() -> None:
+        task = asyncio.ensure_future(proxy.reload_from(config.source))
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, on_sighup)
     await stop.wait()
     print(
-        f"tlsproxy: stopping; draining requests for up to {config.server.shutdown_grace:g}s",
+        f"tlsproxy: stopping; draining requests for up to {proxy.config.server.shutdown_grace:g}s",
         file=sys.stderr,
     )
     await proxy.stop()
