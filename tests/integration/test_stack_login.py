@@ -1,0 +1,259 @@
+"""Login and content attacks through the proxy: throttling, cookies, CSRF, XSS, traversal.
+
+Throttling state lives in the blog's memory and counts per client address too (10
+failures in 15 minutes block the address), so the throttling test spends at most
+7 failures of this host's allowance, on an account of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from html.parser import HTMLParser
+from http.cookies import SimpleCookie
+
+import aiohttp
+import docker
+import pytest
+
+from .conftest import Kit
+from .stack_probes import get_request, record, send_raw
+from .test_blog_through_proxy import csrf_token, log_in
+
+
+def session(kit: Kit) -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=kit.ssl_context()))
+
+
+def add_author(kit: Kit, name: str, password: str) -> None:
+    kit.compose(
+        "exec", "-T", "blog", "blogctl", "user", "add", name, "--password-stdin",
+        stdin=password + "\n",
+    )  # fmt: skip
+
+
+async def attempt(
+    https: aiohttp.ClientSession, kit: Kit, user: str, password: str
+) -> aiohttp.ClientResponse:
+    token = await csrf_token(https, kit.url("/login"))
+    form = {"username": user, "password": password, "csrf_token": token}
+    async with https.post(kit.url("/login"), data=form, allow_redirects=False) as response:
+        await response.read()
+        return response
+
+
+async def test_wrong_passwords_get_throttled_with_429_and_retry_after(stack: Kit) -> None:
+    user, password = f"throttled{uuid.uuid4().hex[:6]}", f"a long test password {uuid.uuid4()}"
+    await asyncio.to_thread(add_author, stack, user, password)
+    statuses = []
+    async with session(stack) as https:
+        for _ in range(7):
+            response = await attempt(https, stack, user, "wrong password 123")
+            statuses.append(response.status)
+            if response.status == 429:
+                break
+        assert statuses[:6] == [401] * 6, statuses  # five free failures, the sixth blocks
+        assert statuses[-1] == 429, statuses
+        retry_after = int(response.headers["Retry-After"])
+        assert 1 <= retry_after <= 60
+        await asyncio.sleep(retry_after + 0.5)
+        # Control: after waiting, the right password gets in (and clears the counters).
+        assert (await attempt(https, stack, user, password)).status == 303
+    record("bad inputs refused before the blog", "password guessing (429)")
+
+
+def cookie_attributes(header: str) -> dict[str, str]:
+    cookie = SimpleCookie()
+    cookie.load(header)
+    (morsel,) = cookie.values()
+    flags = {k: str(v) for k, v in morsel.items() if v}
+    flags["name"] = morsel.key
+    return flags
+
+
+async def test_csrf_and_session_cookies_carry_host_prefix_flags(
+    stack: Kit, owner: tuple[str, str]
+) -> None:
+    async with session(stack) as https:
+        async with https.get(stack.url("/login")) as page:
+            csrf_cookie = cookie_attributes(page.headers["Set-Cookie"])
+            token = re.search(r'name="csrf_token" value="([^"]+)"', await page.text())
+        assert token
+        form = {"username": owner[0], "password": owner[1], "csrf_token": token.group(1)}
+        async with https.post(stack.url("/login"), data=form, allow_redirects=False) as done:
+            assert done.status == 303
+            session_cookie = next(
+                cookie_attributes(h)
+                for h in done.headers.getall("Set-Cookie")
+                if h.startswith("__Host-blog_session=")
+            )
+    for cookie in (csrf_cookie, session_cookie):
+        # __Host- cookies are only kept by browsers with Secure, Path=/ and no Domain.
+        assert cookie["name"].startswith("__Host-")
+        assert cookie["secure"] and cookie["path"] == "/" and "domain" not in cookie, cookie
+    assert session_cookie["httponly"] and session_cookie["samesite"] == "Lax", session_cookie
+
+
+@pytest.mark.parametrize(
+    "token", [None, "", "forged-token-0123456789"], ids=["absent", "empty", "forged"]
+)
+async def test_post_without_valid_csrf_token_is_refused_and_writes_nothing(
+    stack: Kit, owner: tuple[str, str], token: str | None
+) -> None:
+    title = f"Forged {uuid.uuid4().hex[:8]}"
+    form = {"title": title, "kind": "post", "body_md": "x", "action": "publish"}
+    if token is not None:
+        form["csrf_token"] = token
+    async with session(stack) as https:
+        await log_in(https, stack, *owner)
+        async with https.post(
+            stack.url("/dashboard/posts/new"), data=form, allow_redirects=False
+        ) as response:
+            assert response.status == 403
+        async with https.get(stack.url("/dashboard")) as dashboard:
+            assert title not in await dashboard.text()
+        # Control: the same form with the session's token is accepted.
+        form["csrf_token"] = await csrf_token(https, stack.url("/dashboard/posts/new"))
+        async with https.post(
+            stack.url("/dashboard/posts/new"), data=form, allow_redirects=False
+        ) as response:
+            assert response.status == 303
+    record("bad inputs refused before the blog", f"CSRF token {token!r}")
+
+
+async def test_login_form_without_csrf_token_is_refused(stack: Kit, owner: tuple[str, str]) -> None:
+    async with session(stack) as https:
+        await csrf_token(https, stack.url("/login"))  # has the cookie, not the form field
+        form = {"username": owner[0], "password": owner[1]}
+        async with https.post(stack.url("/login"), data=form, allow_redirects=False) as response:
+            assert response.status == 403
+            assert "__Host-blog_session" not in response.headers.get("Set-Cookie", "")
+
+
+XSS_CORPUS = [
+    "<script>alert(1)</script>",
+    "<img src=x onerror=alert(1)>",
+    "<svg onload=alert(1)><circle/></svg>",
+    '<a href="javascript:alert(1)">a</a>',
+    "[b](javascript:alert(1))",
+    "[c](JaVaScRiPt:alert(1))",
+    "[d](jav&#x09;ascript:alert(1))",
+    "![e](javascript:alert(1))",
+    '<a href="data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==">f</a>',
+    '<iframe src="javascript:alert(1)"></iframe>',
+    '<object data="data:text/html,<script>alert(1)</script>"></object>',
+    '<embed src="javascript:alert(1)">',
+    '<math><mi xlink:href="javascript:alert(1)">g</mi></math>',
+    '<form action="javascript:alert(1)"><button formaction="javascript:alert(1)">h</button></form>',
+    '<base href="javascript:/">',
+    '<meta http-equiv="refresh" content="0;url=javascript:alert(1)">',
+    '<div style="background:url(javascript:alert(1))">i</div>',
+    "<details open ontoggle=alert(1)>j</details>",
+    "<style>@import 'https://evil.invalid/x.css';</style>",
+    '<noscript><p title="</noscript><img src=x onerror=alert(1)>"></noscript>',
+    '"><script>alert(1)</script>',
+    "<scr<script>ipt>alert(1)</script>",
+    '<a href="&#106;avascript:alert(1)">k</a>',
+]
+DANGEROUS_TAGS = {
+    "script",
+    "iframe",
+    "object",
+    "embed",
+    "svg",
+    "math",
+    "base",
+    "meta",
+    "style",
+    "form",
+    "frame",
+}
+URL_ATTRIBUTES = {"href", "src", "action", "formaction", "data", "xlink:href", "poster"}
+SAFE_SCHEMES = {"http", "https", "mailto"}
+# WHATWG URL parsing: tabs and newlines are dropped, a scheme is a letter then letters,
+# digits, "+", "-", "."; anything else before ":" makes the URL relative (inert).
+SCHEME = re.compile(r"^\s*([a-z][a-z0-9+.-]*):")
+
+
+class ActiveContent(HTMLParser):
+    """Collects what could run in a browser: tags, handlers, URLs with unsafe schemes."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in DANGEROUS_TAGS and not (tag == "form" and ("action", "/logout") in attrs):
+            self.found.append(f"<{tag}>")
+        for name, value in attrs:
+            scheme = SCHEME.match(re.sub(r"[\t\n\r]", "", value or "").lower())
+            if name.startswith("on") or name == "style":
+                self.found.append(f"<{tag} {name}>")
+            elif name in URL_ATTRIBUTES and scheme and scheme.group(1) not in SAFE_SCHEMES:
+                self.found.append(f"<{tag} {name}={value}>")
+
+
+def active_content(html: str, start: str, end: str) -> list[str]:
+    parser = ActiveContent()
+    parser.feed(html[html.index(start) : html.index(end)])
+    return parser.found
+
+
+async def test_xss_corpus_in_a_post_is_rendered_inert(stack: Kit, owner: tuple[str, str]) -> None:
+    first, last = f"xss-start-{uuid.uuid4().hex[:8]}", f"xss-end-{uuid.uuid4().hex[:8]}"
+    body = "\n\n".join([first, *XSS_CORPUS, last])
+    async with session(stack) as https:
+        await log_in(https, stack, *owner)
+        token = await csrf_token(https, stack.url("/dashboard/posts/new"))
+        form = {"title": f"<script>alert(1)</script> {first}", "kind": "post", "body_md": body,
+                "action": "publish", "csrf_token": token}  # fmt: skip
+        async with https.post(stack.url("/dashboard/posts/new"), data=form) as response:
+            assert response.status == 200
+        async with https.get(stack.url("/")) as front:
+            page = await front.text()
+            csp = front.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "object-src 'none'" in csp
+    assert "<script>alert(1)</script>" not in page  # the title is escaped too
+    assert active_content(page, first, last) == []
+    for _ in XSS_CORPUS:
+        record("bad inputs refused before the blog", "XSS payload")
+
+
+def test_xss_checker_control_finds_active_content() -> None:
+    """Proves the inertness check can fail: the raw corpus is full of active content."""
+    html = "\n".join(["start", *XSS_CORPUS, "end"])
+    assert len(active_content(html, "start", "end")) >= len(XSS_CORPUS) - 4
+
+
+TRAVERSALS = [
+    "/media/../../../../etc/passwd",
+    "/media/..%2f..%2f..%2f..%2fetc%2fpasswd",
+    "/media/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+    "/media/..%2fblog.sqlite3",
+    "/media/%2e%2e/blog.sqlite3",
+    "/media/%2e%2e%2fblog.sqlite3",
+    "/media/%252e%252e%252fblog.sqlite3",
+    "/media/....//....//etc/passwd",
+    "/media/..%5cblog.sqlite3",
+    "/media/%c0%ae%c0%ae/blog.sqlite3",
+    "/static/../../../../etc/passwd",
+    "/static/..%2f..%2f..%2fetc%2fpasswd",
+    "/static/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+    "/static/%2e%2e/app.py",
+    "/static/..%2fapp.py",
+    "/static/..%2f..%2f..%2f..%2f..%2fdata%2fblog.sqlite3",
+]
+
+
+@pytest.mark.parametrize("path", TRAVERSALS)
+def test_path_traversal_in_media_and_static_gets_404(
+    stack: Kit, docker_client: docker.DockerClient, path: str
+) -> None:
+    answer = send_raw(stack, get_request(path))
+    assert answer.status == 404, (path, answer)
+    record("bad inputs refused before the blog", "traversal")
+
+
+def test_traversal_control_static_file_is_served(stack: Kit) -> None:
+    assert send_raw(stack, get_request("/static/style.css")).status == 200
