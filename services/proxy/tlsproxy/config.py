@@ -8,6 +8,7 @@ silently lost.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import os
 import re
@@ -27,6 +28,8 @@ CONFIG_ENV = "TLSPROXY_CONFIG"
 LISTENER_KINDS = ("https", "redirect", "http")
 TLS_PROFILES = ("intermediate", "modern")
 ACCESS_LOG_FORMATS = ("combined", "json", "off")
+BALANCE_POLICIES = ("random", "round_robin")
+DEFAULT_RETRY_INTERVAL = 10.0
 _HOST_PATTERN = re.compile(
     r"^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$"
 )
@@ -62,17 +65,30 @@ class Listener:
 
 @dataclass(frozen=True, slots=True)
 class Backend:
-    """One upstream HTTP server. Routes hold a list so balancing can come later."""
+    """One upstream HTTP server of a route, with its share and its rank."""
 
     url: str
     scheme: str
     host: str
     port: int
+    weight: int = 1  # share of the traffic among the usable backends of its priority
+    priority: int = 1  # 1 serves first; 2 only when every priority-1 backend is down
 
     @property
     def authority(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class HealthCheck:
+    """Active health check: GET ``path`` on every backend of the route."""
+
+    path: str = "/"
+    interval: float = 5.0
+    timeout: float = 2.0
+    fails: int = 3  # consecutive failures that mark a backend down
+    passes: int = 2  # consecutive successes that bring it back
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +99,11 @@ class Route:
     path_regex: re.Pattern[str] | None = None
     methods: frozenset[str] = frozenset()  # empty: any method
     preserve_host: bool = True
+    balance: str = "random"  # one of BALANCE_POLICIES
+    retry_interval: float = (
+        DEFAULT_RETRY_INTERVAL  # a backend marked down by a failure is retried after
+    )
+    health_check: HealthCheck | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -378,25 +399,75 @@ def _route(t: _Table) -> Route:
     for method in methods:
         if not _METHOD_PATTERN.match(method):
             raise t.error("methods", f"{method!r} is not an HTTP method")
-    urls = t.strings("backends")
-    if not urls:
-        raise t.error("backends", 'needs at least one backend URL, e.g. ["http://blog:4334"]')
-    backends = tuple(_backend(t, url) for url in urls)
-    route = Route(backends, hosts, prefix, regex, methods, t.boolean("preserve_host", True))
+    backends = _backends(t)
+    health_check = _health_check(t.table("health_check")) if t.has("health_check") else None
+    route = Route(
+        backends,
+        hosts,
+        prefix,
+        regex,
+        methods,
+        t.boolean("preserve_host", True),
+        balance=t.choice("balance", BALANCE_POLICIES, "random"),
+        retry_interval=t.number("retry_interval", DEFAULT_RETRY_INTERVAL),
+        health_check=health_check,
+    )
     t.finish()
     return route
 
 
-def _backend(t: _Table, url: str) -> Backend:
+def _backends(t: _Table) -> tuple[Backend, ...]:
+    """``backends``: URLs, or ``{ url = ..., weight = ..., priority = ... }`` tables."""
+    entries = t.data.get("backends")
+    t.seen.add("backends")
+    example = 'e.g. ["http://blog:4334"] or [{ url = "http://blog:4334", weight = 2 }]'
+    if not isinstance(entries, list) or not entries:
+        raise t.error("backends", f"needs at least one backend, {example}")
+    backends = []
+    for index, entry in enumerate(entries):
+        if isinstance(entry, str):
+            try:
+                backends.append(_backend(t, interpolate(entry, t.env)))
+            except InterpolationError as exc:
+                raise t.error("backends", str(exc)) from exc
+        elif isinstance(entry, dict):
+            item = _Table(entry, f"{t.prefix}backends[{index}].", t.source, t.env, t.text)
+            backend = _backend(item, item.string("url"), key="url")
+            weight = item.integer("weight", 1, 1, 1000)
+            priority = item.integer("priority", 1, 1, 100)
+            item.finish()
+            backends.append(dataclasses.replace(backend, weight=weight, priority=priority))
+        else:
+            raise t.error("backends", f"entry {index} must be a URL or a table, {example}")
+    return tuple(backends)
+
+
+def _health_check(t: _Table) -> HealthCheck:
+    d = HealthCheck()
+    path = t.string("path", d.path)
+    if not path.startswith("/"):
+        raise t.error("path", f"must start with '/', got {path!r}")
+    check = HealthCheck(
+        path=path,
+        interval=t.number("interval", d.interval),
+        timeout=t.number("timeout", d.timeout),
+        fails=t.integer("fails", d.fails, 1, 100),
+        passes=t.integer("passes", d.passes, 1, 100),
+    )
+    t.finish()
+    return check
+
+
+def _backend(t: _Table, url: str, key: str = "backends") -> Backend:
     parts = urlsplit(url)
     if parts.scheme != "http" or not parts.hostname:
-        raise t.error("backends", f"{url!r} must be an http://host[:port] URL")
+        raise t.error(key, f"{url!r} must be an http://host[:port] URL")
     if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
-        raise t.error("backends", f"{url!r} must have no path, query or user part")
+        raise t.error(key, f"{url!r} must have no path, query or user part")
     try:
         port = parts.port or 80
     except ValueError as exc:
-        raise t.error("backends", f"{url!r} has an invalid port") from exc
+        raise t.error(key, f"{url!r} has an invalid port") from exc
     return Backend(url.rstrip("/"), parts.scheme, parts.hostname.lower(), port)
 
 

@@ -8,7 +8,7 @@ rewrite what would expose the backend's own address (``rewrite``).
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 import aiohttp
 from aiohttp import web
@@ -17,6 +17,8 @@ from yarl import URL
 
 from . import websocket
 from .accesslog import AccessLog
+from .backend_health import BackendHealth, HealthBoard
+from .balancer import Balancer
 from .config import Backend, Config, Listener
 from .errors import SERVER_NAME, error_response
 from .forwarded import FORWARDING_HEADERS, TrustPolicy, add_forwarding_headers
@@ -25,10 +27,14 @@ from .listener import ListenerHandler, request_target
 from .rewrite import BackendRewriter
 from .routing import Router, split_host
 from .streaming import BodyTooLarge, LimitedBody, RelayedResponse, client_gone
-from .upstream import choose_backend
 
 _DROP_FROM_REQUEST = FORWARDING_HEADERS | {"expect"}
 _DROP_WITHOUT_HOST = _DROP_FROM_REQUEST | {"host"}
+# Safe to send twice (RFC 9110 9.2.2): a reset before any response byte moves them on.
+_IDEMPOTENT = frozenset(("GET", "HEAD", "OPTIONS", "PUT", "DELETE"))
+# Failures where the backend never saw the request: any request may move on.
+_NOT_CONNECTED = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
+_RESET = (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
 
 
 class ProxyHandler(ListenerHandler):
@@ -40,10 +46,13 @@ class ProxyHandler(ListenerHandler):
         listener: Listener,
         access_log: AccessLog,
         session: aiohttp.ClientSession,
+        health: HealthBoard,
     ) -> None:
         super().__init__(config, listener, access_log)
         self.session = session
+        self.health = health
         self.router = Router(config.routes)
+        self.balancers = {id(r): Balancer(r, health) for r in config.routes}
         self.trust = TrustPolicy(config.server.trusted_proxies)
         self.rewriters: dict[Backend, BackendRewriter] = {
             b: BackendRewriter(b) for r in config.routes for b in r.backends
@@ -55,7 +64,8 @@ class ProxyHandler(ListenerHandler):
         route = self.router.match(host, request.path, request.method)
         if route is None:
             return error_response(404)
-        backend = choose_backend(route)
+        balancer = self.balancers[id(route)]
+        candidates = balancer.candidates()
         headers = end_to_end(
             request.headers, _DROP_FROM_REQUEST if route.preserve_host else _DROP_WITHOUT_HOST
         )
@@ -68,18 +78,20 @@ class ProxyHandler(ListenerHandler):
             port=port,
             trusted=self.trust.trusts(peer),
         )
-        url = URL(backend.url + request_target(request), encoded=True)
+        target = request_target(request)
         if websocket.is_upgrade(request):
+            url = URL(candidates[0].backend.url + target, encoded=True)
             return await websocket.relay(request, self.session, url, headers, self.hsts)
         # Without a Host header there is no public origin to rewrite Location to.
         public_origin = f"{self.scheme}://{host_header}" if host_header else None
-        return await self.forward(request, backend, url, headers, public_origin)
+        return await self.forward(request, balancer, candidates, target, headers, public_origin)
 
     async def forward(
         self,
         request: web.BaseRequest,
-        backend: Backend,
-        url: URL,
+        balancer: Balancer,
+        candidates: Sequence[BackendHealth],
+        target: str,
         headers: CIMultiDict[str],
         public_origin: str | None,
     ) -> web.StreamResponse:
@@ -88,29 +100,56 @@ class ProxyHandler(ListenerHandler):
             if request.headers.get("Expect", "").lower() == "100-continue":
                 await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
             body = self._request_body(request)
-        try:
-            upstream = await self.session.request(
-                request.method, url, headers=headers, data=body, allow_redirects=False
-            )
-        except BodyTooLarge:
-            return error_response(413, close=True)
-        except aiohttp.ConnectionTimeoutError:  # a TimeoutError too: test it first
-            return error_response(503)
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            response = _failure_response(request, backend, body, exc)
-            if isinstance(body, LimitedBody) and body.stalled:
-                # Send it now and close: aiohttp would otherwise wait up to 10 s for
-                # the rest of a body this client has stopped sending.
-                if self.hsts is not None:
-                    response.headers["Strict-Transport-Security"] = self.hsts
-                await response.prepare(request)
-                await response.write_eof()
-                request.protocol.force_close()
-            return response
-        try:
-            return await self._relay_response(request, upstream, backend, public_origin)
-        finally:
-            upstream.release()
+        last = len(candidates) - 1
+        for attempt, state in enumerate(candidates):
+            backend = state.backend
+            url = URL(backend.url + target, encoded=True)
+            try:
+                upstream = await self.session.request(
+                    request.method, url, headers=headers, data=body, allow_redirects=False
+                )
+            except BodyTooLarge:
+                return error_response(413, close=True)
+            except _NOT_CONNECTED as exc:
+                self.health.failed(state, balancer.route.retry_interval, exc)
+                if attempt < last:
+                    continue
+                if isinstance(exc, aiohttp.ConnectionTimeoutError):
+                    return error_response(503)
+                return await self._no_response(request, backend, body, exc)
+            except _RESET as exc:
+                if attempt < last and body is None and request.method in _IDEMPOTENT:
+                    self.health.failed(state, balancer.route.retry_interval, exc)
+                    continue
+                return await self._no_response(request, backend, body, exc)
+            except (TimeoutError, aiohttp.ClientError) as exc:
+                return await self._no_response(request, backend, body, exc)
+            if state.down_until:
+                self.health.answered(state)
+            try:
+                return await self._relay_response(request, upstream, backend, public_origin)
+            finally:
+                upstream.release()
+        raise AssertionError("a route has at least one backend")
+
+    async def _no_response(
+        self,
+        request: web.BaseRequest,
+        backend: Backend,
+        body: AsyncIterator[bytes] | None,
+        exc: BaseException,
+    ) -> web.StreamResponse:
+        """No backend response came and no other backend is to be tried."""
+        response = _failure_response(request, backend, body, exc)
+        if isinstance(body, LimitedBody) and body.stalled:
+            # Send it now and close: aiohttp would otherwise wait up to 10 s for
+            # the rest of a body this client has stopped sending.
+            if self.hsts is not None:
+                response.headers["Strict-Transport-Security"] = self.hsts
+            await response.prepare(request)
+            await response.write_eof()
+            request.protocol.force_close()
+        return response
 
     def _request_body(self, request: web.BaseRequest) -> AsyncIterator[bytes]:
         return LimitedBody(request, self.max_body, self.config.limits.body_timeout)

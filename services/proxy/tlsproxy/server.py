@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import aiohttp
 
 from .accesslog import AccessLog
+from .backend_health import ActiveChecks, HealthBoard
 from .certwatch import CertificateWatcher
 from .config import Config, ConfigError, Listener, load_config
 from .events import log_event
@@ -69,6 +70,8 @@ def _bind(listener: Listener) -> socket.socket:
 class _Generation:
     config: Config
     session: aiohttp.ClientSession
+    health: HealthBoard
+    checks: ActiveChecks
     web_servers: list[ProxyServer] = field(default_factory=list)
     servers: list[asyncio.Server] = field(default_factory=list)
 
@@ -119,7 +122,10 @@ class Proxy:
     async def _start_generation(
         self, config: Config, contexts: list[ssl.SSLContext | None], session: aiohttp.ClientSession
     ) -> _Generation:
-        generation = _Generation(config, session)
+        health = HealthBoard(config.routes)
+        generation = _Generation(
+            config, session, health, ActiveChecks(config.routes, health, session)
+        )
         gate = ConnectionGate(config.limits.max_connections)
         if self._current is not None:
             gate = self._current.web_servers[0].gate  # the limit counts old connections too
@@ -127,7 +133,7 @@ class Proxy:
         limits = config.limits
         loop = asyncio.get_running_loop()
         for listener, ctx, sock in zip(config.listeners, contexts, self._sockets, strict=True):
-            handler = self._handler(config, listener, session)
+            handler = self._handler(config, listener, session, generation.health)
             web_server = ProxyServer(
                 handler,
                 gate=gate,
@@ -153,14 +159,19 @@ class Proxy:
             )
             generation.web_servers.append(web_server)
             generation.servers.append(server)
+        generation.checks.start()
         return generation
 
     def _handler(
-        self, config: Config, listener: Listener, session: aiohttp.ClientSession
+        self,
+        config: Config,
+        listener: Listener,
+        session: aiohttp.ClientSession,
+        health: HealthBoard,
     ) -> ListenerHandler:
         if listener.kind == "redirect":
             return RedirectHandler(config, listener, self.access_log)
-        return ProxyHandler(config, listener, self.access_log, session)
+        return ProxyHandler(config, listener, self.access_log, session, health)
 
     # -- live changes ---------------------------------------------------------------
     async def reload(self, config: Config) -> None:
@@ -178,6 +189,7 @@ class Proxy:
             self._current = await self._start_generation(config, contexts, session)
             self.config = config
             old.stop_accepting()
+            await old.checks.stop()
             old.retire_connections()
             self._retired.append(old)
             self._spawn(self._drain(old, close_session=not same_pool))
@@ -240,6 +252,7 @@ class Proxy:
         generations = [g for g in (self._current, *self._retired) if g is not None]
         for generation in generations:
             generation.stop_accepting()
+            await generation.checks.stop()
         await asyncio.gather(*(ws.shutdown(grace) for g in generations for ws in g.web_servers))
         for generation in generations:
             for server in generation.servers:

@@ -1,4 +1,4 @@
-"""Backends: the keep-alive connection pool and choosing a backend for a route.
+"""The keep-alive connection pool toward the backends (choosing one: ``balancer``).
 
 One aiohttp ``ClientSession`` pools connections per backend host and port. It is set
 up to be a transparent forwarder: no cookie jar (clients must never share cookies),
@@ -9,14 +9,9 @@ from __future__ import annotations
 
 import aiohttp
 
-from .config import Backend, Limits, Route
+from .config import Limits
 
 SKIP_AUTO_HEADERS = frozenset(("User-Agent", "Accept", "Accept-Encoding", "Content-Type"))
-
-
-def choose_backend(route: Route) -> Backend:
-    """The backend for one request. A single policy for now: the first of the list."""
-    return route.backends[0]
 
 
 def client_session(limits: Limits) -> aiohttp.ClientSession:

@@ -96,6 +96,32 @@ INVALID = [
     ("[[routes]]\nbackends = ['http://x']\npath_regex = '('", ["path_regex", "regular"]),
     ("[[routes]]\nbackends = ['http://x']\nhosts = ['a b']", ["routes[1].hosts", "host name"]),
     ("[[routes]]\nbackends = ['http://x']\nmethods = ['G T']", ["routes[1].methods"]),
+    ("[[routes]]\nbackends = [1]", ["routes[1].backends", "URL or a table"]),
+    (
+        "[[routes]]\nbackends = [{ url = 'http://x', weight = 0 }]",
+        ["routes[1].backends[0].weight", "1-1000"],
+    ),
+    (
+        "[[routes]]\nbackends = [{ url = 'http://x', priority = 101 }]",
+        ["routes[1].backends[0].priority", "1-100"],
+    ),
+    ("[[routes]]\nbackends = [{ url = 'ftp://x' }]", ["routes[1].backends[0].url", "http://"]),
+    ("[[routes]]\nbackends = [{ weight = 2 }]", ["routes[1].backends[0].url", "required"]),
+    (
+        "[[routes]]\nbackends = [{ url = 'http://x', wieght = 2 }]",
+        ["routes[1].backends[0].wieght", "unknown key"],
+    ),
+    ("[[routes]]\nbackends = ['http://x']\nbalance = 'least'", ["balance", "round_robin"]),
+    ("[[routes]]\nbackends = ['http://x']\nretry_interval = 0", ["retry_interval", "> 0"]),
+    (
+        "[[routes]]\nbackends = ['http://x']\nhealth_check = { path = 'x' }",
+        ["routes[1].health_check.path", "'/'"],
+    ),
+    (
+        "[[routes]]\nbackends = ['http://x']\nhealth_check = { fails = 0 }",
+        ["routes[1].health_check.fails", "1-100"],
+    ),
+    ("[tls]\ncertificate_check_interval = 0", ["tls.certificate_check_interval", "> 0"]),
     ("this is = not toml", ["not valid TOML"]),
 ]
 

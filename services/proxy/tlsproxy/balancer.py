@@ -1,0 +1,55 @@
+"""Choosing the backends to try for one request: priority tiers, then weighted random
+or smooth weighted round robin among the usable backends of the best tier.
+
+The answer is an ordered list: the chosen backend first, then the other usable ones
+(same tier, then lower priorities) for failover. When no backend is usable, all are
+tried anyway, best priority first: a proxy that refuses to even try a restarting
+backend turns a two-second restart into a ``retry_interval``-long outage.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Sequence
+
+from .backend_health import BackendHealth, HealthBoard
+from .config import Route
+
+
+class Balancer:
+    def __init__(self, route: Route, board: HealthBoard) -> None:
+        self.route = route
+        self.states = tuple(board.states[b.url] for b in route.backends)
+        self.single = len(self.states) == 1
+        self.round_robin = route.balance == "round_robin"
+        self._current = {id(s): 0 for s in self.states}  # smooth round-robin counters
+        self._by_priority = sorted(self.states, key=lambda s: s.backend.priority)
+
+    def candidates(self) -> Sequence[BackendHealth]:
+        if self.single:
+            return self.states  # the common case: nothing to choose
+        now = time.monotonic()
+        usable = [s for s in self._by_priority if s.usable(now)]
+        if not usable:
+            return self._by_priority
+        best = usable[0].backend.priority
+        tier = [s for s in usable if s.backend.priority == best]
+        chosen = self._pick(tier)
+        return [chosen, *(s for s in usable if s is not chosen)]
+
+    def _pick(self, tier: list[BackendHealth]) -> BackendHealth:
+        if len(tier) == 1:
+            return tier[0]
+        if not self.round_robin:
+            return random.choices(tier, weights=[s.backend.weight for s in tier])[0]  # noqa: S311
+        # nginx's smooth weighted round robin: weights 5,1,1 give a a b a c a a, not a*5.
+        total = 0
+        best = tier[0]
+        for state in tier:
+            self._current[id(state)] += state.backend.weight
+            total += state.backend.weight
+            if self._current[id(state)] > self._current[id(best)]:
+                best = state
+        self._current[id(best)] -= total
+        return best
