@@ -9,4 +9,4 @@ export BASE_IMAGE
 if [ "$BASE_IMAGE" = "blogkit-base:bookworm-py311" ]; then
     scripts/wheelhouse.sh "$BASE_IMAGE"
 fi
-COMPOSE_BAKE=false docker compose build --quiet
+docker compose build --quiet

