@@ -1,0 +1,139 @@
+"""A real browser: Debian's headless Chromium, driven by Playwright, trusting only the kit's CA.
+
+Trust comes from an NSS database (made with `certutil`, package libnss3-tools) in
+the browser's own HOME, never from ignoring certificate errors; a control browser
+without it must refuse the page. Screenshots of each step are kept in
+test-artifacts/browser/ (ignored by git; CI may upload them).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+import subprocess
+import uuid
+import zlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT, Kit
+from .stack_probes import record
+
+playwright_api = pytest.importorskip("playwright.async_api")
+
+# The real binary: /usr/bin/chromium is a wrapper script that adds Debian's flags.
+CHROMIUM = next(
+    (p for p in ("/usr/lib/chromium/chromium", "/usr/bin/chromium") if os.access(p, os.X_OK)), None
+)
+ARTIFACTS = ROOT / "test-artifacts" / "browser"
+
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None or shutil.which("certutil") is None,
+    reason="needs Debian's chromium and libnss3-tools (certutil)",
+)
+
+
+def png(width: int = 16, height: int = 16) -> bytes:
+    """A small solid PNG, made here so the test needs no fixture file."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    rows = b"".join(b"\x00" + b"\xd0\x30\x30" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+def nss_home(kit: Kit, home: Path) -> Path:
+    """A HOME whose NSS database trusts the kit's CA for TLS servers, and nothing else added."""
+    database = home / ".pki" / "nssdb"
+    database.mkdir(parents=True)
+    certutil = ["certutil", "-d", f"sql:{database}"]
+    subprocess.run([*certutil, "-N", "--empty-password"], check=True, capture_output=True)
+    subprocess.run(
+        [*certutil, "-A", "-t", "C,,", "-n", "blogkit test CA", "-i", str(kit.ca)],
+        check=True,
+        capture_output=True,
+    )
+    return home
+
+
+@asynccontextmanager
+async def launch(home: Path) -> AsyncIterator[playwright_api.Browser]:
+    async with playwright_api.async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, env={**os.environ, "HOME": str(home)}
+        )
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+async def test_browser_without_the_kit_ca_refuses_the_blog(stack: Kit, tmp_path: Path) -> None:
+    """Control: the same browser with an empty HOME does not trust the proxy."""
+    async with launch(tmp_path) as browser:
+        page = await browser.new_page()
+        with pytest.raises(playwright_api.Error, match="ERR_CERT_AUTHORITY_INVALID"):
+            await page.goto(stack.url("/"))
+
+
+async def test_browser_logs_in_writes_a_post_with_an_image_sees_it_and_logs_out(
+    stack: Kit, owner: tuple[str, str], tmp_path: Path
+) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    title = f"From Chromium {uuid.uuid4().hex[:8]}"
+    image = tmp_path / f"kit-{uuid.uuid4().hex[:8]}.png"
+    image.write_bytes(png())
+
+    async with launch(nss_home(stack, tmp_path / "home")) as browser:
+        page = await browser.new_page()
+
+        async def shot(step: str) -> None:
+            await page.screenshot(path=str(ARTIFACTS / f"{step}.png"), full_page=True)
+
+        await page.goto(stack.url("/login"))
+        await page.fill("#username", owner[0])
+        await page.fill("#password", owner[1])
+        await shot("1-login")
+        await page.click("button[type=submit]")
+        assert page.url == stack.url("/dashboard")
+
+        await page.goto(stack.url("/dashboard/media"))
+        await page.set_input_files("#file", str(image))
+        await page.click("form[action='/dashboard/media'] button[type=submit]")
+        markdown = await page.locator("code", has_text=image.name).first.inner_text()
+        await shot("2-image-uploaded")
+
+        await page.goto(stack.url("/dashboard/posts/new"))
+        await page.fill("#title", title)
+        await page.fill("#body_md", f"Written in a real browser.\n\n{markdown}")
+        await page.click("button[name=action][value=publish]")
+        await shot("3-published")
+
+        await page.goto(stack.url("/"))
+        assert await page.get_by_text(title).count() >= 1
+        picture = page.locator(f"img[alt='{image.name}']").first
+        assert await picture.evaluate("img => img.complete && img.naturalWidth") == 16
+        await shot("4-front-page")
+
+        feed = await page.goto(stack.url("/feed.atom"))
+        assert feed is not None and feed.ok and title in await feed.text()
+
+        await page.goto(stack.url("/"))
+        await page.click("form[action='/logout'] button")
+        await page.goto(stack.url("/dashboard"))
+        assert page.url.startswith(stack.url("/login"))
+        await shot("5-logged-out")
+    record("real browser (Chromium)", "login, post with image, front page, feed, logout")
