@@ -236,3 +236,17 @@ def test_placeholder_subtrees_are_explained(tmp_path: Path) -> None:
     code, output = cli("ensure", "--dir", str(tmp_path), "--hosts", "localhost")
     assert code == 0
     assert "name constraints: only localhost, 0.0.0.0/32 (no IP addresses)" in output
+
+
+def test_paths_are_shown_as_the_host_sees_them(tmp_path: Path) -> None:
+    """In the container the folder is /certs: every printed path uses CERTS_HOST_DIR."""
+    env = {"CERTS_DIR": str(tmp_path), "CERT_HOSTS": "localhost", "CERTS_HOST_DIR": "/home/me/kit"}
+    code, output = cli("ensure", env=env)
+    assert code == 0
+    assert "Certificate folder: /home/me/kit" in output
+    assert "/home/me/kit/ca.pem" in output
+    code, output = cli("client", "laptop", env=env)
+    assert code == 0
+    assert "/home/me/kit/clients/laptop.pem, /home/me/kit/clients/laptop-key.pem" in output
+    assert "/home/me/kit/clients/laptop.p12" in output
+    assert str(tmp_path) not in output

@@ -75,18 +75,22 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _display_ca(folder: Path, env: Mapping[str, str]) -> Path:
-    # Inside the container the folder is /certs; the host's path is what the user can use.
-    return (
-        Path(env["CERTS_HOST_DIR"]) / "ca.pem" if env.get("CERTS_HOST_DIR") else folder / "ca.pem"
-    )
+def _for_user(path: Path, folder: Path, env: Mapping[str, str]) -> Path:
+    """Inside the container the folder is /certs; the host's path is what the user can use."""
+    host_dir = env.get("CERTS_HOST_DIR")
+    return Path(host_dir) / path.relative_to(folder) if host_dir else path
 
 
 def _ensure(args: argparse.Namespace, env: Mapping[str, str], now: datetime) -> list[str]:
     result = operations.ensure(config.server_settings(args, env, SERVER_DAYS), now)
     ignored_ca_options = bool(args.ca_key_type or args.no_name_constraints or args.permit)
+    root = result.folder.root
     return report.ensure_lines(
-        result, now, _display_ca(result.folder.root, env), ignored_ca_options
+        result,
+        now,
+        _for_user(root, root, env),
+        _for_user(root / "ca.pem", root, env),
+        ignored_ca_options,
     )
 
 
@@ -95,7 +99,7 @@ def _client(args: argparse.Namespace, env: Mapping[str, str], now: datetime) -> 
     days = config.days(args.days, "--days", CLIENT_DAYS)
     directory = config.directory(args.dir, env)
     result = operations.new_client(directory, name, days, args.legacy_p12, args.force, now)
-    cert_path, key_path, bundle_path = result.paths
+    cert_path, key_path, bundle_path = (_for_user(p, directory, env) for p in result.paths)
     encryption = "3DES/SHA-1 (legacy)" if args.legacy_p12 else "AES-256-CBC, PBKDF2-SHA256"
     return [
         *report.summary(result.cert, f"Client certificate issued for {name}"),

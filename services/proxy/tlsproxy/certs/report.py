@@ -118,11 +118,15 @@ def extension_lines(cert: x509.Certificate) -> Iterable[str]:
 
 
 def ensure_lines(
-    result: EnsureResult, now: datetime, ca_for_user: Path, ignored_ca_options: bool
+    result: EnsureResult,
+    now: datetime,
+    folder_for_user: Path,
+    ca_for_user: Path,
+    ignored_ca_options: bool,
 ) -> list[str]:
     """What ensure did: the CA, the server certificate, and what the user should do next."""
     ca, server = result.ca, result.server
-    lines = [f"Certificate folder: {result.folder.root}"]
+    lines = [f"Certificate folder: {folder_for_user}"]
     if result.ca_created:
         lines += summary(ca, "CA created")
     else:
