@@ -32,25 +32,20 @@ async def log_in(session: aiohttp.ClientSession, kit: Kit, user: str, password: 
             assert flag in cookie
 
 
+async def publish(session: aiohttp.ClientSession, kit: Kit, title: str, body_md: str) -> None:
+    token = await csrf_token(session, kit.url("/dashboard/posts/new"))
+    form = {"title": title, "kind": "post", "body_md": body_md, "tags": "kit",
+            "action": "publish", "csrf_token": token}  # fmt: skip
+    async with session.post(kit.url("/dashboard/posts/new"), data=form) as response:
+        assert response.status == 200
+
+
 async def test_owner_logs_in_writes_a_post_and_readers_see_it(
     stack: Kit, owner: tuple[str, str], https: aiohttp.ClientSession
 ) -> None:
     await log_in(https, stack, *owner)
     title = f"Written through the proxy {uuid.uuid4().hex[:8]}"
-    token = await csrf_token(https, stack.url("/dashboard/posts/new"))
-    form = {
-        "title": title,
-        "kind": "post",
-        "body_md": "Hello **over TLS**.",
-        "category": "",
-        "tags": "kit",
-        "slug": "",
-        "publish_at": "",
-        "action": "publish",
-        "csrf_token": token,
-    }
-    async with https.post(stack.url("/dashboard/posts/new"), data=form) as response:
-        assert response.status == 200
+    await publish(https, stack, title, "Hello **over TLS**.")
 
     async with aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(ssl=stack.ssl_context())
@@ -83,16 +78,7 @@ async def test_post_survives_blog_restart(
     """The data lives on the named volume, not in the container."""
     await log_in(https, stack, *owner)
     title = f"Kept on the volume {uuid.uuid4().hex[:8]}"
-    token = await csrf_token(https, stack.url("/dashboard/posts/new"))
-    form = {
-        "title": title,
-        "kind": "post",
-        "body_md": "durable",
-        "action": "publish",
-        "csrf_token": token,
-    }
-    async with https.post(stack.url("/dashboard/posts/new"), data=form) as response:
-        assert response.status == 200
+    await publish(https, stack, title, "durable")
     stack.compose("up", "-d", "--wait", "--force-recreate", "--no-deps", "blog")
     async with https.get(stack.url("/")) as front:
         assert front.status == 200
