@@ -104,6 +104,7 @@ class Route:
         DEFAULT_RETRY_INTERVAL  # a backend marked down by a failure is retried after
     )
     health_check: HealthCheck | None = None
+    name: str = "route0"  # the route label of the metrics; default route<index>
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +137,16 @@ class ServerSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class MetricsSettings:
+    """The Prometheus endpoint: its own plain-HTTP listener, off unless enabled."""
+
+    enabled: bool = False
+    address: str = "0.0.0.0"  # noqa: S104 - reached by Prometheus on the internal network
+    port: int = 9464
+    path: str = "/metrics"
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     source: str
     listeners: tuple[Listener, ...]
@@ -143,6 +154,7 @@ class Config:
     server: ServerSettings = field(default_factory=ServerSettings)
     tls: TLSSettings = field(default_factory=TLSSettings)
     limits: Limits = field(default_factory=Limits)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
 
 
 def default_config_path(environ: Mapping[str, str] | None = None) -> str:
@@ -174,10 +186,11 @@ def parse_config(
     tls = _tls(top.table("tls"))
     limits = _limits(top.table("limits"))
     listeners = tuple(_listener(t) for t in top.tables("listeners", required=True))
-    routes = tuple(_route(t) for t in top.tables("routes", required=True))
+    routes = tuple(_route(t, i) for i, t in enumerate(top.tables("routes", required=True)))
+    metrics = _metrics(top.table("metrics"))
     top.finish()
     _check_unique_addresses(listeners, source, text)
-    return Config(source, listeners, routes, server, tls, limits)
+    return Config(source, listeners, routes, server, tls, limits, metrics)
 
 
 class _Table:
@@ -348,13 +361,34 @@ def _limits(t: _Table) -> Limits:
     return limits
 
 
-def _listener(t: _Table) -> Listener:
-    kind = t.choice("kind", LISTENER_KINDS, "https")
-    address = t.string("address", "0.0.0.0")  # noqa: S104 - a container listens on all
+def _metrics(t: _Table) -> MetricsSettings:
+    d = MetricsSettings()
+    address = _address(t, d.address)
+    path = t.string("path", d.path)
+    if not path.startswith("/"):
+        raise t.error("path", f"must start with '/', got {path!r}")
+    settings = MetricsSettings(
+        enabled=t.boolean("enabled", d.enabled),
+        address=address,
+        port=t.integer("port", d.port, 1, 65535),
+        path=path,
+    )
+    t.finish()
+    return settings
+
+
+def _address(t: _Table, default: str) -> str:
+    address = t.string("address", default)
     try:
         ipaddress.ip_address(address)
     except ValueError as exc:
         raise t.error("address", f"must be an IPv4 or IPv6 address, got {address!r}") from exc
+    return address
+
+
+def _listener(t: _Table) -> Listener:
+    kind = t.choice("kind", LISTENER_KINDS, "https")
+    address = _address(t, "0.0.0.0")  # noqa: S104 - a container listens on all
     port = t.integer("port", None, 1, 65535)
     certificates: tuple[Certificate, ...] = ()
     redirect_port = 443
@@ -381,7 +415,7 @@ def _certificate(t: _Table) -> Certificate:
     return cert
 
 
-def _route(t: _Table) -> Route:
+def _route(t: _Table, index: int) -> Route:
     hosts = tuple(h.lower() for h in t.strings("hosts"))
     for host in hosts:
         if not _HOST_PATTERN.match(host):
@@ -411,6 +445,7 @@ def _route(t: _Table) -> Route:
         balance=t.choice("balance", BALANCE_POLICIES, "random"),
         retry_interval=t.number("retry_interval", DEFAULT_RETRY_INTERVAL),
         health_check=health_check,
+        name=t.string("name", f"route{index}"),
     )
     t.finish()
     return route

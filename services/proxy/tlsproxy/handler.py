@@ -24,6 +24,7 @@ from .errors import SERVER_NAME, error_response
 from .forwarded import FORWARDING_HEADERS, TrustPolicy, add_forwarding_headers
 from .hop_by_hop import end_to_end
 from .listener import ListenerHandler, request_target
+from .metrics import BACKEND_KEY, ROUTE_KEY, Metrics
 from .rewrite import BackendRewriter
 from .routing import Router, split_host
 from .streaming import BodyTooLarge, LimitedBody, RelayedResponse, client_gone
@@ -47,8 +48,9 @@ class ProxyHandler(ListenerHandler):
         access_log: AccessLog,
         session: aiohttp.ClientSession,
         health: HealthBoard,
+        metrics: Metrics | None = None,
     ) -> None:
-        super().__init__(config, listener, access_log)
+        super().__init__(config, listener, access_log, metrics)
         self.session = session
         self.health = health
         self.router = Router(config.routes)
@@ -66,6 +68,8 @@ class ProxyHandler(ListenerHandler):
             return error_response(404)
         balancer = self.balancers[id(route)]
         candidates = balancer.candidates()
+        if self.metrics is not None:
+            request[ROUTE_KEY] = route.name
         headers = end_to_end(
             request.headers, _DROP_FROM_REQUEST if route.preserve_host else _DROP_WITHOUT_HOST
         )
@@ -81,6 +85,8 @@ class ProxyHandler(ListenerHandler):
         target = request_target(request)
         if websocket.is_upgrade(request):
             url = URL(candidates[0].backend.url + target, encoded=True)
+            if self.metrics is not None:
+                request[BACKEND_KEY] = candidates[0].backend.url
             return await websocket.relay(request, self.session, url, headers, self.hsts)
         # Without a Host header there is no public origin to rewrite Location to.
         public_origin = f"{self.scheme}://{host_header}" if host_header else None
@@ -126,6 +132,8 @@ class ProxyHandler(ListenerHandler):
                 return await self._no_response(request, backend, body, exc)
             if state.down_until:
                 self.health.answered(state)
+            if self.metrics is not None:
+                request[BACKEND_KEY] = backend.url
             try:
                 return await self._relay_response(request, upstream, backend, public_origin)
             finally:

@@ -10,6 +10,7 @@ from aiohttp import HttpVersion10, HttpVersion11, web
 from .accesslog import AccessLog
 from .config import Config, Listener
 from .errors import SERVER_NAME, error_response
+from .metrics import Metrics
 from .protocol import ProxyProtocol
 from .streaming import body_size
 
@@ -29,8 +30,15 @@ def hsts_value(config: Config) -> str | None:
 class ListenerHandler:
     """Base of the per-listener handlers; subclasses implement ``handle``."""
 
-    def __init__(self, config: Config, listener: Listener, access_log: AccessLog) -> None:
+    def __init__(
+        self,
+        config: Config,
+        listener: Listener,
+        access_log: AccessLog,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.config = config
+        self.metrics = metrics
         self.listener = listener
         self.scheme = "https" if listener.kind == "https" else "http"
         self.access_log = access_log
@@ -59,6 +67,8 @@ class ListenerHandler:
                     response.force_close()  # a reload happened: no keep-alive
             if response is not None:
                 self.access_log.log(request, peer, response.status, body_size(response), started)
+                if self.metrics is not None:
+                    self.metrics.request_done(request, response.status, started)
 
     def precheck(self, request: web.BaseRequest) -> web.StreamResponse | None:
         """Answers the proxy gives itself before any routing; None to continue."""

@@ -21,6 +21,7 @@ from aiohttp.web_protocol import RequestHandler
 
 from .accesslog import AccessLog
 from .errors import error_response, raw_error
+from .metrics import Metrics
 
 
 class ConnectionGate:
@@ -40,9 +41,11 @@ class ProxyProtocol(RequestHandler):
         header_timeout: float,
         access_log_writer: AccessLog,
         hsts: str | None,
+        metrics: Metrics | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(manager, **kwargs)
+        self._handshake = metrics.watch_handshake(self) if metrics is not None else None
         self._gate = gate
         self._counted = False
         self._header_timeout = header_timeout
@@ -54,6 +57,8 @@ class ProxyProtocol(RequestHandler):
 
     # -- connection limit and header deadline ------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self._handshake is not None:
+            self._handshake.completed()
         if self._gate.open >= self._gate.limit:
             # Refuse before aiohttp starts serving: a short 503, then close.
             transport.write(raw_error(503))  # type: ignore[attr-defined]

@@ -3,10 +3,10 @@ over HTTPS, on the public HTTPS port (omitted when it is 443)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
-from .accesslog import AccessLog
-from .config import Config, Listener
 from .errors import error_response
 from .listener import OWN_HEADERS, ListenerHandler, request_target
 from .routing import split_host
@@ -16,8 +16,9 @@ _IPV6_CHARS = frozenset("0123456789abcdef:.")
 
 
 class RedirectHandler(ListenerHandler):
-    def __init__(self, config: Config, listener: Listener, access_log: AccessLog) -> None:
-        super().__init__(config, listener, access_log)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        listener = self.listener
         port = listener.redirect_port
         self.port_suffix = "" if port == 443 else f":{port}"
 

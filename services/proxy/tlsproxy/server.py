@@ -22,20 +22,24 @@ import signal
 import socket
 import ssl
 import sys
+import time
 from dataclasses import dataclass, field
 
 import aiohttp
+from aiohttp import web
 
 from .accesslog import AccessLog
 from .backend_health import ActiveChecks, HealthBoard
 from .certwatch import CertificateWatcher
 from .config import Config, ConfigError, Listener, load_config
+from .errors import error_response
 from .events import log_event
 from .handler import ProxyHandler
 from .listener import ListenerHandler
+from .metrics import Metrics, Snapshot
 from .protocol import ConnectionGate, ProxyProtocol, ProxyServer
 from .redirect import RedirectHandler
-from .tls import CertificateLoadError, listener_context
+from .tls import CertificateLoadError, certificate_expiry, listener_context
 from .upstream import client_session
 
 
@@ -50,14 +54,14 @@ def _contexts(config: Config) -> list[ssl.SSLContext | None]:
     ]
 
 
-def _bind(listener: Listener) -> socket.socket:
-    family = socket.AF_INET6 if ":" in listener.address else socket.AF_INET
+def _bind(address: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if family == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        sock.bind((listener.address, listener.port))
+        sock.bind((address, port))
         sock.listen(1024)
         sock.setblocking(False)
     except OSError:
@@ -73,6 +77,7 @@ class _Generation:
     health: HealthBoard
     checks: ActiveChecks
     web_servers: list[ProxyServer] = field(default_factory=list)
+    certificate_expiry: dict[str, float] = field(default_factory=dict)
     servers: list[asyncio.Server] = field(default_factory=list)
 
     def stop_accepting(self) -> None:
@@ -102,10 +107,18 @@ class Proxy:
         self._reload_lock = asyncio.Lock()
         # Built before anything listens, so a bad certificate stops the start cleanly.
         self._first_contexts = _contexts(config)
+        self.metrics = Metrics(self._snapshot) if config.metrics.enabled else None
+        self._metrics_server: asyncio.Server | None = None
 
     @property
     def ports(self) -> list[int]:
         return [int(s.getsockname()[1]) for s in self._sockets]
+
+    @property
+    def metrics_port(self) -> int | None:
+        if self._metrics_server is None:
+            return None
+        return int(self._metrics_server.sockets[0].getsockname()[1])
 
     @property
     def session(self) -> aiohttp.ClientSession | None:
@@ -113,19 +126,51 @@ class Proxy:
 
     async def start(self) -> None:
         for listener in self.config.listeners:
-            self._sockets.append(_bind(listener))
+            self._sockets.append(_bind(listener.address, listener.port))
+        if self.metrics is not None:
+            await self._start_metrics()
         session = client_session(self.config.limits)
         self._current = await self._start_generation(self.config, self._first_contexts, session)
         watcher = CertificateWatcher(lambda: self.config, self._reload_same)
         self._spawn(watcher.run())
 
+    async def _start_metrics(self) -> None:
+        assert self.metrics is not None
+        settings = self.config.metrics
+        metrics = self.metrics
+
+        async def answer(request: web.BaseRequest) -> web.StreamResponse:
+            if request.path != settings.path or request.method not in ("GET", "HEAD"):
+                return error_response(404)
+            return await metrics.handle(request)
+
+        sock = _bind(settings.address, settings.port)
+        self._metrics_server = await asyncio.get_running_loop().create_server(
+            web.Server(answer, access_log=None), sock=sock
+        )
+
+    def _snapshot(self) -> Snapshot:
+        generation = self._current
+        if generation is None:
+            return Snapshot(0, {}, {})
+        now = time.monotonic()
+        return Snapshot(
+            open_connections=generation.web_servers[0].gate.open,
+            backends_up={url: s.usable(now) for url, s in generation.health.states.items()},
+            certificate_expiry=generation.certificate_expiry,
+        )
+
     async def _start_generation(
         self, config: Config, contexts: list[ssl.SSLContext | None], session: aiohttp.ClientSession
     ) -> _Generation:
         health = HealthBoard(config.routes)
-        generation = _Generation(
-            config, session, health, ActiveChecks(config.routes, health, session)
-        )
+        checks = ActiveChecks(config.routes, health, session)
+        generation = _Generation(config, session, health, checks)
+        if self.metrics is not None:
+            for certificate in (c for lst in config.listeners for c in lst.certificates):
+                expiry = certificate_expiry(certificate)
+                if expiry is not None:
+                    generation.certificate_expiry[str(certificate.cert)] = expiry
         gate = ConnectionGate(config.limits.max_connections)
         if self._current is not None:
             gate = self._current.web_servers[0].gate  # the limit counts old connections too
@@ -141,6 +186,7 @@ class Proxy:
                     "header_timeout": limits.header_timeout,
                     "access_log_writer": self.access_log,
                     "hsts": handler.hsts,
+                    "metrics": self.metrics if ctx is not None else None,
                 },
                 keepalive_timeout=limits.idle_timeout,
                 max_line_size=limits.max_header_bytes,
@@ -170,8 +216,8 @@ class Proxy:
         health: HealthBoard,
     ) -> ListenerHandler:
         if listener.kind == "redirect":
-            return RedirectHandler(config, listener, self.access_log)
-        return ProxyHandler(config, listener, self.access_log, session, health)
+            return RedirectHandler(config, listener, self.access_log, self.metrics)
+        return ProxyHandler(config, listener, self.access_log, session, health, self.metrics)
 
     # -- live changes ---------------------------------------------------------------
     async def reload(self, config: Config) -> None:
@@ -179,6 +225,8 @@ class Proxy:
         async with self._reload_lock:
             old = self._current
             assert old is not None, "reload() before start()"
+            if config.metrics != self.config.metrics:
+                raise ReloadError("the [metrics] settings changed; restart the proxy to apply that")
             if not self._same_sockets(config):
                 raise ReloadError(
                     "the listener addresses or ports changed; restart the proxy to apply that"
@@ -259,6 +307,10 @@ class Proxy:
                 await server.wait_closed()
         for session in {id(g.session): g.session for g in generations}.values():
             await session.close()
+        if self._metrics_server is not None:
+            self._metrics_server.close()
+            await self._metrics_server.wait_closed()
+            self._metrics_server = None
         for sock in self._sockets:
             sock.close()
         self._sockets.clear()

@@ -87,6 +87,15 @@ def certificate_names(certificate: Certificate) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
+def certificate_expiry(certificate: Certificate) -> float | None:
+    """The leaf's notAfter as Unix seconds; None when the file cannot be read."""
+    try:
+        leaf = x509.load_pem_x509_certificates(Path(certificate.cert).read_bytes())[0]
+    except (ValueError, OSError, IndexError):
+        return None
+    return leaf.not_valid_after_utc.timestamp()
+
+
 class SNISelector:
     """Chooses a prepared context by server name: exact name, then ``*.`` wildcard."""
 

@@ -122,6 +122,10 @@ INVALID = [
         ["routes[1].health_check.fails", "1-100"],
     ),
     ("[tls]\ncertificate_check_interval = 0", ["tls.certificate_check_interval", "> 0"]),
+    ("[metrics]\nenabled = 'yes'", ["metrics.enabled", "true or false"]),
+    ("[metrics]\nport = 0", ["metrics.port", "1-65535"]),
+    ("[metrics]\naddress = 'any'", ["metrics.address", "IPv4 or IPv6"]),
+    ("[metrics]\npath = 'metrics'", ["metrics.path", "'/'"]),
     ("this is = not toml", ["not valid TOML"]),
 ]
 

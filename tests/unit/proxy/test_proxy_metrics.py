@@ -1,0 +1,102 @@
+"""Prometheus metrics on their own listener: values after known traffic, off by default."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import gc
+import ssl
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from cryptography import x509
+from prometheus_client.parser import text_string_to_metric_families
+from proxy_testkit import LocalCA, RunningProxy, base_document, config_from
+from test_proxy_balancing import closed_port_url
+from tlsproxy.config import load_config
+
+DEFAULT_TOML = Path(__file__).parents[3] / "services" / "proxy" / "proxy.toml"
+
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+async def scrape(port: int, path: str = "/metrics") -> tuple[int, Samples]:
+    async with aiohttp.ClientSession() as client:
+        async with client.get(f"http://127.0.0.1:{port}{path}") as response:
+            text = await response.text()
+    samples: Samples = {}
+    if response.status == 200:
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return response.status, samples
+
+
+def labels(**values: str) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(values.items()))
+
+
+def metrics_config(cert: tuple[Path, Path], backend_url: str) -> Any:
+    document = base_document(*cert, backend_url, metrics={"enabled": True, "address": "127.0.0.1"})
+    document["routes"] = [
+        {"name": "blog", "path_prefix": "/blog/", "backends": [backend_url]},
+        {"name": "gone", "path_prefix": "/gone/", "backends": [closed_port_url()]},
+    ]
+    config = config_from(document)
+    return dataclasses.replace(config, metrics=dataclasses.replace(config.metrics, port=0))
+
+
+async def test_metrics_after_known_traffic(
+    backend_url: str, server_cert: tuple[Path, Path], ca: LocalCA
+) -> None:
+    config = metrics_config(server_cert, backend_url)
+    async with RunningProxy(config) as proxy:
+        base = f"https://localhost:{proxy.https_port}"
+        trusting = ca.client_context()
+        async with aiohttp.ClientSession() as client:
+            for path in ("/blog/a", "/blog/b", "/blog/c", "/nowhere", "/gone/x"):
+                async with client.get(base + path, ssl=trusting) as response:
+                    await response.read()
+            # A client that does not trust the certificate gives up in the handshake.
+            untrusting = ssl.create_default_context()
+            try:
+                await asyncio.open_connection(
+                    "127.0.0.1", proxy.https_port, ssl=untrusting, server_hostname="localhost"
+                )
+            except ssl.SSLError:
+                pass
+            await asyncio.sleep(0.1)
+            gc.collect()  # the failed handshake's protocol object is gone
+            port = proxy.proxy.metrics_port
+            assert port is not None
+            status, samples = await scrape(port)
+        assert status == 200
+        dead = config.routes[1].backends[0].url
+        expected = {
+            ("tlsproxy_requests_total", labels(route="blog", status="200", backend=backend_url)): 3,
+            ("tlsproxy_requests_total", labels(route="none", status="404", backend="none")): 1,
+            ("tlsproxy_requests_total", labels(route="gone", status="502", backend="none")): 1,
+            ("tlsproxy_request_duration_seconds_count", labels(route="blog")): 3,
+            ("tlsproxy_request_duration_seconds_bucket", labels(route="blog", le="+Inf")): 3,
+            ("tlsproxy_tls_handshakes_total", ()): 1,
+            ("tlsproxy_tls_handshake_failures_total", ()): 1,
+            ("tlsproxy_open_connections", ()): 1,
+            ("tlsproxy_backend_up", labels(backend=backend_url)): 1,
+            ("tlsproxy_backend_up", labels(backend=dead)): 0,
+        }
+        assert {key: samples.get(key) for key in expected} == expected
+        leaf = x509.load_pem_x509_certificate(server_cert[0].read_bytes())
+        expiry_key = (
+            "tlsproxy_certificate_expiry_timestamp_seconds",
+            labels(certificate=str(server_cert[0])),
+        )
+        assert samples[expiry_key] == leaf.not_valid_after_utc.timestamp()
+        assert (await scrape(port, "/other"))[0] == 404
+
+
+async def test_metrics_are_off_by_default(backend_url: str, server_cert: tuple[Path, Path]) -> None:
+    assert not load_config(DEFAULT_TOML, environ={}).metrics.enabled
+    async with RunningProxy(config_from(base_document(*server_cert, backend_url))) as proxy:
+        assert proxy.proxy.metrics is None
+        assert proxy.proxy.metrics_port is None
