@@ -48,13 +48,20 @@ user: ## add a blog user: make user NAME=alice [ADMIN=1] (prompts for the passwo
 	@[ -n "$(NAME)" ] || { echo "usage: make user NAME=alice [ADMIN=1]"; exit 2; }
 	docker compose exec blog blogctl user add "$(NAME)" $(if $(ADMIN),--admin)
 
-$(VENV)/.stamp: requirements-dev.txt tests/requirements.txt services/proxy/requirements.txt services/blog/requirements.txt
+$(VENV)/.stamp: requirements-dev.txt tests/requirements.txt tests/requirements-stack.txt services/proxy/requirements.txt services/blog/requirements.txt
 	[ -x $(PY) ] || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements-dev.txt
 	touch $@
 
-venv: $(VENV)/.stamp ## host virtualenv for tests and lint
+# sslyze pins an older cryptography than the proxy: it gets a virtualenv of its own.
+SSLYZE_VENV := .cache/sslyze
+$(SSLYZE_VENV)/.stamp:
+	[ -x $(SSLYZE_VENV)/bin/python ] || python3 -m venv $(SSLYZE_VENV)
+	$(SSLYZE_VENV)/bin/pip install -q sslyze==6.3.1
+	touch $@
+
+venv: $(VENV)/.stamp $(SSLYZE_VENV)/.stamp ## host virtualenvs for tests and lint
 
 test: test-unit test-integration ## every test: unit, then the whole stack
 

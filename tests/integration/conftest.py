@@ -20,6 +20,9 @@ import docker
 import pytest
 from docker.models.containers import Container
 
+# The whole-stack summary (TLS compliance, faults survived, writes lost) at the end.
+from .stack_probes import pytest_terminal_summary  # noqa: F401
+
 ROOT = Path(__file__).resolve().parents[2]
 IMAGES = ("blogkit-proxy:local", "blogkit-blog:local")
 OWNER = "owner"
