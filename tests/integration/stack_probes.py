@@ -15,14 +15,16 @@ import socket
 import ssl
 import time
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import docker
 import pytest
 from docker.models.containers import Container
 
-from .conftest import Kit, service_container
+if TYPE_CHECKING:  # conftest may import this module for the summary hook: no import cycle
+    from .conftest import Kit
 
 STATUS_LINE = re.compile(rb"^(HTTP/\d\.\d) (\d{3}) ")
 
@@ -84,6 +86,8 @@ def send_raw(kit: Kit, request: bytes, *, timeout: float = 10.0) -> Answer:
 
 
 def blog(client: docker.DockerClient, kit: Kit) -> Container:
+    from .conftest import service_container
+
     return service_container(client, kit, "blog")
 
 
@@ -133,7 +137,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         return
     terminalreporter.section("whole-stack summary")
     for topic, items in SUMMARY.items():
-        terminalreporter.write_line(f"{topic}: {len(items)}: {', '.join(items)}")
+        counted = Counter(items)  # "400 x21" rather than twenty-one "400"s
+        kinds = ", ".join(f"{item} x{n}" if n > 1 else item for item, n in counted.items())
+        terminalreporter.write_line(f"{topic}: {len(items)} ({kinds})")
     if "writes acknowledged" in SUMMARY:
         lost = SUMMARY.get("writes lost", [])
         terminalreporter.write_line(f"writes lost: {len(lost)}")

@@ -18,6 +18,9 @@ from .stack_probes import get_request, record, send_raw
 from .test_blog_through_proxy import csrf_token, log_in
 
 CONNECT_TIMEOUT = 5  # [limits] backend_connect_timeout in services/proxy/proxy.toml
+# Start what is stopped, recreate nothing: an image rebuilt while the session runs must
+# not swap the containers under the tests.
+BRING_BACK = ("up", "-d", "--wait", "--no-recreate", "--no-deps")
 
 
 def started_at(client: docker.DockerClient, kit: Kit, service: str) -> str:
@@ -67,7 +70,7 @@ def test_blog_stopped_gets_502_or_503_within_connect_timeout_then_served_again(
         answer = send_raw(stack, get_request("/"), timeout=CONNECT_TIMEOUT + 3)
         assert answer.status in (502, 503), answer
     finally:
-        stack.compose("up", "-d", "--wait", "--no-deps", "blog")
+        stack.compose(*BRING_BACK, "blog")
     assert wait_until_served(stack) == 200
     assert started_at(docker_client, stack, "proxy") == proxy_started  # nobody touched it
     record("faults survived", "blog stopped")
@@ -81,7 +84,7 @@ def test_proxy_restarted_serves_again_without_touching_the_blog(
     try:
         assert wait_until_served(stack) == 200
     finally:
-        stack.compose("up", "-d", "--wait")
+        stack.compose(*BRING_BACK)
     assert started_at(docker_client, stack, "blog") == blog_started
     record("faults survived", "proxy restarted")
 
@@ -119,7 +122,7 @@ async def test_blog_sigkilled_during_write_burst_loses_no_acknowledged_write(
         try:
             await asyncio.wait_for(asyncio.gather(killer(), *(writer(i) for i in range(4))), 120)
         finally:
-            await asyncio.to_thread(stack.compose, "up", "-d", "--wait", "--no-deps", "blog")
+            await asyncio.to_thread(stack.compose, *BRING_BACK, "blog")
         assert killed.is_set() and acknowledged
         await asyncio.to_thread(wait_until_served, stack)
 

@@ -22,9 +22,13 @@ NORMAL_REQUESTS = 60
 
 async def drip(kit: Kit, stop: asyncio.Event, still_open: list[bool]) -> None:
     """One slow client: a TLS connection sending its request one byte a second."""
-    reader, writer = await asyncio.open_connection(
-        "127.0.0.1", kit.https_port, ssl=kit.ssl_context(), server_hostname="localhost"
-    )
+    try:
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", kit.https_port, ssl=kit.ssl_context(), server_hostname="localhost"
+        )
+    except OSError:
+        still_open.append(False)
+        return
     request = b"GET / HTTP/1.1\r\nHost: localhost\r\nX-Padding: " + b"a" * 200
     try:
         for byte in request:
