@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .config_lines import key_line
+from .htpasswd import HtpasswdError, read_htpasswd
 from .interpolate import InterpolationError, interpolate
 
 DEFAULT_CONFIG_PATH = "/etc/tlsproxy/proxy.toml"
@@ -91,6 +92,20 @@ class HealthCheck:
     passes: int = 2  # consecutive successes that bring it back
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True, slots=True)
+class BasicAuth:
+    """HTTP Basic authentication of a route against an htpasswd file (read at load)."""
+
+    htpasswd: Path
+    users: tuple[tuple[str, str], ...]  # (user, bcrypt or Argon2 hash)
+    realm: str = "tlsproxy"
+    max_failures: int = 5  # failed attempts per client address within ``lockout``...
+    lockout: float = 300.0  # ...before it gets 429 until the oldest is this old
+
+
 @dataclass(frozen=True, slots=True)
 class Route:
     backends: tuple[Backend, ...]
@@ -105,6 +120,9 @@ class Route:
     )
     health_check: HealthCheck | None = None
     name: str = "route0"  # the route label of the metrics; default route<index>
+    allow: tuple[Network, ...] = ()  # empty: any client address
+    deny: tuple[Network, ...] = ()  # wins over allow
+    basic_auth: BasicAuth | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +150,7 @@ class TLSSettings:
 class ServerSettings:
     health_path: str = "/healthz"
     access_log: str = "combined"
-    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    trusted_proxies: tuple[Network, ...] = ()
     shutdown_grace: float = 8.0  # inside Docker's default 10 s before SIGKILL
 
 
@@ -313,22 +331,44 @@ def _server(t: _Table) -> ServerSettings:
     health = t.string("health_path", "/healthz")
     if not health.startswith("/"):
         raise t.error("health_path", f"must start with '/', got {health!r}")
-    networks = []
-    for entry in t.strings("trusted_proxies"):
-        try:
-            networks.append(ipaddress.ip_network(entry, strict=False))
-        except ValueError as exc:
-            raise t.error(
-                "trusted_proxies", f"{entry!r} is not an IP address or CIDR range"
-            ) from exc
     settings = ServerSettings(
         health_path=health,
         access_log=t.choice("access_log", ACCESS_LOG_FORMATS, "combined"),
-        trusted_proxies=tuple(networks),
+        trusted_proxies=_networks(t, "trusted_proxies"),
         shutdown_grace=t.number("shutdown_grace", ServerSettings().shutdown_grace),
     )
     t.finish()
     return settings
+
+
+def _networks(t: _Table, key: str) -> tuple[Network, ...]:
+    networks = []
+    for entry in t.strings(key):
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError as exc:
+            raise t.error(key, f"{entry!r} is not an IP address or CIDR range") from exc
+    return tuple(networks)
+
+
+def _basic_auth(t: _Table) -> BasicAuth:
+    path = Path(t.string("htpasswd"))
+    try:
+        users = read_htpasswd(path)
+    except HtpasswdError as exc:
+        raise t.error("htpasswd", str(exc)) from exc
+    realm = t.string("realm", "tlsproxy")
+    if '"' in realm or "\\" in realm:
+        raise t.error("realm", "must not contain quotes or backslashes")
+    auth = BasicAuth(
+        htpasswd=path,
+        users=tuple(users.items()),
+        realm=realm,
+        max_failures=t.integer("max_failures", 5, 1, 1000),
+        lockout=t.number("lockout", 300.0),
+    )
+    t.finish()
+    return auth
 
 
 def _tls(t: _Table) -> TLSSettings:
@@ -446,6 +486,9 @@ def _route(t: _Table, index: int) -> Route:
         retry_interval=t.number("retry_interval", DEFAULT_RETRY_INTERVAL),
         health_check=health_check,
         name=t.string("name", f"route{index}"),
+        allow=_networks(t, "allow"),
+        deny=_networks(t, "deny"),
+        basic_auth=_basic_auth(t.table("basic_auth")) if t.has("basic_auth") else None,
     )
     t.finish()
     return route

@@ -11,11 +11,14 @@ SERVER_NAME = "tlsproxy"
 
 EXPLANATIONS = {
     400: "The request is malformed or ambiguous and was not forwarded.",
+    401: "This service needs a user name and password.",
+    403: "Access to this service is not allowed from here.",
     404: "No route of this proxy matches the request.",
     405: "This method is not accepted by this proxy.",
     408: "The request headers did not arrive in time.",
     413: "The request body is larger than this proxy allows.",
     417: "Only the expectation 100-continue is supported.",
+    429: "Too many failed sign-in attempts from this address; try again later.",
     431: "The request headers are larger than this proxy allows.",
     501: "The request uses a transfer coding this proxy does not support.",
     502: "The backend service could not be reached or sent an invalid response.",

@@ -16,6 +16,7 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from . import websocket
+from .access import USER_HEADER, RouteAccess
 from .accesslog import AccessLog
 from .backend_health import BackendHealth, HealthBoard
 from .balancer import Balancer
@@ -29,7 +30,7 @@ from .rewrite import BackendRewriter
 from .routing import Router, split_host
 from .streaming import BodyTooLarge, LimitedBody, RelayedResponse, client_gone
 
-_DROP_FROM_REQUEST = FORWARDING_HEADERS | {"expect"}
+_DROP_FROM_REQUEST = FORWARDING_HEADERS | {"expect", USER_HEADER.lower()}
 _DROP_WITHOUT_HOST = _DROP_FROM_REQUEST | {"host"}
 # Safe to send twice (RFC 9110 9.2.2): a reset before any response byte moves them on.
 _IDEMPOTENT = frozenset(("GET", "HEAD", "OPTIONS", "PUT", "DELETE"))
@@ -55,6 +56,7 @@ class ProxyHandler(ListenerHandler):
         self.health = health
         self.router = Router(config.routes)
         self.balancers = {id(r): Balancer(r, health) for r in config.routes}
+        self.access = {id(r): a for r in config.routes if (a := RouteAccess.for_route(r))}
         self.trust = TrustPolicy(config.server.trusted_proxies)
         self.rewriters: dict[Backend, BackendRewriter] = {
             b: BackendRewriter(b) for r in config.routes for b in r.backends
@@ -82,6 +84,11 @@ class ProxyHandler(ListenerHandler):
             port=port,
             trusted=self.trust.trusts(peer),
         )
+        access = self.access.get(id(route))
+        if access is not None:
+            refused = await access.check(request, peer, headers)
+            if refused is not None:
+                return refused
         target = request_target(request)
         if websocket.is_upgrade(request):
             url = URL(candidates[0].backend.url + target, encoded=True)

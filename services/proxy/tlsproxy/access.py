@@ -1,0 +1,60 @@
+"""Who may use a route: client networks (allow/deny) and HTTP Basic authentication.
+
+Checked after routing and before any backend work, cheapest first. Routes without
+such settings get no ``RouteAccess`` at all. The client address is the TCP peer,
+which cannot be spoofed (a forwarded header can).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from aiohttp import web
+from multidict import CIMultiDict
+
+from .basic_auth import BasicAuthGuard, FailureThrottle
+from .config import Route
+from .errors import error_response
+
+# Set toward the backend by the proxy only; a client's own copy is always dropped.
+USER_HEADER = "X-Forwarded-User"
+
+
+class RouteAccess:
+    def __init__(self, route: Route) -> None:
+        self.allow = route.allow
+        self.deny = route.deny
+        self.auth: BasicAuthGuard | None = None
+        if route.basic_auth is not None:
+            settings = route.basic_auth
+            throttle = FailureThrottle(settings.max_failures, settings.lockout)
+            self.auth = BasicAuthGuard(settings, throttle)
+
+    @staticmethod
+    def for_route(route: Route) -> RouteAccess | None:
+        if route.allow or route.deny or route.basic_auth is not None:
+            return RouteAccess(route)
+        return None
+
+    def network_allows(self, peer: str) -> bool:
+        try:
+            address = ipaddress.ip_address(peer)
+        except ValueError:
+            return False  # no peer address: the lists cannot be applied
+        if any(address in network for network in self.deny):
+            return False
+        return not self.allow or any(address in network for network in self.allow)
+
+    async def check(
+        self, request: web.BaseRequest, peer: str, headers: CIMultiDict[str]
+    ) -> web.StreamResponse | None:
+        """A response refusing the request, or None (``headers`` then carry the user)."""
+        if (self.allow or self.deny) and not self.network_allows(peer):
+            return error_response(403)
+        if self.auth is not None:
+            verdict = await self.auth.check(request, peer)
+            if not isinstance(verdict, str):
+                return verdict
+            headers.popall("Authorization", None)  # the proxy's password stays here
+            headers[USER_HEADER] = verdict
+        return None
