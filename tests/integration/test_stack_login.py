@@ -8,6 +8,7 @@ failures in 15 minutes block the address), so the throttling test spends at most
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import uuid
 from html.parser import HTMLParser
@@ -17,7 +18,7 @@ import aiohttp
 import docker
 import pytest
 
-from .conftest import Kit
+from .conftest import Kit, service_container
 from .stack_probes import get_request, record, send_raw
 from .test_blog_through_proxy import csrf_token, log_in
 
@@ -61,6 +62,76 @@ async def test_wrong_passwords_get_throttled_with_429_and_retry_after(stack: Kit
         # Control: after waiting, the right password gets in (and clears the counters).
         assert (await attempt(https, stack, user, password)).status == 303
     record("bad inputs refused before the blog", "password guessing (429)")
+
+
+# Runs in a container on the kit's public network, so the proxy sees a client address
+# of its own: one wrong-password login per user name given, then reports the statuses
+# and the address it spoke from.
+GUESSER = """
+import http.client, json, re, socket, ssl, sys
+proxy, users = sys.argv[1], sys.argv[2:]
+ctx = ssl.create_default_context(cafile="/ca.pem")
+def connection():
+    sock = socket.create_connection((proxy, 8443), timeout=10)
+    conn = http.client.HTTPConnection("localhost", 8443)
+    conn.sock = ctx.wrap_socket(sock, server_hostname="localhost")
+    return conn
+statuses = []
+for user in users:
+    conn = connection()
+    address = conn.sock.getsockname()[0]
+    conn.request("GET", "/login")
+    page = conn.getresponse()
+    cookie = page.getheader("Set-Cookie").split(";")[0]
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.read().decode()).group(1)
+    body = f"username={user}&password=wrong+password+123&csrf_token={token}"
+    headers = {"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"}
+    conn.request("POST", "/login", body=body, headers=headers)
+    answer = conn.getresponse()
+    answer.read()
+    statuses.append(answer.status)
+    conn.close()
+print(json.dumps({"statuses": statuses, "address": address}))
+"""
+
+
+def guess_from_public_network(
+    kit: Kit, client: docker.DockerClient, users: list[str]
+) -> dict[str, object]:
+    network = f"{kit.project}_public"
+    proxy = service_container(client, kit, "proxy")
+    proxy.reload()
+    address = proxy.attrs["NetworkSettings"]["Networks"][network]["IPAddress"]
+    output = client.containers.run(
+        "blogkit-proxy:local",
+        ["python3", "-c", GUESSER, address, *users],
+        network=network,
+        remove=True,
+        user="10001",
+        volumes={str(kit.ca): {"bind": "/ca.pem", "mode": "ro"}},
+    )
+    return dict(json.loads(output))
+
+
+async def test_address_blocked_after_10_failures_other_clients_still_log_in(
+    stack: Kit, owner: tuple[str, str], docker_client: docker.DockerClient
+) -> None:
+    """Per-address throttling sees each client's own address through the proxy.
+
+    Ten failures from one address block it (429); a client elsewhere, here the host,
+    still logs in, so one attacker cannot lock the owner out through the proxy.
+    The guesses spread over fresh account names so the per-account limit is not what acts.
+    """
+    names = [f"nobody{n}{uuid.uuid4().hex[:4]}" for n in range(11)]  # never one account's limit
+    result = await asyncio.to_thread(guess_from_public_network, stack, docker_client, names)
+    statuses = result["statuses"]
+    assert isinstance(statuses, list)
+    print(f"guesses from {result['address']}: {statuses}")
+    assert statuses[:10] == [401] * 10, statuses
+    assert statuses[10] == 429, statuses
+    async with session(stack) as https:
+        await log_in(https, stack, *owner)  # asserts the 303
+    record("bad inputs refused before the blog", "password guessing from one address (429)")
 
 
 def cookie_attributes(header: str) -> dict[str, str]:
