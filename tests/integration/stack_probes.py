@@ -10,6 +10,7 @@ session summary printed by `pytest_terminal_summary`.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import socket
 import ssl
@@ -37,6 +38,7 @@ class Answer:
     head: bytes
     closed: bool
     version: bytes = b""
+    after: bytes = b""  # anything sent after the first response: a second answer is smuggling
 
 
 def marker() -> str:
@@ -75,14 +77,36 @@ def read_answer(sock: socket.socket) -> Answer:
     return Answer(int(status.group(2)), head, closed, status.group(1))
 
 
-def send_raw(kit: Kit, request: bytes, *, timeout: float = 10.0) -> Answer:
-    """Send bytes exactly as given over TLS and read what the proxy answers."""
+def read_rest(sock: socket.socket, timeout: float) -> tuple[bytes, bool]:
+    """What else arrives within `timeout`, and whether the peer closed."""
+    sock.settimeout(timeout)
+    rest = b""
+    try:
+        while chunk := sock.recv(65536):
+            rest += chunk
+    except TimeoutError:
+        return rest, False
+    except (ConnectionResetError, ssl.SSLError, BrokenPipeError):
+        pass
+    return rest, True
+
+
+def send_raw(kit: Kit, request: bytes, *, timeout: float = 10.0, linger: float = 0.0) -> Answer:
+    """Send bytes exactly as given over TLS and read what the proxy answers.
+
+    With `linger`, keep reading that long after the answer: whatever else comes is
+    in `after`, and `closed` says whether the proxy closed the connection.
+    """
     with tls_socket(kit, timeout=timeout) as sock:
         try:
             sock.sendall(request)
         except (ConnectionResetError, BrokenPipeError, ssl.SSLError):
             pass  # the proxy may answer and close before a large request is all sent
-        return read_answer(sock)
+        answer = read_answer(sock)
+        if linger and not answer.closed:
+            after, closed = read_rest(sock, linger)
+            answer = dataclasses.replace(answer, after=after, closed=closed)
+        return answer
 
 
 def blog(client: docker.DockerClient, kit: Kit) -> Container:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import docker
 import pytest
 
-from .conftest import Kit
+from .conftest import Kit, service_container
 from .stack_probes import assert_never_reached_blog, marker, record, send_raw
 
 Build = Callable[[str], bytes]
@@ -197,8 +197,12 @@ def test_proxy_refuses_and_blog_never_sees(
     stack: Kit, docker_client: docker.DockerClient, build: Build, expected: int
 ) -> None:
     path = f"/{marker()}"
-    answer = send_raw(stack, build(path))
+    answer = send_raw(stack, build(path), linger=3)
     assert answer.status == expected, answer
+    # Nothing more on this connection: no second answer to a request hidden in the first.
+    assert answer.after == b"", answer.after[:300]
+    # Closed, or announced as closing (after a 413 the proxy lingers to drain the body).
+    assert answer.closed or b"connection: close" in answer.head.lower(), answer
     assert_never_reached_blog(docker_client, stack, path.lstrip("/"))
     record("bad inputs refused before the blog", str(expected))
 
@@ -228,3 +232,13 @@ def test_error_answer_to_bad_version_speaks_http_1_1(stack: Kit, version: str) -
     answer = send_raw(stack, request(line, "Host: localhost"))
     assert answer.status == 400
     assert answer.version == b"HTTP/1.1", answer.head
+
+
+@pytest.mark.parametrize("service", ["proxy", "blog"])
+def test_no_traceback_in_logs_after_bad_inputs(
+    stack: Kit, docker_client: docker.DockerClient, service: str
+) -> None:
+    """The bad inputs above were refused cleanly: no exception escaped in either service."""
+    container = service_container(docker_client, stack, service)
+    logs = container.logs(stdout=True, stderr=True).decode(errors="replace")
+    assert "Traceback" not in logs, logs[logs.index("Traceback") - 200 :][:3000]
