@@ -61,7 +61,7 @@ async def test_wrong_passwords_get_throttled_with_429_and_retry_after(stack: Kit
         await asyncio.sleep(retry_after + 0.5)
         # Control: after waiting, the right password gets in (and clears the counters).
         assert (await attempt(https, stack, user, password)).status == 303
-    record("bad inputs refused before the blog", "password guessing (429)")
+    record("bad inputs tried", "password guessing (429)")
 
 
 # Runs in a container on the kit's public network, so the proxy sees a client address
@@ -131,7 +131,7 @@ async def test_address_blocked_after_10_failures_other_clients_still_log_in(
     assert statuses[10] == 429, statuses
     async with session(stack) as https:
         await log_in(https, stack, *owner)  # asserts the 303
-    record("bad inputs refused before the blog", "password guessing from one address (429)")
+    record("bad inputs tried", "password guessing from one address (429)")
 
 
 def cookie_attributes(header: str) -> dict[str, str]:
@@ -190,7 +190,7 @@ async def test_post_without_valid_csrf_token_is_refused_and_writes_nothing(
             stack.url("/dashboard/posts/new"), data=form, allow_redirects=False
         ) as response:
             assert response.status == 303
-    record("bad inputs refused before the blog", f"CSRF token {token!r}")
+    record("bad inputs tried", f"CSRF token {token!r}")
 
 
 async def test_login_form_without_csrf_token_is_refused(stack: Kit, owner: tuple[str, str]) -> None:
@@ -288,7 +288,7 @@ async def test_xss_corpus_in_a_post_is_rendered_inert(stack: Kit, owner: tuple[s
     assert "<script>alert(1)</script>" not in page  # the title is escaped too
     assert active_content(page, first, last) == []
     for _ in XSS_CORPUS:
-        record("bad inputs refused before the blog", "XSS payload")
+        record("bad inputs tried", "XSS payload")
 
 
 def test_xss_checker_control_finds_active_content() -> None:
@@ -323,7 +323,7 @@ def test_path_traversal_in_media_and_static_gets_404(
 ) -> None:
     answer = send_raw(stack, get_request(path))
     assert answer.status == 404, (path, answer)
-    record("bad inputs refused before the blog", "traversal")
+    record("bad inputs tried", "traversal")
 
 
 def test_traversal_control_static_file_is_served(stack: Kit) -> None:

@@ -116,7 +116,7 @@ def test_plain_http_on_https_port_gets_closed_and_proxy_keeps_serving(stack: Kit
     assert answer.status in (None, 400), answer
     assert answer.closed or answer.status == 400
     assert send_raw(stack, get_request("/healthz")).status == 200
-    record("bad inputs refused before the blog", "plain HTTP on the HTTPS port")
+    record("bad inputs tried", "plain HTTP on the HTTPS port")
 
 
 @pytest.fixture(scope="module")
