@@ -85,7 +85,9 @@ for user in users:
     cookie = page.getheader("Set-Cookie").split(";")[0]
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.read().decode()).group(1)
     body = f"username={user}&password=wrong+password+123&csrf_token={token}"
-    headers = {"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"}
+    spoof = f"192.0.2.{len(statuses) + 1}"  # a new claimed address each time (TEST-NET-1)
+    headers = {"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded",
+               "X-Forwarded-For": spoof, "X-Real-IP": spoof, "Forwarded": f"for={spoof}"}
     conn.request("POST", "/login", body=body, headers=headers)
     answer = conn.getresponse()
     answer.read()
@@ -113,13 +115,15 @@ def guess_from_public_network(
     return dict(json.loads(output))
 
 
-async def test_address_blocked_after_10_failures_other_clients_still_log_in(
+async def test_address_blocked_after_10_failures_despite_spoofed_forwarding_headers(
     stack: Kit, owner: tuple[str, str], docker_client: docker.DockerClient
 ) -> None:
     """Per-address throttling sees each client's own address through the proxy.
 
-    Ten failures from one address block it (429); a client elsewhere, here the host,
-    still logs in, so one attacker cannot lock the owner out through the proxy.
+    Ten failures from one address block it (429), although each guess claims another
+    address in X-Forwarded-For, X-Real-IP and Forwarded (the proxy replaces them); a
+    client elsewhere, here the host, still logs in, so one attacker can neither dodge
+    the limit nor lock the owner out through the proxy.
     The guesses spread over fresh account names so the per-account limit is not what acts.
     """
     names = [f"nobody{n}{uuid.uuid4().hex[:4]}" for n in range(11)]  # never one account's limit
