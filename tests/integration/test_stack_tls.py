@@ -23,7 +23,7 @@ from typing import Any
 import docker
 import pytest
 
-from .conftest import ROOT, Kit
+from .conftest import ROOT, Kit, service_container
 from .stack_probes import get_request, read_answer, record, send_raw
 
 SSLYZE = os.environ.get("SSLYZE", str(ROOT / ".cache/sslyze/bin/sslyze"))
@@ -188,3 +188,29 @@ def test_sslyze_finds_intermediate_proxy_not_modern(stack: Kit, tmp_path: Path) 
     assert result.returncode != 0
     assert ": OK - Compliant." not in result.stdout
     assert "FAILED - Not compliant." in result.stdout, result.stdout[-3000:]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="kit bug: compose.yaml mounts the whole CERTS_DIR at /certs, so ca-key.pem (0600, "
+    "owned by the proxy's own uid) is readable inside the proxy; docs/certificates.md says the "
+    "CA key never leaves certs/. A compromised proxy could sign certificates for the kit's "
+    "names (and client certificates), within the CA's name constraints",
+)
+def test_proxy_container_cannot_read_the_ca_private_key(
+    stack: Kit, docker_client: docker.DockerClient
+) -> None:
+    assert not readable_in_proxy(stack, docker_client, "/certs/ca-key.pem")
+
+
+def test_control_proxy_container_reads_its_server_key(
+    stack: Kit, docker_client: docker.DockerClient
+) -> None:
+    """Proves the probe above can see a readable file: the key the proxy must read."""
+    assert readable_in_proxy(stack, docker_client, "/certs/server-key.pem")
+
+
+def readable_in_proxy(stack: Kit, client: docker.DockerClient, path: str) -> bool:
+    proxy = service_container(client, stack, "proxy")
+    code, _ = proxy.exec_run(["python3", "-c", f"open({path!r}, 'rb').read(1)"])
+    return code == 0
