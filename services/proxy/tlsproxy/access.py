@@ -1,4 +1,6 @@
-"""Who may use a route: client networks (allow/deny) and HTTP Basic authentication.
+"""Who may use a route: client networks (allow/deny), a client certificate (mutual
+TLS, verified by the listener's ``client_ca`` in the handshake) and HTTP Basic
+authentication.
 
 Checked after routing and before any backend work, cheapest first. Routes without
 such settings get no ``RouteAccess`` at all. The client address is the TCP peer,
@@ -14,16 +16,18 @@ from multidict import CIMultiDict
 
 from .basic_auth import BasicAuthGuard, FailureThrottle
 from .config import Route
-from .errors import error_response
+from .errors import NO_CLIENT_CERTIFICATE, error_response
 
-# Set toward the backend by the proxy only; a client's own copy is always dropped.
+# Set toward the backend by the proxy only; a client's own copies are always dropped.
 USER_HEADER = "X-Forwarded-User"
+SUBJECT_HEADER = "X-Client-Cert-Subject"
 
 
 class RouteAccess:
     def __init__(self, route: Route) -> None:
         self.allow = route.allow
         self.deny = route.deny
+        self.client_cert_required = route.client_cert_required
         self.auth: BasicAuthGuard | None = None
         if route.basic_auth is not None:
             settings = route.basic_auth
@@ -32,7 +36,7 @@ class RouteAccess:
 
     @staticmethod
     def for_route(route: Route) -> RouteAccess | None:
-        if route.allow or route.deny or route.basic_auth is not None:
+        if route.allow or route.deny or route.basic_auth or route.client_cert_required:
             return RouteAccess(route)
         return None
 
@@ -51,6 +55,8 @@ class RouteAccess:
         """A response refusing the request, or None (``headers`` then carry the user)."""
         if (self.allow or self.deny) and not self.network_allows(peer):
             return error_response(403)
+        if self.client_cert_required and SUBJECT_HEADER not in headers:
+            return error_response(403, explanation=NO_CLIENT_CERTIFICATE)
         if self.auth is not None:
             verdict = await self.auth.check(request, peer)
             if not isinstance(verdict, str):

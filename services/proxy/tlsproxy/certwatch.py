@@ -20,7 +20,8 @@ FileState = tuple[int, int, int] | None  # (inode, size, mtime_ns); None when mi
 
 
 def certificate_files(config: Config) -> tuple[Path, ...]:
-    paths = (p for lst in config.listeners for c in lst.certificates for p in (c.cert, c.key))
+    paths = [p for lst in config.listeners for c in lst.certificates for p in (c.cert, c.key)]
+    paths += [lst.client_ca for lst in config.listeners if lst.client_ca is not None]
     return tuple(dict.fromkeys(paths))
 
 

@@ -30,6 +30,9 @@ LISTENER_KINDS = ("https", "redirect", "http")
 TLS_PROFILES = ("intermediate", "modern")
 ACCESS_LOG_FORMATS = ("combined", "json", "off")
 BALANCE_POLICIES = ("random", "round_robin")
+# required: no valid client certificate, no handshake; page: 403 page for every request
+# without one; optional: only routes with client_cert_required = true answer 403.
+CLIENT_CERT_MODES = ("required", "page", "optional")
 DEFAULT_RETRY_INTERVAL = 10.0
 _HOST_PATTERN = re.compile(
     r"^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$"
@@ -57,6 +60,8 @@ class Listener:
     port: int
     certificates: tuple[Certificate, ...] = ()  # https only; the first is the default
     redirect_port: int = 443  # redirect only: the public HTTPS port in Location
+    client_ca: Path | None = None  # https only: ask clients for a certificate from this CA
+    client_cert: str = "required"  # one of CLIENT_CERT_MODES, with client_ca
 
     @property
     def label(self) -> str:
@@ -123,6 +128,7 @@ class Route:
     allow: tuple[Network, ...] = ()  # empty: any client address
     deny: tuple[Network, ...] = ()  # wins over allow
     basic_auth: BasicAuth | None = None
+    client_cert_required: bool = False  # 403 without a verified client certificate
 
 
 @dataclass(frozen=True, slots=True)
@@ -436,13 +442,20 @@ def _listener(t: _Table) -> Listener:
         certificates = tuple(_certificate(c) for c in t.tables("certificates", required=True))
     elif kind == "redirect":
         redirect_port = t.integer("redirect_port", 443, 1, 65535)
-    t.seen.update(("certificates", "redirect_port"))  # known keys, checked below
-    if kind != "https" and t.has("certificates"):
-        raise t.error("certificates", 'only allowed on listeners with kind = "https"')
+    client_ca, client_cert = None, "required"
+    if kind == "https" and t.has("client_ca"):
+        client_ca = Path(t.string("client_ca"))
+        client_cert = t.choice("client_cert", CLIENT_CERT_MODES, "required")
+    t.seen.update(("certificates", "redirect_port", "client_ca", "client_cert"))
+    for key in ("certificates", "client_ca"):
+        if kind != "https" and t.has(key):
+            raise t.error(key, 'only allowed on listeners with kind = "https"')
+    if client_ca is None and t.has("client_cert"):
+        raise t.error("client_cert", "only allowed together with client_ca")
     if kind != "redirect" and t.has("redirect_port"):
         raise t.error("redirect_port", 'only allowed on listeners with kind = "redirect"')
     t.finish()
-    return Listener(kind, address, port, certificates, redirect_port)
+    return Listener(kind, address, port, certificates, redirect_port, client_ca, client_cert)
 
 
 def _certificate(t: _Table) -> Certificate:
@@ -489,6 +502,7 @@ def _route(t: _Table, index: int) -> Route:
         allow=_networks(t, "allow"),
         deny=_networks(t, "deny"),
         basic_auth=_basic_auth(t.table("basic_auth")) if t.has("basic_auth") else None,
+        client_cert_required=t.boolean("client_cert_required", False),
     )
     t.finish()
     return route

@@ -27,17 +27,28 @@ EXPLANATIONS = {
 }
 
 
-def error_body(status: int) -> bytes:
+NO_CLIENT_CERTIFICATE = (
+    "This service needs a client certificate issued for it; none was presented. "
+    "Install yours in the browser or pass it to your client, then retry."
+)
+
+
+def error_body(status: int, explanation: str | None = None) -> bytes:
     phrase = HTTPStatus(status).phrase
-    explanation = EXPLANATIONS.get(status, "")
+    explanation = EXPLANATIONS.get(status, "") if explanation is None else explanation
     return f"{status} {phrase}\n{explanation}\n".encode()
 
 
 _BODIES = {status: error_body(status) for status in EXPLANATIONS}
 
 
-def error_response(status: int, *, close: bool = False) -> web.Response:
-    body = _BODIES.get(status) or error_body(status)
+def error_response(
+    status: int, *, close: bool = False, explanation: str | None = None
+) -> web.Response:
+    if explanation is None:
+        body = _BODIES.get(status) or error_body(status)
+    else:
+        body = error_body(status, explanation)
     response = web.Response(status=status, body=body, content_type="text/plain", charset="utf-8")
     response.headers["Cache-Control"] = "no-store"
     response.headers["Server"] = SERVER_NAME

@@ -16,12 +16,12 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from . import websocket
-from .access import USER_HEADER, RouteAccess
+from .access import SUBJECT_HEADER, USER_HEADER, RouteAccess
 from .accesslog import AccessLog
 from .backend_health import BackendHealth, HealthBoard
 from .balancer import Balancer
 from .config import Backend, Config, Listener
-from .errors import SERVER_NAME, error_response
+from .errors import NO_CLIENT_CERTIFICATE, SERVER_NAME, error_response
 from .forwarded import FORWARDING_HEADERS, TrustPolicy, add_forwarding_headers
 from .hop_by_hop import end_to_end
 from .listener import ListenerHandler, request_target
@@ -30,7 +30,11 @@ from .rewrite import BackendRewriter
 from .routing import Router, split_host
 from .streaming import BodyTooLarge, LimitedBody, RelayedResponse, client_gone
 
-_DROP_FROM_REQUEST = FORWARDING_HEADERS | {"expect", USER_HEADER.lower()}
+_DROP_FROM_REQUEST = FORWARDING_HEADERS | {
+    "expect",
+    USER_HEADER.lower(),
+    SUBJECT_HEADER.lower(),
+}
 _DROP_WITHOUT_HOST = _DROP_FROM_REQUEST | {"host"}
 # Safe to send twice (RFC 9110 9.2.2): a reset before any response byte moves them on.
 _IDEMPOTENT = frozenset(("GET", "HEAD", "OPTIONS", "PUT", "DELETE"))
@@ -57,6 +61,7 @@ class ProxyHandler(ListenerHandler):
         self.router = Router(config.routes)
         self.balancers = {id(r): Balancer(r, health) for r in config.routes}
         self.access = {id(r): a for r in config.routes if (a := RouteAccess.for_route(r))}
+        self.client_cert = listener.client_cert if listener.client_ca is not None else None
         self.trust = TrustPolicy(config.server.trusted_proxies)
         self.rewriters: dict[Backend, BackendRewriter] = {
             b: BackendRewriter(b) for r in config.routes for b in r.backends
@@ -84,6 +89,12 @@ class ProxyHandler(ListenerHandler):
             port=port,
             trusted=self.trust.trusts(peer),
         )
+        if self.client_cert is not None:
+            subject = request.protocol.client_subject()  # type: ignore[attr-defined]
+            if subject is not None:
+                headers[SUBJECT_HEADER] = subject
+            elif self.client_cert == "page":
+                return error_response(403, explanation=NO_CLIENT_CERTIFICATE)
         access = self.access.get(id(route))
         if access is not None:
             refused = await access.check(request, peer, headers)

@@ -22,6 +22,7 @@ from aiohttp.web_protocol import RequestHandler
 from .accesslog import AccessLog
 from .errors import error_response, raw_error
 from .metrics import Metrics
+from .tls import certificate_subject
 
 
 class ConnectionGate:
@@ -54,6 +55,8 @@ class ProxyProtocol(RequestHandler):
         self._access = access_log_writer
         self._hsts = hsts
         self.retired = False
+        self._client_subject: str | None = None
+        self._client_subject_read = False
 
     # -- connection limit and header deadline ------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -91,6 +94,16 @@ class ProxyProtocol(RequestHandler):
 
     def request_done(self) -> None:
         self._in_request = False
+
+    def client_subject(self) -> str | None:
+        """The verified client certificate's subject, read once per connection."""
+        if not self._client_subject_read:
+            self._client_subject_read = True
+            transport = self.transport
+            ssl_object = transport.get_extra_info("ssl_object") if transport else None
+            der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+            self._client_subject = certificate_subject(der) if der else None
+        return self._client_subject
 
     def retire(self) -> None:
         """A reload happened: an idle connection closes now, a busy one (a request or a

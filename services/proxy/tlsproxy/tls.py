@@ -35,8 +35,11 @@ class CertificateLoadError(RuntimeError):
     """A certificate or key file is missing, unreadable or does not match."""
 
 
-def server_context(certificate: Certificate, profile: str) -> ssl.SSLContext:
-    """A server context for one certificate with the given Mozilla profile."""
+def server_context(
+    certificate: Certificate, profile: str, listener: Listener | None = None
+) -> ssl.SSLContext:
+    """A server context for one certificate with the given Mozilla profile (and the
+    listener's client-certificate settings)."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     if profile == "modern":
         ctx.minimum_version = ssl.TLSVersion.TLSv1_3
@@ -52,7 +55,19 @@ def server_context(certificate: Certificate, profile: str) -> ssl.SSLContext:
     ctx.options |= ssl.OP_NO_TICKET
     ctx.set_alpn_protocols(ALPN_PROTOCOLS)
     _load_chain(ctx, certificate)
+    if listener is not None and listener.client_ca is not None:
+        _ask_client_certificates(ctx, listener.client_ca, listener.client_cert)
     return ctx
+
+
+def _ask_client_certificates(ctx: ssl.SSLContext, ca: Path, mode: str) -> None:
+    """Mutual TLS: a presented certificate must chain to ``ca`` (else the handshake
+    fails in every mode); ``required`` also fails it when none is presented."""
+    try:
+        ctx.load_verify_locations(cafile=str(ca))
+    except (ssl.SSLError, OSError) as exc:
+        raise CertificateLoadError(f"Cannot use {ca} as client_ca: {exc}") from exc
+    ctx.verify_mode = ssl.CERT_REQUIRED if mode == "required" else ssl.CERT_OPTIONAL
 
 
 def _load_chain(ctx: ssl.SSLContext, certificate: Certificate) -> None:
@@ -85,6 +100,11 @@ def certificate_names(certificate: Certificate) -> tuple[str, ...]:
     except (x509.ExtensionNotFound, ValueError, OSError, IndexError):
         pass  # a certificate without SANs is still usable as the default
     return tuple(dict.fromkeys(names))
+
+
+def certificate_subject(der: bytes) -> str:
+    """The subject of a DER certificate as an RFC 4514 string (``CN=alice,O=Kit``)."""
+    return x509.load_der_x509_certificate(der).subject.rfc4514_string()
 
 
 def certificate_expiry(certificate: Certificate) -> float | None:
@@ -128,7 +148,9 @@ class SNISelector:
 
 def listener_context(listener: Listener, profile: str) -> ssl.SSLContext:
     """The context an HTTPS listener starts with; others are chosen by SNI."""
-    contexts = [(c, server_context(c, profile)) for c in listener.certificates]
+    # Every SNI context asks for client certificates too: switching context mid-handshake
+    # does not carry the verification settings over.
+    contexts = [(c, server_context(c, profile, listener)) for c in listener.certificates]
     default = contexts[0][1]
     selector = SNISelector(default)
     for certificate, ctx in contexts:

@@ -12,7 +12,7 @@ import datetime as dt
 import io
 import json
 import ssl
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,8 +62,12 @@ def make_ca(folder: Path) -> LocalCA:
     return LocalCA(key, cert, path)
 
 
-def issue(ca: LocalCA, folder: Path, stem: str, names: list[str]) -> tuple[Path, Path]:
-    """A leaf certificate for DNS ``names`` (and 127.0.0.1); returns (chain, key) paths."""
+def issue(
+    ca: LocalCA, folder: Path, stem: str, names: list[str], client: bool = False
+) -> tuple[Path, Path]:
+    """A leaf certificate for DNS ``names`` (and 127.0.0.1), for a server or, with
+    ``client``, for a client (mutual TLS); returns (chain, key) paths."""
+    usage = x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH if client else None
     import ipaddress
 
     key = ec.generate_private_key(ec.SECP256R1())
@@ -84,7 +88,8 @@ def issue(ca: LocalCA, folder: Path, stem: str, names: list[str]) -> tuple[Path,
             critical=False,
         )
         .add_extension(
-            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
+            x509.ExtendedKeyUsage([usage or x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]),
+            critical=False,
         )
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()), False
@@ -200,6 +205,18 @@ async def proxied_backend(
     runner, url = await start_backend(backend_app(routes, catch_all))
     try:
         async with RunningProxy(config_from(base_document(*cert, url, **sections))) as proxy:
+            yield proxy
+    finally:
+        await runner.cleanup()
+
+
+@contextlib.asynccontextmanager
+async def proxy_for(document: Callable[[str], dict[str, Any]]) -> AsyncIterator[RunningProxy]:
+    """A running proxy whose configuration ``document(url)`` builds around the URL of a
+    live echo backend (for tests that shape routes and listeners themselves)."""
+    runner, url = await start_backend(backend_app())
+    try:
+        async with RunningProxy(config_from(document(url))) as proxy:
             yield proxy
     finally:
         await runner.cleanup()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections.abc import AsyncIterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +17,9 @@ import pytest
 from proxy_testkit import (
     LocalCA,
     RunningProxy,
-    backend_app,
     base_document,
-    config_from,
     echoed_headers,
-    start_backend,
+    proxy_for,
 )
 from tlsproxy.config import ConfigError, load_config
 
@@ -39,10 +38,7 @@ def basic(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
-async def proxy_with_access(
-    cert: tuple[Path, Path], folder: Path, **auth: Any
-) -> AsyncIterator[RunningProxy]:
-    runner, url = await start_backend(backend_app())
+def access_document(cert: tuple[Path, Path], folder: Path, url: str, **auth: Any) -> dict[str, Any]:
     basic_auth = {"htpasswd": str(htpasswd(folder)), "realm": "kit", **auth}
     document = base_document(*cert, url)
     document["routes"] = [
@@ -57,16 +53,12 @@ async def proxy_with_access(
         {"path_prefix": "/denied/", "backends": [url], "deny": ["127.0.0.0/24"]},
         {"backends": [url]},
     ]
-    try:
-        async with RunningProxy(config_from(document)) as proxy:
-            yield proxy
-    finally:
-        await runner.cleanup()
+    return document
 
 
 @pytest.fixture
 async def proxy(server_cert: tuple[Path, Path], tmp_path: Path) -> AsyncIterator[RunningProxy]:
-    async for running in proxy_with_access(server_cert, tmp_path):
+    async with proxy_for(lambda url: access_document(server_cert, tmp_path, url)) as running:
         yield running
 
 
@@ -121,7 +113,8 @@ async def test_failed_attempts_are_throttled_per_address(
 ) -> None:
     right = {"Authorization": basic("alice", "alice-secret")}
     wrong = {"Authorization": basic("alice", "guess")}
-    async for proxy in proxy_with_access(server_cert, tmp_path, max_failures=3, lockout=1):
+    throttled = partial(access_document, server_cert, tmp_path, max_failures=3, lockout=1)
+    async with proxy_for(throttled) as proxy:
         statuses = [(await fetch(proxy, ca, "/private/", wrong))[0] for _ in range(3)]
         assert statuses == [401, 401, 401]
         status, headers, _ = await fetch(proxy, ca, "/private/", right)

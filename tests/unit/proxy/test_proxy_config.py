@@ -126,6 +126,24 @@ INVALID = [
     ("[metrics]\nport = 0", ["metrics.port", "1-65535"]),
     ("[metrics]\naddress = 'any'", ["metrics.address", "IPv4 or IPv6"]),
     ("[metrics]\npath = 'metrics'", ["metrics.path", "'/'"]),
+    (
+        "[[listeners]]\nkind = 'http'\nport = 80\nclient_ca = 'ca.pem'",
+        ["listeners[1].client_ca", 'kind = "https"'],
+    ),
+    (
+        "[[listeners]]\nkind = 'https'\nport = 9443\nclient_cert = 'page'\n"
+        "certificates = [{ cert = 'a', key = 'b' }]",
+        ["listeners[1].client_cert", "client_ca"],
+    ),
+    (
+        "[[listeners]]\nkind = 'https'\nport = 9443\nclient_ca = 'c'\nclient_cert = 'maybe'\n"
+        "certificates = [{ cert = 'a', key = 'b' }]",
+        ["listeners[1].client_cert", "required, page, optional"],
+    ),
+    (
+        "[[routes]]\nbackends = ['http://x']\nclient_cert_required = 1",
+        ["client_cert_required", "true or false"],
+    ),
     ("this is = not toml", ["not valid TOML"]),
 ]
 
