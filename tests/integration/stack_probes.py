@@ -17,7 +17,10 @@ import ssl
 import time
 import uuid
 from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import docker
@@ -27,6 +30,7 @@ from docker.models.containers import Container
 if TYPE_CHECKING:  # conftest may import this module for the summary hook: no import cycle
     from .conftest import Kit
 
+ROOT = Path(__file__).resolve().parents[2]
 STATUS_LINE = re.compile(rb"^(HTTP/\d\.\d) (\d{3}) ")
 
 
@@ -145,6 +149,70 @@ def assert_never_reached_blog(client: docker.DockerClient, kit: Kit, bad: str) -
 def get_request(path: str, *extra: str) -> bytes:
     lines = [f"GET {path} HTTP/1.1", "Host: localhost", *extra, "Connection: close"]
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+@contextmanager
+def extra_proxy(
+    client: docker.DockerClient,
+    kit: Kit,
+    folder: Path,
+    *edits: tuple[str, str],
+    internal: bool = False,
+) -> Iterator[int]:
+    """A second proxy from the kit's image, its proxy.toml edited, on a free loopback port.
+
+    `internal` joins it to the kit's internal network too, so it reaches the blog.
+    Yields the published HTTPS port; the container is removed at the end.
+    """
+    config = (ROOT / "services/proxy/proxy.toml").read_text()
+    for old, new in edits:
+        assert old in config, f"{old!r} not in proxy.toml"
+        config = config.replace(old, new)
+    (folder / "proxy.toml").write_text(config)
+    (folder / "proxy.toml").chmod(0o644)
+    container = client.containers.run(
+        "blogkit-proxy:local",
+        detach=True,
+        user="10001:10001",
+        read_only=True,
+        cap_drop=["ALL"],
+        tmpfs={"/tmp": "size=16m"},
+        network=f"{kit.project}_public",
+        volumes={
+            str(folder / "proxy.toml"): {"bind": "/etc/tlsproxy/proxy.toml", "mode": "ro"},
+            str(kit.certs / "server.pem"): {"bind": "/certs/server.pem", "mode": "ro"},
+            str(kit.certs / "server-key.pem"): {"bind": "/certs/server-key.pem", "mode": "ro"},
+        },
+        ports={"8443/tcp": ("127.0.0.1", None)},
+        labels={"blogkit-test": kit.project},
+    )
+    try:
+        if internal:
+            client.networks.get(f"{kit.project}_internal").connect(container)
+        yield wait_for_tls(container)
+    finally:
+        container.remove(force=True)
+
+
+def wait_for_tls(container: Container, timeout: float = 30.0) -> int:
+    """The published port once the container speaks TLS on it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        container.reload()
+        if container.status == "exited":
+            raise AssertionError(container.logs().decode())
+        bindings = container.ports.get("8443/tcp")
+        if bindings:
+            port = int(bindings[0]["HostPort"])
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=2) as raw:
+                    ssl.create_default_context().wrap_socket(raw, server_hostname="localhost")
+            except ssl.SSLCertVerificationError:
+                return port  # it speaks TLS (trust is the caller's business)
+            except OSError:
+                pass
+        time.sleep(0.3)
+    raise AssertionError(f"extra proxy not answering: {container.logs().decode()}")
 
 
 # The session summary: tests record what they proved; the hook prints it at the end.

@@ -15,7 +15,6 @@ import shutil
 import socket
 import ssl
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ import docker
 import pytest
 
 from .conftest import ROOT, Kit, service_container
-from .stack_probes import get_request, read_answer, record, send_raw
+from .stack_probes import extra_proxy, get_request, read_answer, record, send_raw
 
 SSLYZE = os.environ.get("SSLYZE", str(ROOT / ".cache/sslyze/bin/sslyze"))
 
@@ -124,52 +123,10 @@ def modern_proxy(
     stack: Kit, docker_client: docker.DockerClient, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[int]:
     """A second proxy from the kit's image with `profile = "modern"`, on a free loopback port."""
-    config = (ROOT / "services/proxy/proxy.toml").read_text()
-    assert 'profile = "intermediate"' in config
     folder = tmp_path_factory.mktemp("modern")
-    (folder / "proxy.toml").write_text(
-        config.replace('profile = "intermediate"', 'profile = "modern"')
-    )
-    (folder / "proxy.toml").chmod(0o644)
-    container = docker_client.containers.run(
-        "blogkit-proxy:local",
-        detach=True,
-        user="10001:10001",
-        read_only=True,
-        cap_drop=["ALL"],
-        tmpfs={"/tmp": "size=16m"},
-        volumes={
-            str(folder / "proxy.toml"): {"bind": "/etc/tlsproxy/proxy.toml", "mode": "ro"},
-            str(stack.certs): {"bind": "/certs", "mode": "ro"},
-        },
-        ports={"8443/tcp": ("127.0.0.1", None)},
-        labels={"blogkit-test": stack.project},
-    )
-    try:
-        port = wait_for_tls(container)
+    edit = ('profile = "intermediate"', 'profile = "modern"')
+    with extra_proxy(docker_client, stack, folder, edit) as port:
         yield port
-    finally:
-        container.remove(force=True)
-
-
-def wait_for_tls(container: Any, timeout: float = 30.0) -> int:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        container.reload()
-        bindings = container.ports.get("8443/tcp")
-        if container.status == "exited":
-            raise AssertionError(container.logs().decode())
-        if bindings:
-            port = int(bindings[0]["HostPort"])
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=2) as raw:
-                    ssl.create_default_context().wrap_socket(raw, server_hostname="localhost")
-            except ssl.SSLCertVerificationError:
-                return port  # it speaks TLS; trust is checked by the scanner
-            except OSError:
-                pass
-        time.sleep(0.3)
-    raise AssertionError(f"modern proxy not answering: {container.logs().decode()}")
 
 
 def test_sslyze_finds_modern_profile_compliant_with_mozilla_modern(
