@@ -1,6 +1,9 @@
 """Choosing the backends to try for one request: priority tiers, then weighted random
 or smooth weighted round robin among the usable backends of the best tier.
 
+With ``affinity_cookie`` the backend named by the client's cookie comes first while
+it is usable, so a signed-in user stays on one backend.
+
 The answer is an ordered list: the chosen backend first, then the other usable ones
 (same tier, then lower priorities) for failover. When no backend is usable, all are
 tried anyway, best priority first: a proxy that refuses to even try a restarting
@@ -9,6 +12,7 @@ backend turns a two-second restart into a ``retry_interval``-long outage.
 
 from __future__ import annotations
 
+import hashlib
 import random
 import time
 from collections.abc import Sequence
@@ -25,10 +29,18 @@ class Balancer:
         self.round_robin = route.balance == "round_robin"
         self._current = {id(s): 0 for s in self.states}  # smooth round-robin counters
         self._by_priority = sorted(self.states, key=lambda s: s.backend.priority)
+        self.affinity_cookie = route.affinity_cookie
+        self.tokens = {id(s): affinity_token(s.backend.url) for s in self.states}
+        self._by_token = {affinity_token(s.backend.url): s for s in self.states}
 
-    def candidates(self) -> Sequence[BackendHealth]:
+    def candidates(self, sticky: str | None = None) -> Sequence[BackendHealth]:
+        """``sticky``: an affinity cookie value; its backend comes first while usable."""
         if self.single:
             return self.states  # the common case: nothing to choose
+        if sticky is not None:
+            state = self._by_token.get(sticky)
+            if state is not None and state.usable(time.monotonic()):
+                return [state, *(s for s in self.candidates() if s is not state)]
         now = time.monotonic()
         usable = [s for s in self._by_priority if s.usable(now)]
         if not usable:
@@ -37,6 +49,16 @@ class Balancer:
         tier = [s for s in usable if s.backend.priority == best]
         chosen = self._pick(tier)
         return [chosen, *(s for s in usable if s is not chosen)]
+
+    def affinity_set_cookie(
+        self, state: BackendHealth, sticky: str | None, secure: bool
+    ) -> str | None:
+        """The Set-Cookie value pinning the client to ``state``; None if it already is."""
+        token = self.tokens[id(state)]
+        if self.affinity_cookie is None or sticky == token:
+            return None
+        cookie = f"{self.affinity_cookie}={token}; Path=/; HttpOnly; SameSite=Lax"
+        return cookie + "; Secure" if secure else cookie
 
     def _pick(self, tier: list[BackendHealth]) -> BackendHealth:
         if len(tier) == 1:
@@ -53,3 +75,8 @@ class Balancer:
                 best = state
         self._current[id(best)] -= total
         return best
+
+
+def affinity_token(url: str) -> str:
+    """Stable across restarts and reloads, and says nothing about the backend's address."""
+    return hashlib.sha256(url.encode()).hexdigest()[:16]

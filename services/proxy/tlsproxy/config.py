@@ -38,6 +38,7 @@ _HOST_PATTERN = re.compile(
     r"^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$"
 )
 _METHOD_PATTERN = re.compile(r"^[A-Z][A-Z0-9_-]*$")
+_TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
 class ConfigError(ValueError):
@@ -129,6 +130,7 @@ class Route:
     deny: tuple[Network, ...] = ()  # wins over allow
     basic_auth: BasicAuth | None = None
     client_cert_required: bool = False  # 403 without a verified client certificate
+    affinity_cookie: str | None = None  # session affinity: the cookie naming the backend
 
 
 @dataclass(frozen=True, slots=True)
@@ -503,6 +505,7 @@ def _route(t: _Table, index: int) -> Route:
         deny=_networks(t, "deny"),
         basic_auth=_basic_auth(t.table("basic_auth")) if t.has("basic_auth") else None,
         client_cert_required=t.boolean("client_cert_required", False),
+        affinity_cookie=_cookie_name(t) if t.has("affinity_cookie") else None,
     )
     t.finish()
     return route
@@ -532,6 +535,13 @@ def _backends(t: _Table) -> tuple[Backend, ...]:
         else:
             raise t.error("backends", f"entry {index} must be a URL or a table, {example}")
     return tuple(backends)
+
+
+def _cookie_name(t: _Table) -> str:
+    name = t.string("affinity_cookie")
+    if not _TOKEN_PATTERN.match(name):
+        raise t.error("affinity_cookie", f"{name!r} is not a cookie name (letters, digits, -_.)")
+    return name
 
 
 def _health_check(t: _Table) -> HealthCheck:

@@ -74,7 +74,10 @@ class ProxyHandler(ListenerHandler):
         if route is None:
             return error_response(404)
         balancer = self.balancers[id(route)]
-        candidates = balancer.candidates()
+        if balancer.affinity_cookie is None:
+            candidates = balancer.candidates()
+        else:
+            candidates = balancer.candidates(request.cookies.get(balancer.affinity_cookie))
         if self.metrics is not None:
             request[ROUTE_KEY] = route.name
         headers = end_to_end(
@@ -152,8 +155,12 @@ class ProxyHandler(ListenerHandler):
                 self.health.answered(state)
             if self.metrics is not None:
                 request[BACKEND_KEY] = backend.url
+            pin = None
+            if balancer.affinity_cookie is not None:
+                sticky = request.cookies.get(balancer.affinity_cookie)
+                pin = balancer.affinity_set_cookie(state, sticky, self.scheme == "https")
             try:
-                return await self._relay_response(request, upstream, backend, public_origin)
+                return await self._relay_response(request, upstream, backend, public_origin, pin)
             finally:
                 upstream.release()
         raise AssertionError("a route has at least one backend")
@@ -186,6 +193,7 @@ class ProxyHandler(ListenerHandler):
         upstream: aiohttp.ClientResponse,
         backend: Backend,
         public_origin: str | None,
+        pin: str | None = None,
     ) -> web.StreamResponse:
         headers = end_to_end(upstream.headers)
         if public_origin is not None and "Location" in headers:
@@ -197,6 +205,8 @@ class ProxyHandler(ListenerHandler):
             cookies = [rewriter.set_cookie(c) for c in headers.popall("Set-Cookie")]
             for cookie in cookies:
                 headers.add("Set-Cookie", cookie)
+        if pin is not None:
+            headers.add("Set-Cookie", pin)  # ours: after the backend's, not rewritten
         if self.hsts is not None:
             headers["Strict-Transport-Security"] = self.hsts
         if "Server" not in headers:

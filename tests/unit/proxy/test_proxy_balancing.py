@@ -273,3 +273,42 @@ async def test_active_checks_take_a_backend_out_and_bring_it_back(
         assert await wait_for_answer(proxy, ca, "200 one") == ["200 one"]
     events = backend_events(capsys.readouterr().err)
     assert events == [(one.url, "down", "active"), (one.url, "up", "active")]
+
+
+# -- session affinity -------------------------------------------------------------------
+
+
+async def test_affinity_cookie_keeps_a_client_on_its_backend_until_it_is_down(
+    one_two: tuple[Backend, Backend], server_cert: tuple[Path, Path], ca: LocalCA
+) -> None:
+    one, two = one_two
+    document = route_document(
+        server_cert, [one.url, two.url], balance="round_robin", affinity_cookie="kit_backend"
+    )
+    async with RunningProxy(config_from(document)) as proxy:
+        # Clients without the cookie are spread as usual.
+        fresh = [*await answers(proxy, ca, 1), *await answers(proxy, ca, 1)]
+        assert sorted(fresh) == ["200 one", "200 two"]
+        url = f"https://localhost:{proxy.https_port}/"
+        ctx = ca.client_context()
+        async with aiohttp.ClientSession() as client:  # keeps cookies like a browser
+            seen = []
+            for _ in range(6):
+                async with client.get(url, ssl=ctx) as response:
+                    seen.append(await response.text())
+                    if len(seen) == 1:
+                        pin = response.headers["Set-Cookie"]
+                    else:
+                        assert "Set-Cookie" not in response.headers  # already pinned
+            assert len(set(seen)) == 1
+            assert pin.startswith("kit_backend=")
+            assert pin.endswith("; Path=/; HttpOnly; SameSite=Lax; Secure")
+            assert "127.0.0.1" not in pin
+            pinned = one if seen[0] == "one" else two
+            await pinned.stop()
+            async with client.get(url, ssl=ctx) as response:
+                moved = await response.text()
+                assert response.headers["Set-Cookie"] != pin  # pinned to the other one now
+            assert moved != seen[0]
+            async with client.get(url, ssl=ctx) as response:
+                assert await response.text() == moved

@@ -144,6 +144,10 @@ INVALID = [
         "[[routes]]\nbackends = ['http://x']\nclient_cert_required = 1",
         ["client_cert_required", "true or false"],
     ),
+    (
+        "[[routes]]\nbackends = ['http://x']\naffinity_cookie = 'a b'",
+        ["routes[1].affinity_cookie", "cookie name"],
+    ),
     ("this is = not toml", ["not valid TOML"]),
 ]
 
