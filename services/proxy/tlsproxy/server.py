@@ -318,6 +318,23 @@ class Proxy:
         self._retired.clear()
 
 
+def handle_signals(proxy: Proxy, source: str) -> asyncio.Event:
+    """SIGTERM and SIGINT set the returned event; SIGHUP reloads ``source``."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    reloads: set[asyncio.Task[bool]] = set()
+
+    def on_sighup() -> None:
+        task = asyncio.ensure_future(proxy.reload_from(source))
+        reloads.add(task)  # keep a reference until it is done
+        task.add_done_callback(reloads.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, on_sighup)
+    return stop
+
+
 async def serve(config: Config) -> int:
     proxy = Proxy(config)
     try:
@@ -334,18 +351,10 @@ async def serve(config: Config) -> int:
                 file=sys.stderr,
             )
         print(f"tlsproxy: listening on {listener.label}", file=sys.stderr)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    reloads: set[asyncio.Task[bool]] = set()
-
-    def on_sighup() -> None:
-        task = asyncio.ensure_future(proxy.reload_from(config.source))
-        reloads.add(task)
-        task.add_done_callback(reloads.discard)
-
-    loop.add_signal_handler(signal.SIGHUP, on_sighup)
+    if proxy.metrics_port is not None:
+        where = f"{config.metrics.address}:{proxy.metrics_port}{config.metrics.path}"
+        print(f"tlsproxy: metrics on http {where}", file=sys.stderr)
+    stop = handle_signals(proxy, config.source)
     await stop.wait()
     print(
         f"tlsproxy: stopping; draining requests for up to {proxy.config.server.shutdown_grace:g}s",

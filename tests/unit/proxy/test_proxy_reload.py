@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from proxy_testkit import (
     issue,
     start_backend,
 )
+from tlsproxy.server import handle_signals
 
 FAST_WATCH = {"certificate_check_interval": 0.05}
 
@@ -278,3 +280,32 @@ async def test_invalid_reload_is_rejected_and_the_old_setup_keeps_serving(
     (rejected,) = events(capsys.readouterr().err, "reload")
     assert rejected["outcome"] == "rejected"
     assert message in rejected["error"]
+
+
+async def test_signals_reload_on_sighup_and_stop_on_sigterm(
+    on_one: TwoBackends,
+    server_cert: tuple[Path, Path],
+    ca: LocalCA,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    proxy = on_one.proxy
+    path = toml_file(tmp_path / "proxy.toml", proxy.proxy.ports, server_cert, on_one.two_url)
+    loop = asyncio.get_running_loop()
+    stop = handle_signals(proxy.proxy, str(path))
+    try:
+        os.kill(os.getpid(), signal.SIGHUP)
+        for _ in range(100):
+            if events(capsys.readouterr().err, "reload"):
+                break
+            await asyncio.sleep(0.02)
+        async with aiohttp.ClientSession() as client:
+            url = f"https://localhost:{proxy.https_port}/"
+            async with client.get(url, ssl=ca.client_context()) as response:
+                assert await response.text() == "two"
+        assert not stop.is_set()
+        os.kill(os.getpid(), signal.SIGTERM)
+        await asyncio.wait_for(stop.wait(), 5)
+    finally:
+        for sig in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
