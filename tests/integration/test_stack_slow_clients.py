@@ -16,8 +16,8 @@ from .conftest import Kit
 from .stack_probes import record
 
 SLOW_CLIENTS = 200
-DRIP_SECONDS = 12.0  # well below header_timeout (30 s): the slow clients stay connected
-NORMAL_REQUESTS = 60
+NORMAL_SECONDS = 8.0  # the normal client's time among the slow ones; all within
+# header_timeout (30 s), so the slow clients stay connected throughout
 
 
 async def drip(kit: Kit, stop: asyncio.Event, still_open: list[bool]) -> None:
@@ -53,8 +53,8 @@ async def test_200_slow_header_clients_do_not_stop_a_normal_client(stack: Kit) -
     statuses: list[int] = []
     connector = aiohttp.TCPConnector(ssl=stack.ssl_context(), force_close=True)
     async with aiohttp.ClientSession(connector=connector) as normal:
-        deadline = time.monotonic() + DRIP_SECONDS
-        while len(statuses) < NORMAL_REQUESTS and time.monotonic() < deadline:
+        deadline = time.monotonic() + NORMAL_SECONDS
+        while time.monotonic() < deadline:
             started = time.perf_counter()
             async with normal.get(stack.url("/")) as response:  # a new TLS connection each
                 await response.read()
