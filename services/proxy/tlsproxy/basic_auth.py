@@ -29,6 +29,7 @@ from .htpasswd import verify
 
 CACHE_SECONDS = 300.0
 CACHE_SIZE = 1024
+MAX_TRACKED_ADDRESSES = 10000  # failing addresses remembered; expired ones pruned past it
 _DUMMY_HASH = "$2b$12$" + "C" * 53  # unknown users cost a check too (no user probing)
 
 
@@ -56,7 +57,17 @@ class FailureThrottle:
         return failures[0] + self.window - now
 
     def failed(self, address: str) -> None:
+        if len(self._failures) >= MAX_TRACKED_ADDRESSES:
+            self._prune()
         self._failures.setdefault(address, deque(maxlen=self.max_failures)).append(time.monotonic())
+
+    def _prune(self) -> None:
+        """Forget addresses whose last failure is outside the window (many clients)."""
+        oldest = time.monotonic() - self.window
+        for address in [a for a, f in self._failures.items() if not f or f[-1] <= oldest]:
+            del self._failures[address]
+        while len(self._failures) >= MAX_TRACKED_ADDRESSES:  # all recent: drop the oldest
+            del self._failures[next(iter(self._failures))]
 
 
 class BasicAuthGuard:

@@ -258,7 +258,7 @@ class Proxy:
         try:
             config = load_config(path)
             await self.reload(config)
-        except (ConfigError, CertificateLoadError, ReloadError) as exc:
+        except (ConfigError, CertificateLoadError, ReloadError, OSError) as exc:
             log_event("reload", reason=reason, outcome="rejected", source=path, error=str(exc))
             return False
         log_event("reload", reason=reason, outcome="applied", source=path)
@@ -268,7 +268,7 @@ class Proxy:
         """Reload the running configuration (its certificate files changed)."""
         try:
             await self.reload(self.config)
-        except (CertificateLoadError, ReloadError) as exc:
+        except (CertificateLoadError, ReloadError, OSError) as exc:
             log_event("certificates", reason=reason, outcome="rejected", error=str(exc))
         else:
             log_event("certificates", reason=reason, outcome="applied")

@@ -148,3 +148,18 @@ def test_unusable_htpasswd_files_are_configuration_errors(
     assert "routes[0].basic_auth.htpasswd" in str(caught.value)
     assert where in str(caught.value)
     assert message in str(caught.value)
+
+
+def test_throttle_forgets_expired_addresses_when_many_fail(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tlsproxy import basic_auth
+
+    monkeypatch.setattr(basic_auth, "MAX_TRACKED_ADDRESSES", 3)
+    throttle = basic_auth.FailureThrottle(max_failures=2, window=60)
+    for address in ("10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"):
+        throttle.failed(address)
+    # All recent: the oldest address is dropped to stay within the bound.
+    assert set(throttle._failures) == {"10.0.0.2", "10.0.0.3", "10.0.0.4"}
+    throttle.failed("10.0.0.4")
+    assert throttle.retry_after("10.0.0.4") > 0
