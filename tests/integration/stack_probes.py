@@ -43,6 +43,18 @@ class Answer:
     closed: bool
     version: bytes = b""
     after: bytes = b""  # anything sent after the first response: a second answer is smuggling
+    body: bytes = b""
+
+    def leaks(self) -> list[str]:
+        """What an error page must never show (docs/proxy.md): addresses, exceptions, traces."""
+        text = (self.head + b"\r\n" + self.body).decode(errors="replace")
+        return LEAK.findall(text)
+
+
+# Backend names and addresses, exception and errno text, Python traces, file paths.
+LEAK = re.compile(
+    r"\bblog:4334\b|\b(?:\d{1,3}\.){3}\d{1,3}\b|Traceback|Errno|Error\(|Exception|File \"/"
+)
 
 
 def marker() -> str:
@@ -78,7 +90,7 @@ def read_answer(sock: socket.socket) -> Answer:
     status = STATUS_LINE.match(head)
     if not status:
         return Answer(None, head, closed)
-    return Answer(int(status.group(2)), head, closed, status.group(1))
+    return Answer(int(status.group(2)), head, closed, status.group(1), body=body)
 
 
 def read_rest(sock: socket.socket, timeout: float) -> tuple[bytes, bool]:

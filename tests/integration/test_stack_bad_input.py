@@ -259,6 +259,7 @@ def test_proxy_refuses_and_blog_never_sees(
     path = f"/{marker()}"
     answer = send_raw(stack, build(path), linger=3)
     assert answer.status == expected, answer
+    assert answer.leaks() == [], answer.body
     # Nothing more on this connection: no second answer to a request hidden in the first.
     assert answer.after == b"", answer.after[:300]
     # Closed, or announced as closing (after a 413 the proxy lingers to drain the body).

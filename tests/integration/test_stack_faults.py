@@ -70,6 +70,7 @@ def test_blog_stopped_gets_502_or_503_within_connect_timeout_then_served_again(
         # The socket timeout bounds the wait: the answer must come within the connect timeout.
         answer = send_raw(stack, get_request("/"), timeout=CONNECT_TIMEOUT + 3)
         assert answer.status in (502, 503), answer
+        assert answer.leaks() == [], answer.body  # no backend name, address or error text
     finally:
         stack.compose(*BRING_BACK, "blog")
     assert wait_until_served(stack) == 200
