@@ -105,13 +105,32 @@ class ProxyHandler(ListenerHandler):
                 return refused
         target = request_target(request)
         if websocket.is_upgrade(request):
-            url = URL(candidates[0].backend.url + target, encoded=True)
-            if self.metrics is not None:
-                request[BACKEND_KEY] = candidates[0].backend.url
-            return await websocket.relay(request, self.session, url, headers, self.hsts)
+            return await self._websocket(request, balancer, candidates, target, headers)
         # Without a Host header there is no public origin to rewrite Location to.
         public_origin = f"{self.scheme}://{host_header}" if host_header else None
         return await self.forward(request, balancer, candidates, target, headers, public_origin)
+
+    async def _websocket(
+        self,
+        request: web.BaseRequest,
+        balancer: Balancer,
+        candidates: Sequence[BackendHealth],
+        target: str,
+        headers: CIMultiDict[str],
+    ) -> web.StreamResponse:
+        urls = [URL(s.backend.url + target, encoded=True) for s in candidates]
+        connected = [0]  # index of the backend that took the upgrade
+
+        def not_connected(index: int, exc: BaseException) -> None:
+            self.health.failed(candidates[index], balancer.route.retry_interval, exc)
+            connected[0] = index + 1
+
+        response = await websocket.relay(
+            request, self.session, urls, headers, self.hsts, not_connected
+        )
+        if self.metrics is not None and connected[0] < len(candidates):
+            request[BACKEND_KEY] = candidates[connected[0]].backend.url
+        return response
 
     async def forward(
         self,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable, Sequence
 
 import aiohttp
 from aiohttp import WSMsgType, web
@@ -37,10 +38,13 @@ def is_upgrade(request: web.BaseRequest) -> bool:
 async def relay(
     request: web.BaseRequest,
     session: aiohttp.ClientSession,
-    url: URL,
+    urls: Sequence[URL],
     headers: CIMultiDict[str],
     hsts: str | None,
+    not_connected: Callable[[int, BaseException], None] | None = None,
 ) -> web.StreamResponse:
+    """Relay to the first of ``urls`` that accepts a connection; ``not_connected`` is
+    told the index of each one that did not (the balancer's failover order)."""
     protocols = [
         p.strip()
         for value in request.headers.getall("Sec-WebSocket-Protocol", ())
@@ -49,18 +53,38 @@ async def relay(
     ]
     for name in _HANDSHAKE_HEADERS:
         headers.popall(name, None)
-    try:
-        backend_ws = await session.ws_connect(
-            url.with_scheme("ws"), headers=headers, protocols=protocols, autoping=False
-        )
-    except aiohttp.WSServerHandshakeError as exc:
+    last = len(urls) - 1
+    for index, url in enumerate(urls):
+        try:
+            backend_ws = await session.ws_connect(
+                url.with_scheme("ws"), headers=headers, protocols=protocols, autoping=False
+            )
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+            if not_connected is not None:
+                not_connected(index, exc)
+            if index < last:
+                continue
+            return error_response(503 if isinstance(exc, TimeoutError) else 502)
+        except aiohttp.ClientError as exc:
+            return _handshake_failure(exc)
+        except TimeoutError:
+            return error_response(504)
+        return await _relay_with(request, backend_ws, hsts)
+    raise AssertionError("a route has at least one backend")
+
+
+def _handshake_failure(exc: aiohttp.ClientError) -> web.StreamResponse:
+    """The backend was reached but the upgrade failed."""
+    if isinstance(exc, aiohttp.WSServerHandshakeError):
         return error_response(502 if exc.status < 400 else exc.status)
-    except aiohttp.ConnectionTimeoutError:
-        return error_response(503)
-    except (TimeoutError, aiohttp.ServerTimeoutError):
+    if isinstance(exc, TimeoutError):  # aiohttp.ServerTimeoutError is one
         return error_response(504)
-    except aiohttp.ClientError:
-        return error_response(502)
+    return error_response(502)
+
+
+async def _relay_with(
+    request: web.BaseRequest, backend_ws: aiohttp.ClientWebSocketResponse, hsts: str | None
+) -> web.StreamResponse:
     chosen = (backend_ws.protocol,) if backend_ws.protocol else ()
     client_ws = web.WebSocketResponse(protocols=chosen, autoping=False)
     if hsts is not None:

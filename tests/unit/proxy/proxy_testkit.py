@@ -11,6 +11,7 @@ import dataclasses
 import datetime as dt
 import io
 import json
+import socket
 import ssl
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
@@ -182,6 +183,13 @@ def backend_app(
     app.router.add_routes(extra_routes or [])
     app.router.add_route("*", "/{tail:.*}", catch_all)
     return app
+
+
+def closed_port_url() -> str:
+    """A URL on which nothing listens: connects are refused."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
 async def start_backend(app: web.Application) -> tuple[web.AppRunner, str]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import json
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,14 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from proxy_testkit import LocalCA, RunningProxy, backend_app, base_document, config_from
+from proxy_testkit import (
+    LocalCA,
+    RunningProxy,
+    backend_app,
+    base_document,
+    closed_port_url,
+    config_from,
+)
 from tlsproxy.backend_health import HealthBoard
 from tlsproxy.balancer import Balancer
 from tlsproxy.config import parse_config
@@ -90,13 +96,6 @@ def test_failover_order_is_the_other_usable_backends_best_priority_first() -> No
 
 
 # -- through the proxy ------------------------------------------------------------------
-
-
-def closed_port_url() -> str:
-    """A URL on which nothing listens: connects are refused."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
 class Backend:

@@ -12,8 +12,7 @@ from typing import Any
 import aiohttp
 from cryptography import x509
 from prometheus_client.parser import text_string_to_metric_families
-from proxy_testkit import LocalCA, RunningProxy, base_document, config_from
-from test_proxy_balancing import closed_port_url
+from proxy_testkit import LocalCA, RunningProxy, base_document, closed_port_url, config_from
 from tlsproxy.config import load_config
 
 DEFAULT_TOML = Path(__file__).parents[3] / "services" / "proxy" / "proxy.toml"

@@ -5,8 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import aiohttp
+import pytest
 from aiohttp import web
-from proxy_testkit import LocalCA, RunningProxy, base_document, config_from, proxied_backend
+from proxy_testkit import (
+    LocalCA,
+    RunningProxy,
+    backend_app,
+    base_document,
+    closed_port_url,
+    config_from,
+    proxied_backend,
+    start_backend,
+)
 
 
 async def ws_echo(request: web.Request) -> web.WebSocketResponse:
@@ -61,3 +71,24 @@ async def test_websocket_to_a_plain_http_path_is_refused(
                 assert exc.status >= 400
             else:
                 raise AssertionError("a non-WebSocket backend path must not upgrade")
+
+
+async def test_websocket_moves_on_from_a_backend_that_refuses_connections(
+    server_cert: tuple[Path, Path], ca: LocalCA, capsys: pytest.CaptureFixture[str]
+) -> None:
+    runner, url = await start_backend(backend_app([web.get("/ws", ws_echo)]))
+    dead = closed_port_url()
+    document = base_document(*server_cert, url)
+    document["routes"] = [{"backends": [dead, url], "balance": "round_robin"}]
+    try:
+        async with (
+            RunningProxy(config_from(document)) as proxy,
+            aiohttp.ClientSession() as client,
+            client.ws_connect(
+                f"wss://localhost:{proxy.https_port}/ws", ssl=ca.client_context()
+            ) as ws,
+        ):
+            assert (await ws.receive_str(timeout=5)) == "hello https"
+    finally:
+        await runner.cleanup()
+    assert f'"backend": "{dead}", "state": "down"' in capsys.readouterr().err
