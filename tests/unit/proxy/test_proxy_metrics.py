@@ -10,10 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 from cryptography import x509
 from prometheus_client.parser import text_string_to_metric_families
 from proxy_testkit import LocalCA, RunningProxy, base_document, closed_port_url, config_from
 from tlsproxy.config import load_config
+from tlsproxy.server import ReloadError
 
 DEFAULT_TOML = Path(__file__).parents[3] / "services" / "proxy" / "proxy.toml"
 
@@ -99,3 +101,25 @@ async def test_metrics_are_off_by_default(backend_url: str, server_cert: tuple[P
     async with RunningProxy(config_from(base_document(*server_cert, backend_url))) as proxy:
         assert proxy.proxy.metrics is None
         assert proxy.proxy.metrics_port is None
+
+
+async def test_counters_survive_a_reload_and_metrics_settings_need_a_restart(
+    backend_url: str, server_cert: tuple[Path, Path], ca: LocalCA
+) -> None:
+    config = metrics_config(server_cert, backend_url)
+    async with RunningProxy(config) as proxy:
+        url = f"https://localhost:{proxy.https_port}/blog/"
+        key = ("tlsproxy_requests_total", labels(route="blog", status="200", backend=backend_url))
+        ctx = ca.client_context()
+        port = proxy.proxy.metrics_port
+        assert port is not None
+        async with aiohttp.ClientSession() as client:
+            async with client.get(url, ssl=ctx) as response:
+                await response.read()
+            await proxy.proxy.reload(config)
+            async with client.get(url, ssl=ctx) as response:
+                await response.read()
+        assert (await scrape(port))[1][key] == 2
+        moved = dataclasses.replace(config.metrics, port=port + 1)
+        with pytest.raises(ReloadError, match=r"\[metrics\]"):
+            await proxy.proxy.reload(dataclasses.replace(config, metrics=moved))
