@@ -5,6 +5,7 @@ broken one."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import signal
@@ -309,3 +310,22 @@ async def test_signals_reload_on_sighup_and_stop_on_sigterm(
     finally:
         for sig in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
+
+
+async def test_new_limits_get_a_new_backend_pool_and_the_old_one_is_closed(
+    on_one: TwoBackends, ca: LocalCA
+) -> None:
+    running = on_one.proxy.proxy
+    old_session = running.session
+    limits = dataclasses.replace(running.config.limits, backend_read_timeout=30)
+    await running.reload(dataclasses.replace(running.config, limits=limits))
+    assert running.session is not None and running.session is not old_session
+    for _ in range(50):  # the old generation drains (it has no connections), then closes
+        if old_session is not None and old_session.closed:
+            break
+        await asyncio.sleep(0.05)
+    assert old_session is not None and old_session.closed
+    async with aiohttp.ClientSession() as client:
+        url = f"https://localhost:{on_one.proxy.https_port}/"
+        async with client.get(url, ssl=ca.client_context()) as response:
+            assert await response.text() == "one"
