@@ -240,7 +240,7 @@ class Proxy:
             await old.checks.stop()
             old.retire_connections()
             self._retired.append(old)
-            self._spawn(self._drain(old, close_session=not same_pool))
+            self._spawn(self._drain(old))
 
     def _same_sockets(self, config: Config) -> bool:
         """Whether ``config`` listens where we do (port 0 matches the port it got)."""
@@ -273,16 +273,18 @@ class Proxy:
         else:
             log_event("certificates", reason=reason, outcome="applied")
 
-    async def _drain(self, old: _Generation, close_session: bool) -> None:
+    async def _drain(self, old: _Generation) -> None:
         # aiohttp forgets connections in task callbacks, with no event to wait on; this
         # poll runs only while an old generation drains.
         while old.open_connections():  # noqa: ASYNC110
             await asyncio.sleep(0.2)
         for server in old.servers:
             await server.wait_closed()
-        if close_session:
-            await old.session.close()
         self._retired.remove(old)
+        # Generations share a pool while the limits stay the same: close it with the last.
+        others = (g for g in (self._current, *self._retired) if g is not None)
+        if all(g.session is not old.session for g in others):
+            await old.session.close()
 
     def _spawn(self, coro: object) -> None:
         task = asyncio.ensure_future(coro)  # type: ignore[arg-type]
