@@ -7,6 +7,8 @@ Two independent limits, both counting failures in a sliding window:
   seconds, capped at 60 s. An attacker spraying from many addresses is slowed, yet can
   never hold the owner out for more than a minute at a time.
 A successful login clears the address's and the account's counters.
+Callers with no account (wrong first-admin setup links) pass None: only the
+address limit applies, so nobody can slow every client down with bad guesses.
 State is in memory: throttling is a speed bump, and a restart resets it.
 """
 
@@ -37,29 +39,31 @@ class LoginThrottle:
         self._addresses: dict[str, _Record] = {}
         self._accounts: dict[str, _Record] = {}
 
-    def retry_after(self, address: str, account: str) -> float:
+    def retry_after(self, address: str, account: str | None) -> float:
         """Seconds the caller must wait before this attempt may be checked; 0 if allowed."""
         now = self._clock()
-        waits = [
-            record.blocked_until - now
-            for record in (self._addresses.get(address), self._accounts.get(account.lower()))
-            if record is not None
-        ]
+        records = [self._addresses.get(address)]
+        if account is not None:
+            records.append(self._accounts.get(account.lower()))
+        waits = [record.blocked_until - now for record in records if record is not None]
         return max([0.0, *waits])
 
-    def failure(self, address: str, account: str) -> None:
+    def failure(self, address: str, account: str | None) -> None:
         now = self._clock()
         by_address = self._record(self._addresses, address, now)
         if len(by_address.failures) >= ADDRESS_LIMIT:
             by_address.blocked_until = now + ADDRESS_PENALTY
+        if account is None:
+            return
         by_account = self._record(self._accounts, account.lower(), now)
         excess = len(by_account.failures) - ACCOUNT_FREE_FAILURES
         if excess > 0:
             by_account.blocked_until = now + min(2.0 ** (excess - 1), ACCOUNT_MAX_DELAY)
 
-    def success(self, address: str, account: str) -> None:
+    def success(self, address: str, account: str | None) -> None:
         self._addresses.pop(address, None)
-        self._accounts.pop(account.lower(), None)
+        if account is not None:
+            self._accounts.pop(account.lower(), None)
 
     def _record(self, table: dict[str, _Record], key: str, now: float) -> _Record:
         record = table.get(key)

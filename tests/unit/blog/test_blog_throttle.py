@@ -86,3 +86,17 @@ async def test_http_account_throttle_is_short(proxied: TestClient) -> None:
     throttle = proxied.server.app[keys.THROTTLE]
     throttle._accounts["alice"].blocked_until = 0
     assert (await attempt(proxied, "alice", PASSWORD, "192.0.2.10")).status == 303
+
+
+def test_failures_without_an_account_count_only_for_the_address() -> None:
+    """Wrong setup links: no shared account record a crowd of guessers could slow."""
+    throttle = LoginThrottle(Clock())
+    for n in range(ADDRESS_LIMIT * 2):
+        throttle.failure(f"203.0.113.{n}", None)
+    assert throttle.retry_after("192.0.2.1", None) == 0
+    assert throttle._accounts == {}
+    for _ in range(ADDRESS_LIMIT):
+        throttle.failure("198.51.100.1", None)
+    assert throttle.retry_after("198.51.100.1", None) > ADDRESS_PENALTY - 1
+    throttle.success("198.51.100.1", None)
+    assert throttle.retry_after("198.51.100.1", None) == 0
