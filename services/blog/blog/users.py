@@ -21,6 +21,10 @@ class UserError(ValueError):
     """A user operation was refused; the message says why."""
 
 
+class AdminExistsError(UserError):
+    """The first admin was asked for, but there already is one."""
+
+
 @dataclass(frozen=True, slots=True)
 class User:
     id: int
@@ -53,15 +57,43 @@ def validate_name(name: str) -> str:
     return name
 
 
-def create_user(conn: sqlite3.Connection, name: str, password: str, role: Role) -> User:
+def check_new_user(name: str, password: str, role: Role) -> None:
+    """The rules every new account meets, from blogctl or the setup link alike.
+
+    Raises UserError or PasswordPolicyError.
+    """
     validate_name(name)
     if role not in ROLES:
         raise UserError(f"role must be one of {', '.join(ROLES)}")
     check_policy(password, name)
-    password_hash = hash_password(password)
+
+
+def create_user(conn: sqlite3.Connection, name: str, password: str, role: Role) -> User:
+    check_new_user(name, password, role)
+    return insert_user(conn, name, hash_password(password), role)
+
+
+def has_admin(conn: sqlite3.Connection) -> bool:
+    """Whether any admin account exists, enabled or not."""
+    return conn.execute("SELECT 1 FROM users WHERE role = 'admin' LIMIT 1").fetchone() is not None
+
+
+def insert_user(
+    conn: sqlite3.Connection,
+    name: str,
+    password_hash: str,
+    role: Role,
+    *,
+    only_if_no_admin: bool = False,
+) -> User:
+    """Store a checked account. With only_if_no_admin the check runs inside the write
+    transaction (BEGIN IMMEDIATE), so two processes can never both create the first admin.
+    """
     now = now_seconds()
     try:
         with transaction(conn):
+            if only_if_no_admin and has_admin(conn):
+                raise AdminExistsError("an admin already exists")
             cursor = conn.execute(
                 "INSERT INTO users (name, password_hash, role, created_at, password_changed_at)"
                 " VALUES (?, ?, ?, ?, ?)",

@@ -59,6 +59,12 @@ async def login(request: web.Request) -> web.StreamResponse:
         throttle.failure(address, name)
         return _login_page(request, 401, GENERIC_FAILURE, name, next_url)
     throttle.success(address, name)
+    return start_session(request, user.id, next_url)
+
+
+def start_session(request: web.Request, user_id: int, next_url: str) -> web.Response:
+    """Log the user in: a new session replaces the browser's old one; 303 to next_url."""
+    conn = request.app[keys.DB]
     old = principal_of(request)
     if old is not None and old.session is not None:
         sessions.delete_session(conn, old.session.id_hash)
@@ -68,10 +74,15 @@ async def login(request: web.Request) -> web.StreamResponse:
     sessions.purge_expired(
         conn, now, settings.session_idle_seconds, settings.session_absolute_seconds
     )
-    raw_id, _ = sessions.create_session(conn, user.id, now)
+    raw_id, _ = sessions.create_session(conn, user_id, now)
     response = see_other(next_url)
     sessions.set_cookie(response, raw_id)
     return response
+
+
+def as_sentence(error: Exception) -> str:
+    """A validation error's message as a sentence for a form."""
+    return str(error).capitalize() + "."
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
@@ -106,7 +117,7 @@ async def change_password(request: web.Request) -> web.StreamResponse:
         try:
             await asyncio.to_thread(check_policy, new, principal.name)
         except PasswordPolicyError as exc:
-            error = str(exc).capitalize() + "."
+            error = as_sentence(exc)
     if error:
         return render("password.html", request, {"error": error, "done": False}, status=400)
     new_hash = await asyncio.to_thread(hash_password, new)
