@@ -7,11 +7,12 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from . import keys
+from . import keys, users
 from .auth import principal_middleware
 from .config import Settings
 from .csrf import csrf_middleware
 from .db import open_database
+from .first_admin import SetupLink, announcement
 from .forwarded import TrustedProxies, forwarded_middleware
 from .headers import add_security_headers
 from .routes import setup_routes
@@ -28,6 +29,15 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
     app[keys.DB] = conn
     yield
     conn.close()
+
+
+async def setup_link_ctx(app: web.Application) -> AsyncIterator[None]:
+    """While there is no admin, log the one-time link that creates the first one."""
+    settings = app[keys.SETTINGS]
+    if settings.access_mode == "password" and not users.has_admin(app[keys.DB]):
+        token = app[keys.SETUP_LINK].issue()
+        log.warning("%s", announcement(settings.public_url, token))
+    yield
 
 
 def warn_about_access(settings: Settings) -> None:
@@ -61,7 +71,9 @@ def init_app(settings: Settings) -> web.Application:
     )
     app[keys.SETTINGS] = settings
     app[keys.THROTTLE] = LoginThrottle()
+    app[keys.SETUP_LINK] = SetupLink()
     app.cleanup_ctx.append(database_ctx)
+    app.cleanup_ctx.append(setup_link_ctx)  # after the database is open
     app.on_response_prepare.append(add_security_headers)
     setup_templates(app, settings)
     setup_routes(app)

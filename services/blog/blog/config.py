@@ -12,6 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
+
+from .forwarded import HOST_PATTERN
 
 AccessMode = Literal["password", "open"]
 ACCESS_MODES: tuple[AccessMode, ...] = ("password", "open")
@@ -37,6 +40,8 @@ class Settings:
     session_idle_seconds: int = 60 * 60
     session_absolute_seconds: int = 12 * 60 * 60
     max_upload_bytes: int = 5 * 1024 * 1024
+    # "https://host[:port]" as browsers reach the blog, or "" when not configured.
+    public_url: str = ""
 
     @property
     def db_path(self) -> Path:
@@ -100,6 +105,26 @@ def _trusted_proxies(env: Mapping[str, str]) -> tuple[str, ...]:
     return entries
 
 
+def _public_url(env: Mapping[str, str]) -> str:
+    """The origin the first-admin setup link is logged with: https, nothing after the host."""
+    raw = env.get("BLOG_PUBLIC_URL", "").strip()
+    if not raw:
+        return ""
+    fix = "use the address browsers open, such as https://blog.example or https://host:8443"
+    try:
+        parts = urlsplit(raw)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        raise ConfigError(f"BLOG_PUBLIC_URL={raw!r} is not a valid URL; {fix}") from None
+    if parts.scheme.lower() != "https":
+        raise ConfigError(f"BLOG_PUBLIC_URL={raw!r} must start with https://; {fix}")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or raw.endswith(("?", "#")):
+        raise ConfigError(f"BLOG_PUBLIC_URL={raw!r} must not have a path, query or fragment; {fix}")
+    if parts.username is not None or not HOST_PATTERN.match(parts.netloc):
+        raise ConfigError(f"BLOG_PUBLIC_URL={raw!r} needs a plain host name or address; {fix}")
+    return f"https://{parts.netloc}"
+
+
 def _is_ip(text: str) -> bool:
     try:
         ipaddress.ip_address(text)
@@ -123,4 +148,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         session_idle_seconds=_int(env, "BLOG_SESSION_IDLE_MINUTES", 60, 1, 7 * 24 * 60) * 60,
         session_absolute_seconds=_int(env, "BLOG_SESSION_MAX_HOURS", 12, 1, 30 * 24) * 3600,
         max_upload_bytes=_int(env, "BLOG_MAX_UPLOAD_MB", 5, 1, 100) * 1024 * 1024,
+        public_url=_public_url(env),
     )

@@ -30,10 +30,14 @@ COMMON_HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
-AUTHORING_PREFIXES = ("/dashboard", "/login", "/logout")
+AUTHORING_PREFIXES = ("/dashboard", "/login", "/logout", "/setup/")
+# The setup link's path is a secret: no Referer may carry it to the stylesheet or beyond.
+NO_REFERRER_PREFIX = "/setup/"
 
 
 async def add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    if request.path.startswith(NO_REFERRER_PREFIX):
+        response.headers["Referrer-Policy"] = "no-referrer"
     for name, value in COMMON_HEADERS.items():
         response.headers.setdefault(name, value)
     if request.path.startswith(AUTHORING_PREFIXES) or request.cookies.get(SESSION_COOKIE):

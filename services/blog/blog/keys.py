@@ -7,8 +7,10 @@ import sqlite3
 from aiohttp import web
 
 from .config import Settings
+from .first_admin import SetupLink
 from .throttle import LoginThrottle
 
 SETTINGS = web.AppKey("settings", Settings)
 DB = web.AppKey("db", sqlite3.Connection)
 THROTTLE = web.AppKey("login_throttle", LoginThrottle)
+SETUP_LINK = web.AppKey("setup_link", SetupLink)

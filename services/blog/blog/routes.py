@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from .app_paths import STATIC_DIR
-from .views import account, admin, authoring, feeds, health, media, reading
+from .views import account, admin, authoring, feeds, health, media, reading, setup
 
 
 def setup_routes(app: web.Application) -> None:
@@ -24,6 +24,8 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/login", account.login_form, name="login")
     app.router.add_post("/login", account.login)
     app.router.add_post("/logout", account.logout, name="logout")
+    app.router.add_get("/setup/{token}", setup.setup_form, name="setup")
+    app.router.add_post("/setup/{token}", setup.create_first_admin)
     app.router.add_get("/dashboard/password", account.password_form, name="password")
     app.router.add_post("/dashboard/password", account.change_password)
     app.router.add_get("/dashboard", authoring.dashboard, name="dashboard")

@@ -55,9 +55,9 @@ def add_user(client: TestClient, name: str, role: users.Role = "admin") -> users
     return users.create_user(client.server.app[keys.DB], name, PASSWORD, role)
 
 
-async def csrf_from(client: TestClient, path: str) -> str:
+async def csrf_from(client: TestClient, path: str, **headers: str) -> str:
     """Fetch a page as a browser would and read the hidden csrf_token input."""
-    response = await client.get(path)
+    response = await client.get(path, headers=headers)
     assert response.status == 200, path
     match = CSRF_INPUT.search(await response.text())
     assert match, f"no csrf_token input on {path}"
