@@ -1,7 +1,7 @@
 """GET/POST /setup/{token}: create the first admin through the one-time setup link.
 
 Every way a link can be dead (wrong, expired, used, an admin exists, not HTTPS,
-open mode) gets the answer any unknown URL gets, so a guess learns nothing, and
+open mode) gets the plain 404 a random token gets, so a guess learns nothing, and
 counts as a failure for the client address in the login throttle.
 """
 
