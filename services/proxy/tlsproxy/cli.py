@@ -17,6 +17,7 @@ from .config import load_config as _load
 from .healthcheck import check_health
 from .server import serve
 from .tls import CertificateLoadError, certificate_names, server_context
+from .workers import run_workers
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -73,6 +74,16 @@ def _serve(config: Config) -> int:
     # One access-log line must reach `docker logs` when it is written, not per 8 KiB.
     if isinstance(sys.stdout, io.TextIOWrapper):
         sys.stdout.reconfigure(line_buffering=True)
+    if config.server.workers > 1:
+        return run_workers(config, _serve_worker)
+    return _serve_one(config, reuse_port=False)
+
+
+def _serve_worker(config: Config) -> int:
+    return _serve_one(config, reuse_port=True)
+
+
+def _serve_one(config: Config, reuse_port: bool) -> int:
     try:
         import uvloop
     except ImportError:
@@ -80,7 +91,7 @@ def _serve(config: Config) -> int:
     else:
         runner = uvloop.run
     try:
-        return runner(serve(config))
+        return runner(serve(config, reuse_port))
     except CertificateLoadError as exc:
         print(f"tlsproxy: cannot start: {exc}", file=sys.stderr)
         return 1

@@ -33,6 +33,7 @@ BALANCE_POLICIES = ("random", "round_robin")
 # required: no valid client certificate, no handshake; page: 403 page for every request
 # without one; optional: only routes with client_cert_required = true answer 403.
 CLIENT_CERT_MODES = ("required", "page", "optional")
+MAX_WORKERS = 64
 DEFAULT_RETRY_INTERVAL = 10.0
 _HOST_PATTERN = re.compile(
     r"^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$"
@@ -160,6 +161,7 @@ class ServerSettings:
     access_log: str = "combined"
     trusted_proxies: tuple[Network, ...] = ()
     shutdown_grace: float = 8.0  # inside Docker's default 10 s before SIGKILL
+    workers: int = 1  # processes sharing the listening ports (SO_REUSEPORT); one per core
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +217,13 @@ def parse_config(
     routes = tuple(_route(t, i) for i, t in enumerate(top.tables("routes", required=True)))
     metrics = _metrics(top.table("metrics"))
     top.finish()
+    if metrics.enabled and server.workers > 1:
+        # Each worker counts only its own traffic; a scrape would see one at random.
+        raise ConfigError(
+            f"{_where(source, text, 'server.', 'workers')}: must be 1 while [metrics] is "
+            "enabled (each worker would count only its own requests); "
+            "set workers = 1 or disable metrics"
+        )
     _check_unique_addresses(listeners, source, text)
     return Config(source, listeners, routes, server, tls, limits, metrics)
 
@@ -344,6 +353,7 @@ def _server(t: _Table) -> ServerSettings:
         access_log=t.choice("access_log", ACCESS_LOG_FORMATS, "combined"),
         trusted_proxies=_networks(t, "trusted_proxies"),
         shutdown_grace=t.number("shutdown_grace", ServerSettings().shutdown_grace),
+        workers=t.integer("workers", ServerSettings().workers, 1, MAX_WORKERS),
     )
     t.finish()
     return settings

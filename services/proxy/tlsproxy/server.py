@@ -54,15 +54,21 @@ def _contexts(config: Config) -> list[ssl.SSLContext | None]:
     ]
 
 
-def _bind(address: str, port: int) -> socket.socket:
+def bind_socket(
+    address: str, port: int, reuse_port: bool = False, listen: bool = True
+) -> socket.socket:
+    """A bound TCP socket (listening unless ``listen`` is false), IPv6 only for v6."""
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:  # one of several workers on this port (``workers``)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         if family == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         sock.bind((address, port))
-        sock.listen(1024)
+        if listen:
+            sock.listen(1024)
         sock.setblocking(False)
     except OSError:
         sock.close()
@@ -97,8 +103,11 @@ class _Generation:
 class Proxy:
     """All listeners of the running configuration, sharing one backend pool."""
 
-    def __init__(self, config: Config, access_log: AccessLog | None = None) -> None:
+    def __init__(
+        self, config: Config, access_log: AccessLog | None = None, reuse_port: bool = False
+    ) -> None:
         self.config = config
+        self._reuse_port = reuse_port
         self.access_log = access_log or AccessLog(config.server.access_log)
         self._sockets: list[socket.socket] = []
         self._current: _Generation | None = None
@@ -126,7 +135,7 @@ class Proxy:
 
     async def start(self) -> None:
         for listener in self.config.listeners:
-            self._sockets.append(_bind(listener.address, listener.port))
+            self._sockets.append(bind_socket(listener.address, listener.port, self._reuse_port))
         if self.metrics is not None:
             await self._start_metrics()
         session = client_session(self.config.limits)
@@ -144,7 +153,7 @@ class Proxy:
                 return error_response(404)
             return await metrics.handle(request)
 
-        sock = _bind(settings.address, settings.port)
+        sock = bind_socket(settings.address, settings.port)
         self._metrics_server = await asyncio.get_running_loop().create_server(
             web.Server(answer, access_log=None), sock=sock
         )
@@ -227,6 +236,8 @@ class Proxy:
             assert old is not None, "reload() before start()"
             if config.metrics != self.config.metrics:
                 raise ReloadError("the [metrics] settings changed; restart the proxy to apply that")
+            if config.server.workers != self.config.server.workers:
+                raise ReloadError("server.workers changed; restart the proxy to apply that")
             if not self._same_sockets(config):
                 raise ReloadError(
                     "the listener addresses or ports changed; restart the proxy to apply that"
@@ -337,8 +348,8 @@ def handle_signals(proxy: Proxy, source: str) -> asyncio.Event:
     return stop
 
 
-async def serve(config: Config) -> int:
-    proxy = Proxy(config)
+async def serve(config: Config, reuse_port: bool = False) -> int:
+    proxy = Proxy(config, reuse_port=reuse_port)
     try:
         await proxy.start()
     except OSError as exc:

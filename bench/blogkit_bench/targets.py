@@ -1,0 +1,37 @@
+"""The issue's targets: each a bound on one ratio (ours / nginx) or on one figure of ours."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Figure = Literal["throughput", "cpu", "p50_ms", "p99_ms", "peak_mib", "idle_mib"]
+
+
+@dataclass(frozen=True)
+class Target:
+    workload: str
+    figure: Figure
+    bound: float
+    at_most: bool  # True: the value must be <= bound; False: >= bound
+    ratio: bool = True  # True: ours / nginx; False: ours' own figure
+    label: str = ""
+
+    def met(self, value: float) -> bool:
+        return value <= self.bound if self.at_most else value >= self.bound
+
+    def describe(self) -> str:
+        sign = "<=" if self.at_most else ">="
+        what = "x nginx" if self.ratio else ""
+        return f"{self.label} {sign} {self.bound:g}{what}"
+
+
+TARGETS: tuple[Target, ...] = (
+    Target("small", "cpu", 2.0, True, label="CPU per request"),
+    Target("small", "throughput", 0.6, False, label="req/s"),
+    Target("small", "p99_ms", 2.0, True, label="p99 latency"),
+    Target("mib", "cpu", 1.0, True, label="CPU per MiB"),
+    Target("mib", "throughput", 1.0, False, label="MiB/s"),
+    Target("newconn", "cpu", 1.25, True, label="CPU per connection"),
+    Target("upload", "peak_mib", 100.0, True, ratio=False, label="peak memory MiB"),
+)
