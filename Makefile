@@ -6,13 +6,18 @@ SHELL := bash
 
 # Settings from .env (see .env.example) reach the scripts as well as compose.
 -include .env
-export HTTPS_PORT HTTP_PORT PUBLISH_ADDRESS CERT_HOSTS CERT_DAYS BLOG_ACCESS_MODE BLOG_TITLE BASE_IMAGE
+export HTTPS_PORT HTTP_PORT PUBLISH_ADDRESS CERT_HOSTS CERT_LIFETIME CERT_DAYS \
+	CERT_RENEW_INTERVAL CERT_RETRY_INTERVAL BLOG_ACCESS_MODE BLOG_TITLE BASE_IMAGE
 
-# The kit never runs as root: a root user's files are made for uid 10001.
-KIT_UID ?= $(shell u=$$(id -u); [ "$$u" = 0 ] && echo 10001 || echo $$u)
-KIT_GID ?= $(shell [ "$$(id -u)" = 0 ] && echo 10001 || id -g)
-CERTS_DIR ?= $(CURDIR)/certs
-export KIT_UID KIT_GID CERTS_DIR
+# The machine's name goes into the default certificate names (compose alone cannot know it).
+CERT_HOSTNAME ?= $(shell hostname)
+export CERT_HOSTNAME
+
+# Public copies for this machine's user: ca.pem to trust, client bundles to import. The
+# keys themselves stay in the certs service's volume.
+EXPORT_DIR := $(CURDIR)/certs
+CERTS_RUN := docker compose run --rm --no-deps -T -e CERTS_HOST_DIR=$(EXPORT_DIR) certs
+COPY_OUT := docker compose run --rm --no-deps -T --entrypoint cat certs
 
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -27,16 +32,20 @@ help: ## list the targets
 images: ## build the images (makes a local base image where no registry answers)
 	scripts/build-images.sh
 
-certs: images ## make the local CA and (re)issue the server certificate when due
-	scripts/certs.sh "$(CERTS_DIR)" ensure
+certs: images ## make the CA and (re)issue the server certificate when due; copy ca.pem to certs/
+	$(CERTS_RUN) ensure
+	$(COPY_OUT) /certs/ca.pem > $(EXPORT_DIR)/.ca.pem.tmp
+	mv $(EXPORT_DIR)/.ca.pem.tmp $(EXPORT_DIR)/ca.pem
 
 client-cert: images ## make a client certificate for mutual TLS: make client-cert NAME=laptop
 	@[ -n "$(NAME)" ] || { echo "usage: make client-cert NAME=laptop"; exit 2; }
-	scripts/certs.sh "$(CERTS_DIR)" client "$(NAME)"
+	$(CERTS_RUN) client "$(NAME)"
+	install -d -m 0700 $(EXPORT_DIR)/clients
+	(umask 077; $(COPY_OUT) "/certs/clients/$(NAME).p12" > "$(EXPORT_DIR)/clients/$(NAME).p12")
 
 up: certs ## build, check certificates, start the kit and wait until it is healthy
 	docker compose up -d --wait
-	@echo "The blog is at https://localhost:$${HTTPS_PORT:-443}/ (trust $(CERTS_DIR)/ca.pem first)."
+	@echo "The blog is at https://localhost:$${HTTPS_PORT:-443}/ (trust $(EXPORT_DIR)/ca.pem first)."
 
 down: ## stop the kit (the blog's data volume is kept)
 	docker compose down
@@ -78,5 +87,6 @@ lint: venv ## ruff lint and format check
 format: venv ## apply ruff's formatting
 	$(VENV)/bin/ruff format $(CODE)
 
-clean: ## stop the kit and delete its data volume and images (certs/ is kept)
-	docker compose down -v --rmi local
+clean: ## stop the kit, delete the blog's data volume and the images (the CA is kept)
+	docker compose down --rmi local
+	docker volume rm -f "$${COMPOSE_PROJECT_NAME:-blogkit}_blog-data"

@@ -1,8 +1,10 @@
 """The whole kit under docker compose, brought up once per test session.
 
-The stack runs as its own compose project on free loopback ports with its own
-certificate folder, so it never collides with a kit started by `make up`.
-Trust comes only from the kit's CA (ca.pem): verification is never disabled.
+The stack runs as its own compose project on free loopback ports, from no volumes
+at all, so it never collides with a kit started by `make up`: its certs service
+makes a new CA on the first start, exactly as a plain `docker compose up` does.
+Trust comes only from that CA (ca.pem, copied out of the certs service):
+verification is never disabled.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import socket
 import ssl
 import subprocess
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
@@ -45,11 +47,25 @@ class Kit:
     project: str
     https_port: int
     http_port: int
-    certs: Path
+    workdir: Path  # the test's own files: ca.pem once the stack is up
+    env: dict[str, str] = field(default_factory=dict)  # compose variables of this kit
+
+    @classmethod
+    def new(cls, project: str, workdir: Path, **settings: str) -> Kit:
+        """A kit on free loopback ports; ``settings`` are further compose variables."""
+        https_port, http_port = free_port(), free_port()
+        env = {
+            "HTTPS_PORT": str(https_port),
+            "HTTP_PORT": str(http_port),
+            "PUBLISH_ADDRESS": "127.0.0.1",
+            "BLOG_PUBLIC_URL": f"https://localhost:{https_port}",  # for the setup link
+            **settings,
+        }
+        return cls(project, https_port, http_port, workdir, env)
 
     @property
     def ca(self) -> Path:
-        return self.certs / "ca.pem"
+        return self.workdir / "ca.pem"
 
     def url(self, path: str = "/") -> str:
         return f"https://localhost:{self.https_port}{path}"
@@ -58,12 +74,17 @@ class Kit:
         return subprocess.run(
             ["docker", "compose", "-p", self.project, *args],
             cwd=ROOT,
+            env={**os.environ, **self.env},
             input=stdin,
             capture_output=True,
             text=True,
             check=True,
             timeout=300,
         )
+
+    def copy_ca_out(self) -> None:
+        """What a user does to trust the kit: copy ca.pem out of the certs service."""
+        self.compose("cp", "certs:/certs/ca.pem", str(self.ca))
 
     def ssl_context(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=str(self.ca))
@@ -79,20 +100,8 @@ def kit(tmp_path_factory: pytest.TempPathFactory) -> Kit:
         except docker.errors.ImageNotFound:
             subprocess.run([ROOT / "scripts/build-images.sh"], check=True)
             break
-    kit = Kit(
-        project=f"blogkit-test-{os.getpid()}",
-        https_port=free_port(),
-        http_port=free_port(),
-        certs=tmp_path_factory.mktemp("kit") / "certs",
-    )
-    os.environ.update(
-        HTTPS_PORT=str(kit.https_port),
-        HTTP_PORT=str(kit.http_port),
-        PUBLISH_ADDRESS="127.0.0.1",
-        CERTS_DIR=str(kit.certs),
-        CERT_HOSTS="localhost,127.0.0.1,::1",
-    )
-    subprocess.run([ROOT / "scripts/certs.sh", kit.certs, "ensure"], check=True)
+    kit = Kit.new(f"blogkit-test-{os.getpid()}", tmp_path_factory.mktemp("kit"))
+    os.environ.update(kit.env)  # pytest-docker runs compose with this process's environment
     return kit
 
 
@@ -119,7 +128,8 @@ def docker_cleanup() -> list[str]:
 
 @pytest.fixture(scope="session")
 def stack(kit: Kit, docker_services: object) -> Kit:
-    """The running stack (healthy: `up --wait` returned)."""
+    """The running stack (healthy: `up --wait` returned), its CA copied out."""
+    kit.copy_ca_out()
     return kit
 
 

@@ -192,8 +192,7 @@ def extra_proxy(
         network=f"{kit.project}_public",
         volumes={
             str(folder / "proxy.toml"): {"bind": "/etc/tlsproxy/proxy.toml", "mode": "ro"},
-            str(kit.certs / "server.pem"): {"bind": "/certs/server.pem", "mode": "ro"},
-            str(kit.certs / "server-key.pem"): {"bind": "/certs/server-key.pem", "mode": "ro"},
+            f"{kit.project}_certs-served": {"bind": "/certs", "mode": "ro"},
         },
         ports={"8443/tcp": ("127.0.0.1", None)},
         labels={"blogkit-test": kit.project},

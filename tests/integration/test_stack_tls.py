@@ -147,13 +147,6 @@ def test_sslyze_finds_intermediate_proxy_not_modern(stack: Kit, tmp_path: Path) 
     assert "FAILED - Not compliant." in result.stdout, result.stdout[-3000:]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kit bug: compose.yaml mounts the whole CERTS_DIR at /certs, so ca-key.pem (0600, "
-    "owned by the proxy's own uid) is readable inside the proxy; docs/certificates.md says the "
-    "CA key never leaves certs/. A compromised proxy could sign certificates for the kit's "
-    "names (and client certificates), within the CA's name constraints",
-)
 def test_proxy_container_cannot_read_the_ca_private_key(
     stack: Kit, docker_client: docker.DockerClient
 ) -> None:

@@ -6,7 +6,7 @@ another test folder's conftest.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cryptography import x509
@@ -21,7 +21,7 @@ def ensure(directory: Path, hosts: str = HOSTS, now: datetime = NOW, **options: 
     settings = ServerSettings(
         directory=directory,
         hosts=names.parse_hosts(hosts),
-        days=int(options.pop("days", 90)),  # type: ignore[call-overload]
+        lifetime=timedelta(days=int(options.pop("days", 90))),  # type: ignore[call-overload]
         **options,  # type: ignore[arg-type]
     )
     return operations.ensure(settings, now)

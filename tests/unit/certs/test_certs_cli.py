@@ -35,8 +35,8 @@ def test_ensure_reads_its_defaults_from_the_environment(tmp_path: Path) -> None:
     env = {"CERTS_DIR": str(tmp_path), "CERT_HOSTS": "blog.home.arpa,10.0.0.5", "CERT_DAYS": "30"}
     code, output = cli("ensure", env=env)
     assert code == 0
-    assert san(tmp_path / "server.pem") == ["blog.home.arpa", "10.0.0.5"]
-    server = read_cert(tmp_path / "server.pem")
+    assert san(tmp_path / "served" / "server.pem") == ["blog.home.arpa", "10.0.0.5"]
+    server = read_cert(tmp_path / "served" / "server.pem")
     assert (server.not_valid_after_utc - NOW).days == 30
     for expected in (
         "CA created",
@@ -55,13 +55,13 @@ def test_default_hosts_use_cert_hostname(tmp_path: Path) -> None:
         "ensure", "--dir", str(tmp_path), env={"CERT_HOSTNAME": "Kitbox", "CERT_HOSTS": ""}
     )
     assert code == 0
-    assert san(tmp_path / "server.pem") == ["localhost", "127.0.0.1", "::1", "kitbox"]
+    assert san(tmp_path / "served" / "server.pem") == ["localhost", "127.0.0.1", "::1", "kitbox"]
 
 
 def test_arguments_win_over_the_environment(tmp_path: Path) -> None:
     env = {"CERTS_DIR": str(tmp_path / "unused"), "CERT_HOSTS": "a.example", "CERT_DAYS": "bad"}
     code, _ = cli("ensure", "--dir", str(tmp_path), "--hosts", "b.example", "--days", "7", env=env)
-    assert code == 0 and san(tmp_path / "server.pem") == ["b.example"]
+    assert code == 0 and san(tmp_path / "served" / "server.pem") == ["b.example"]
     assert not (tmp_path / "unused").exists()
 
 
@@ -116,7 +116,7 @@ def test_module_runs_without_aiohttp(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "Server certificate issued" in done.stdout
-    assert (tmp_path / "c" / "server.pem").exists()
+    assert (tmp_path / "c" / "served" / "server.pem").exists()
 
 
 def test_client_prints_the_password_once_and_stores_it_nowhere(certs: Path) -> None:
@@ -174,7 +174,7 @@ def test_verify_fails_with_a_clear_message(
 ) -> None:
     hosts = "localhost,other.home.arpa" if damage == "hosts" else "localhost"
     if damage == "key":
-        (certs / "server-key.pem").write_bytes(keys.key_to_pem(keys.generate_key()))
+        (certs / "served" / "server-key.pem").write_bytes(keys.key_to_pem(keys.generate_key()))
     if damage == "ca":
         other = tmp_path / "other"
         cli("ensure", "--dir", str(other))
@@ -219,7 +219,7 @@ def test_a_renamed_machine_does_not_break_make_up(tmp_path: Path, capsys) -> Non
     assert cli("ensure", "--dir", str(tmp_path), env={"CERT_HOSTNAME": "oldname"})[0] == 0
     code, output = cli("ensure", "--dir", str(tmp_path), env={"CERT_HOSTNAME": "newname"})
     assert code == 0 and "newname is outside the CA's name constraints" in output
-    assert san(tmp_path / "server.pem") == ["localhost", "127.0.0.1", "::1"]
+    assert san(tmp_path / "served" / "server.pem") == ["localhost", "127.0.0.1", "::1"]
     configured = {"CERT_HOSTS": "localhost,newname"}
     assert cli("ensure", "--dir", str(tmp_path), env=configured)[0] == 2
     assert "may not sign for newname" in capsys.readouterr().err
@@ -250,3 +250,101 @@ def test_paths_are_shown_as_the_host_sees_them(tmp_path: Path) -> None:
     assert "/home/me/kit/clients/laptop.pem, /home/me/kit/clients/laptop-key.pem" in output
     assert "/home/me/kit/clients/laptop.p12" in output
     assert str(tmp_path) not in output
+
+
+# (environment, expected lifetime of the server certificate)
+LIFETIMES = [
+    ({"CERT_LIFETIME": "36h"}, timedelta(hours=36)),
+    ({"CERT_LIFETIME": "45s"}, timedelta(seconds=45)),
+    ({"CERT_LIFETIME": "90d", "CERT_DAYS": "7"}, timedelta(days=90)),  # CERT_LIFETIME wins
+    ({"CERT_LIFETIME": "", "CERT_DAYS": "7"}, timedelta(days=7)),
+]
+
+
+@pytest.mark.parametrize(("env", "lifetime"), LIFETIMES)
+def test_cert_lifetime_takes_a_unit(tmp_path: Path, env: dict[str, str], lifetime) -> None:
+    code, _ = cli("ensure", "--dir", str(tmp_path), "--hosts", "localhost", env=env)
+    assert code == 0
+    assert read_cert(tmp_path / "served" / "server.pem").not_valid_after_utc == NOW + lifetime
+
+
+@pytest.mark.parametrize("value", ["90", "5s", "398d", "1w", "-3d"])
+def test_a_bad_cert_lifetime_is_named_with_the_fix(tmp_path: Path, capsys, value: str) -> None:
+    code, _ = cli("ensure", "--dir", str(tmp_path), env={"CERT_LIFETIME": value})
+    assert code == 2
+    assert f"CERT_LIFETIME={value!r}" in capsys.readouterr().err
+    assert snapshot(tmp_path) == {}
+
+
+def test_an_empty_cert_hostname_means_no_machine_name(tmp_path: Path) -> None:
+    code, _ = cli("ensure", "--dir", str(tmp_path), env={"CERT_HOSTNAME": ""})
+    assert code == 0
+    assert san(tmp_path / "served" / "server.pem") == ["localhost", "127.0.0.1", "::1"]
+
+
+def test_a_server_pair_from_the_old_layout_moves_into_served(certs: Path) -> None:
+    served = certs / "served"
+    old = {name: (served / name).read_bytes() for name in ("server.pem", "server-key.pem")}
+    for name in old:
+        (served / name).rename(certs / name)
+    code, output = cli("ensure", "--dir", str(certs), "--hosts", HOSTS)
+    assert code == 0 and "up to date" in output  # the same certificate, not a new one
+    assert {name: (served / name).read_bytes() for name in old} == old
+    assert not (certs / "server.pem").exists() and not (certs / "server-key.pem").exists()
+
+
+def test_an_offline_ca_key_renews_without_being_stored(certs: Path, tmp_path: Path) -> None:
+    offline = tmp_path / "usb" / "ca-key.pem"
+    offline.parent.mkdir()
+    (certs / "ca-key.pem").rename(offline)
+    before = read_cert(certs / "served" / "server.pem")
+    code, output = cli("ensure", "--dir", str(certs), "--hosts", HOSTS, "--force")
+    assert code == 2  # without the key nothing can be signed
+    code, output = cli(
+        "ensure", "--dir", str(certs), "--hosts", HOSTS, "--force", "--ca-key", str(offline)
+    )
+    assert code == 0 and "Server certificate issued (--force)" in output
+    assert read_cert(certs / "served" / "server.pem").serial_number != before.serial_number
+    assert not (certs / "ca-key.pem").exists()
+    assert all(offline.read_bytes() not in content for content in snapshot(certs).values())
+
+
+def test_an_offline_ca_key_is_read_from_stdin(certs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    key = (certs / "ca-key.pem").read_bytes()
+    (certs / "ca-key.pem").unlink()
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(key)))
+    code, _ = cli("ensure", "--dir", str(certs), "--hosts", HOSTS, "--force", "--ca-key", "-")
+    assert code == 0
+    assert not (certs / "ca-key.pem").exists()
+
+
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [
+        (b"garbage", "is not a readable unencrypted PEM private key"),
+        (keys.key_to_pem(keys.generate_key()), "do not belong together"),
+    ],
+)
+def test_a_wrong_offline_ca_key_is_refused(
+    certs: Path, tmp_path: Path, capsys, key: bytes, message: str
+) -> None:
+    (certs / "ca-key.pem").unlink()
+    (tmp_path / "key.pem").write_bytes(key)
+    before = snapshot(certs)
+    code, _ = cli("ensure", "--dir", str(certs), "--force", "--ca-key", str(tmp_path / "key.pem"))
+    assert code == 2 and message in capsys.readouterr().err
+    assert snapshot(certs) == before
+
+
+def test_the_served_pair_can_live_in_its_own_folder(tmp_path: Path) -> None:
+    """CERTS_SERVED_DIR: the proxy's volume is apart from the one with the CA key."""
+    env = {"CERTS_DIR": str(tmp_path / "ca"), "CERTS_SERVED_DIR": str(tmp_path / "served")}
+    assert cli("ensure", "--hosts", "localhost", env=env)[0] == 0
+    assert sorted(p.name for p in (tmp_path / "served").iterdir()) == [
+        "ca.pem",
+        "server-key.pem",
+        "server.pem",
+    ]
+    assert sorted(p.name for p in (tmp_path / "ca").iterdir()) == ["ca-key.pem", "ca.pem"]
+    code, output = cli("verify", "--hosts", "localhost", env=env)
+    assert code == 0 and f"{tmp_path / 'served' / 'server.pem'} verifies" in output

@@ -20,15 +20,19 @@ def mode(path: Path) -> int:
 def test_file_modes(certs: Path) -> None:
     assert mode(certs) == 0o700
     assert mode(certs / "ca-key.pem") == 0o600
-    assert mode(certs / "server-key.pem") == 0o600
+    assert mode(certs / "served" / "server-key.pem") == 0o600
     assert mode(certs / "ca.pem") == 0o644
-    assert mode(certs / "server.pem") == 0o644
-    assert sorted(path.name for path in certs.iterdir()) == [
+    assert mode(certs / "served" / "server.pem") == 0o644
+    assert mode(certs / "served") == 0o700
+    assert sorted(str(path.relative_to(certs)) for path in certs.rglob("*")) == [
         "ca-key.pem",
         "ca.pem",
-        "server-key.pem",
-        "server.pem",
+        "served",
+        "served/ca.pem",
+        "served/server-key.pem",
+        "served/server.pem",
     ]
+    assert (certs / "served" / "ca.pem").read_bytes() == (certs / "ca.pem").read_bytes()
 
 
 def test_an_existing_loose_folder_is_tightened(tmp_path: Path) -> None:
@@ -53,13 +57,14 @@ def test_host_order_is_not_a_change(certs: Path) -> None:
 def reissued(certs: Path, **options: object) -> str | None:
     """Run ensure and return its reason, checking the CA stayed and the server cert changed."""
     ca_before = snapshot(certs)["ca.pem"], snapshot(certs)["ca-key.pem"]
-    server_before = (certs / "server.pem").read_bytes()
+    server_before = (certs / "served" / "server.pem").read_bytes()
     result = ensure(certs, **options)
     assert ((certs / "ca.pem").read_bytes(), (certs / "ca-key.pem").read_bytes()) == ca_before
     if result.server_reason is not None:
-        assert (certs / "server.pem").read_bytes() != server_before
+        assert (certs / "served" / "server.pem").read_bytes() != server_before
         assert keys.key_matches(
-            read_cert(certs / "server.pem"), store.load_key(certs / "server-key.pem")
+            read_cert(certs / "served" / "server.pem"),
+            store.load_key(certs / "served" / "server-key.pem"),
         )
     return result.server_reason
 
@@ -67,7 +72,7 @@ def reissued(certs: Path, **options: object) -> str | None:
 def test_reissue_past_two_thirds_of_lifetime(certs: Path) -> None:
     assert reissued(certs, now=NOW + timedelta(days=59)) is None
     assert reissued(certs, now=NOW + timedelta(days=61)) == "it is past two thirds of its lifetime"
-    renewed = read_cert(certs / "server.pem")
+    renewed = read_cert(certs / "served" / "server.pem")
     assert renewed.not_valid_after_utc == NOW + timedelta(days=61 + 90)
 
 
@@ -90,19 +95,19 @@ def test_reissue_when_names_change(tmp_path: Path, hosts: str, change: str) -> N
 
 def test_reissue_when_key_and_certificate_do_not_match(certs: Path) -> None:
     other = keys.key_to_pem(keys.generate_key())
-    store.atomic_write(certs / "server-key.pem", other, store.KEY_MODE)
+    store.atomic_write(certs / "served" / "server-key.pem", other, store.KEY_MODE)
     assert reissued(certs) == "the server key and certificate do not match"
 
 
 def test_reissue_when_the_key_is_missing(certs: Path) -> None:
-    (certs / "server-key.pem").unlink()
+    (certs / "served" / "server-key.pem").unlink()
     assert reissued(certs) == "the server key is missing"
 
 
 def test_reissue_when_signed_by_another_ca(certs: Path, tmp_path: Path) -> None:
     other = tmp_path / "other"
     ensure(other)
-    for name in ("server.pem", "server-key.pem"):
+    for name in ("served/server.pem", "served/server-key.pem"):
         (certs / name).write_bytes((other / name).read_bytes())
     assert reissued(certs) == "it was not signed by the current CA"
 
@@ -127,7 +132,9 @@ def test_mismatched_ca_pair_is_an_error(certs: Path) -> None:
     assert snapshot(certs) == before
 
 
-@pytest.mark.parametrize("name", ["ca.pem", "ca-key.pem", "server.pem", "server-key.pem"])
+@pytest.mark.parametrize(
+    "name", ["ca.pem", "ca-key.pem", "served/server.pem", "served/server-key.pem"]
+)
 def test_unreadable_files_are_an_error(certs: Path, name: str) -> None:
     (certs / name).write_bytes(b"-----BEGIN garbage-----\n")
     before = snapshot(certs)
@@ -203,7 +210,8 @@ def test_a_ca_made_by_a_concurrent_run_is_not_overwritten(
     from tlsproxy.certs import operations
 
     before = snapshot(certs)
-    monkeypatch.setattr(operations, "load_ca", lambda folder, now: None)  # looked: no CA yet
+    # This run looked and saw no CA yet.
+    monkeypatch.setattr(operations, "load_ca", lambda folder, now, key=None: None)
     with pytest.raises(CertsError, match="appeared while this run was working"):
         ensure(certs)
     assert snapshot(certs) == before

@@ -35,8 +35,8 @@ def test_modes_do_not_depend_on_the_umask(tmp_path: Path, umask: int) -> None:
         os.umask(previous)
     certs = tmp_path / "certs"
     assert mode(certs) == 0o700
-    assert (mode(certs / "ca-key.pem"), mode(certs / "server-key.pem")) == (0o600, 0o600)
-    assert (mode(certs / "ca.pem"), mode(certs / "server.pem")) == (0o644, 0o644)
+    assert (mode(certs / "ca-key.pem"), mode(certs / "served" / "server-key.pem")) == (0o600, 0o600)
+    assert (mode(certs / "ca.pem"), mode(certs / "served" / "server.pem")) == (0o644, 0o644)
 
 
 def as_nobody(*argv: str) -> subprocess.CompletedProcess[str]:

@@ -20,7 +20,9 @@ def extension(cert: x509.Certificate, kind: type) -> x509.Extension:
 
 def test_subject_alt_names_are_typed(tmp_path: Path) -> None:
     ensure(tmp_path, hosts="localhost,127.0.0.1,::1,*.pics.home.arpa,pics.home.arpa")
-    san = extension(read_cert(tmp_path / "server.pem"), x509.SubjectAlternativeName).value
+    san = extension(
+        read_cert(tmp_path / "served" / "server.pem"), x509.SubjectAlternativeName
+    ).value
     assert san.get_values_for_type(x509.DNSName) == [
         "localhost",
         "*.pics.home.arpa",
@@ -33,7 +35,7 @@ def test_subject_alt_names_are_typed(tmp_path: Path) -> None:
 
 
 def test_server_extensions_and_criticality(certs: Path) -> None:
-    server = read_cert(certs / "server.pem")
+    server = read_cert(certs / "served" / "server.pem")
     ca = read_cert(certs / "ca.pem")
     basic = extension(server, x509.BasicConstraints)
     assert basic.critical and not basic.value.ca
@@ -52,20 +54,20 @@ def test_server_extensions_and_criticality(certs: Path) -> None:
 @pytest.mark.parametrize("days", [1, 90, 397])
 def test_validity_period(tmp_path: Path, days: int) -> None:
     ensure(tmp_path, days=days)
-    server = read_cert(tmp_path / "server.pem")
+    server = read_cert(tmp_path / "served" / "server.pem")
     assert server.not_valid_after_utc - NOW == timedelta(days=days)
     assert NOW - timedelta(minutes=10) < server.not_valid_before_utc <= NOW
 
 
 def test_chain_verifies_for_every_name(certs: Path) -> None:
     hosts = names.parse_hosts("localhost,127.0.0.1,::1,blog.home.arpa")
-    ca, server = read_cert(certs / "ca.pem"), read_cert(certs / "server.pem")
+    ca, server = read_cert(certs / "ca.pem"), read_cert(certs / "served" / "server.pem")
     assert verify.server_failures(ca, [server], hosts, NOW) == {}
-    assert keys.key_matches(server, load_key(certs / "server-key.pem"))
+    assert keys.key_matches(server, load_key(certs / "served" / "server-key.pem"))
 
 
 def test_chain_fails_for_a_name_not_in_the_certificate(certs: Path) -> None:
-    ca, server = read_cert(certs / "ca.pem"), read_cert(certs / "server.pem")
+    ca, server = read_cert(certs / "ca.pem"), read_cert(certs / "served" / "server.pem")
     failures = verify.server_failures(ca, [server], ["other.home.arpa"], NOW)
     assert list(failures) == ["other.home.arpa"]
 
@@ -76,7 +78,7 @@ def test_name_constraints_at_work(certs: Path, outside: str) -> None:
     ca = read_cert(certs / "ca.pem")
     ca_key = load_key(certs / "ca-key.pem")
     hosts = names.parse_hosts(outside)
-    forged = issue.issue_server(ca, ca_key, keys.generate_key(), hosts, 30, NOW)
+    forged = issue.issue_server(ca, ca_key, keys.generate_key(), hosts, timedelta(days=30), NOW)
     failures = verify.server_failures(ca, [forged], hosts, NOW)
     assert "name constraint" in failures[hosts[0]]
 
@@ -85,7 +87,7 @@ def test_without_name_constraints_any_name_verifies(tmp_path: Path) -> None:
     ca_key = keys.generate_key()
     ca = authority.create_ca(ca_key, None, NOW)
     hosts = names.parse_hosts("example.com")
-    cert = issue.issue_server(ca, ca_key, keys.generate_key(), hosts, 30, NOW)
+    cert = issue.issue_server(ca, ca_key, keys.generate_key(), hosts, timedelta(days=30), NOW)
     assert verify.server_failures(ca, [cert], hosts, NOW) == {}
 
 
@@ -93,5 +95,7 @@ def test_server_never_outlives_the_ca() -> None:
     ca_key = keys.generate_key()
     ca = authority.create_ca(ca_key, None, NOW)
     later = ca.not_valid_after_utc - timedelta(days=10)
-    cert = issue.issue_server(ca, ca_key, keys.generate_key(), ["localhost"], 90, later)
+    cert = issue.issue_server(
+        ca, ca_key, keys.generate_key(), ["localhost"], timedelta(days=90), later
+    )
     assert cert.not_valid_after_utc == ca.not_valid_after_utc

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import ssl
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -59,7 +59,7 @@ def handshake(
 
 
 def server_files(certs: Path) -> tuple[Path, Path]:
-    return certs / "server.pem", certs / "server-key.pem"
+    return certs / "served" / "server.pem", certs / "served" / "server-key.pem"
 
 
 @pytest.fixture
@@ -87,7 +87,7 @@ def test_openssl_enforces_the_name_constraints(live: Path, tmp_path: Path) -> No
     ca, ca_key = store.load_cert(certs / "ca.pem"), store.load_key(certs / "ca-key.pem")
     key = keys.generate_key()
     forged = issue.issue_server(
-        ca, ca_key, key, names.parse_hosts("bank.example"), 30, datetime.now(UTC)
+        ca, ca_key, key, names.parse_hosts("bank.example"), timedelta(days=30), datetime.now(UTC)
     )
     forged_files = (tmp_path / "forged.pem", tmp_path / "forged-key.pem")
     forged_files[0].write_bytes(keys.cert_to_pem(forged))

@@ -1,4 +1,4 @@
-"""The command line: ``python -m tlsproxy.certs ensure|client|inspect|verify``.
+"""The command line: ``python -m tlsproxy.certs ensure|maintain|client|inspect|verify``.
 
 Exit codes: 0 done, 1 a certificate does not verify, 2 bad input or unusable files
 (nothing was written).
@@ -7,6 +7,7 @@ Exit codes: 0 done, 1 a certificate does not verify, 2 bad input or unusable fil
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -14,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from . import config, operations, report, store
+from . import config, maintain, operations, report, store
 from .errors import CertsError, VerificationFailed
 from .issue import CLIENT_DAYS, SERVER_DAYS
 
@@ -30,14 +31,22 @@ def _parser() -> argparse.ArgumentParser:
     folder = argparse.ArgumentParser(add_help=False)
     folder.add_argument("--dir", help="certificate folder (env CERTS_DIR, default ./certs)")
 
+    server = argparse.ArgumentParser(add_help=False, parents=[folder])
+    server.add_argument("--hosts", help="comma-separated names/addresses (env CERT_HOSTS)")
+    server.add_argument(
+        "--days",
+        help=f"server lifetime 1-397 (env CERT_LIFETIME e.g. 90d, or CERT_DAYS; default "
+        f"{SERVER_DAYS})",
+    )
     ensure = commands.add_parser(
         "ensure",
-        parents=[folder],
+        parents=[server],
         help="create the CA if missing; (re)issue the server certificate when due",
     )
-    ensure.add_argument("--hosts", help="comma-separated names/addresses (env CERT_HOSTS)")
     ensure.add_argument(
-        "--days", help=f"server lifetime 1-397 (env CERT_DAYS, default {SERVER_DAYS})"
+        "--ca-key",
+        metavar="FILE",
+        help="a CA key kept off this machine, for this run only ('-' reads stdin; never stored)",
     )
     ensure.add_argument("--ca-key-type", choices=["ecdsa", "rsa"], help="key of a new CA")
     ensure.add_argument(
@@ -56,6 +65,16 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="make a new CA; the old CA files are kept as timestamped .bak files",
     )
+
+    keep = commands.add_parser(
+        "maintain",
+        parents=[server],
+        help="the certs service: ensure now, then again every CERT_RENEW_INTERVAL (12h)",
+    )
+    keep.set_defaults(
+        ca_key=None, ca_key_type=None, no_name_constraints=False, permit="", force=False,
+        new_ca=False,
+    )  # fmt: skip
 
     client = commands.add_parser("client", parents=[folder], help="issue a client certificate")
     client.add_argument("name", help="device name, e.g. laptop")
@@ -81,8 +100,25 @@ def _for_user(path: Path, folder: Path, env: Mapping[str, str]) -> Path:
     return Path(host_dir) / path.relative_to(folder) if host_dir else path
 
 
+def _settings(args: argparse.Namespace, env: Mapping[str, str]) -> config.ServerSettings:
+    settings = config.server_settings(args, env, SERVER_DAYS)
+    if args.ca_key is None:
+        return settings
+    source = "the CA key on stdin" if args.ca_key == "-" else f"the CA key {args.ca_key}"
+    data = sys.stdin.buffer.read() if args.ca_key == "-" else _read_key_file(args.ca_key)
+    key = store.parse_key(data, source.capitalize(), "Give the ca-key.pem that goes with ca.pem.")
+    return dataclasses.replace(settings, ca_key=key)
+
+
+def _read_key_file(name: str) -> bytes:
+    try:
+        return Path(name).read_bytes()
+    except OSError as error:
+        raise CertsError(f"Cannot read the CA key {name}: {error.strerror}.") from None
+
+
 def _ensure(args: argparse.Namespace, env: Mapping[str, str], now: datetime) -> list[str]:
-    result = operations.ensure(config.server_settings(args, env, SERVER_DAYS), now)
+    result = operations.ensure(_settings(args, env), now)
     ignored_ca_options = bool(args.ca_key_type or args.no_name_constraints or args.permit)
     root = result.folder.root
     return report.ensure_lines(
@@ -92,6 +128,11 @@ def _ensure(args: argparse.Namespace, env: Mapping[str, str], now: datetime) -> 
         _for_user(root / "ca.pem", root, env),
         ignored_ca_options,
     )
+
+
+def _maintain(args: argparse.Namespace, env: Mapping[str, str], now: datetime) -> list[str]:
+    maintain.serve(_settings(args, env), maintain.schedule_from(env))
+    return []
 
 
 def _client(args: argparse.Namespace, env: Mapping[str, str], now: datetime) -> list[str]:
@@ -127,11 +168,11 @@ def _inspect(args: argparse.Namespace, env: Mapping[str, str], now: datetime) ->
 
 def _verify(args: argparse.Namespace, env: Mapping[str, str], now: datetime) -> list[str]:
     hosts = config.hosts(args.hosts, env)
-    directory = config.directory(args.dir, env)
+    folder = config.folder(args.dir, env)
     optional = config.detected_hosts(args.hosts, env)
-    server, checked = operations.check_server(directory, hosts, now, optional)
+    server, checked = operations.check_server(folder, hosts, now, optional)
     lines = [
-        f"{directory / 'server.pem'} verifies against {directory / 'ca.pem'} for "
+        f"{folder.server} verifies against {folder.ca} for "
         + ", ".join(str(host) for host in checked),
         f"  valid until {server.not_valid_after_utc:%Y-%m-%d %H:%M} UTC",
     ]
@@ -140,7 +181,13 @@ def _verify(args: argparse.Namespace, env: Mapping[str, str], now: datetime) -> 
     return lines
 
 
-_COMMANDS = {"ensure": _ensure, "client": _client, "inspect": _inspect, "verify": _verify}
+_COMMANDS = {
+    "ensure": _ensure,
+    "maintain": _maintain,
+    "client": _client,
+    "inspect": _inspect,
+    "verify": _verify,
+}
 
 
 def run(

@@ -1,8 +1,10 @@
 """Settings for one run, built and validated in one place from arguments and environment.
 
-Environment: CERTS_DIR (default ./certs), CERT_HOSTS (comma-separated names and
-addresses), CERT_DAYS (server lifetime, 1-397), CERT_HOSTNAME (the machine's name to
-add to the defaults; inside a container gethostname() is only the container id).
+Environment: CERTS_DIR (default ./certs), CERTS_SERVED_DIR (default CERTS_DIR/served: what
+the proxy is given), CERT_HOSTS (comma-separated names and
+addresses), CERT_LIFETIME (server lifetime with a unit: 90d, 36h, 30s) or CERT_DAYS (whole
+days, 1-397), CERT_HOSTNAME (the machine's name to add to the defaults; inside a
+container gethostname() is only the container id; set but empty: no machine name).
 """
 
 from __future__ import annotations
@@ -11,21 +13,25 @@ import argparse
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
-from . import names
+from . import names, store
 from .errors import CertsError
 from .issue import MAX_LEAF_DAYS
-from .keys import KEY_TYPES, KeyType
+from .keys import KEY_TYPES, KeyType, PrivateKey
 
 _CLIENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
+_DURATION = re.compile(r"^\s*(\d{1,9})\s*([smhd])\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+MIN_LIFETIME = timedelta(seconds=10)  # short lifetimes are for tests of renewal
 
 
 @dataclass(frozen=True)
 class ServerSettings:
     directory: Path
     hosts: tuple[names.Host, ...]
-    days: int
+    lifetime: timedelta
     ca_key_type: KeyType = "ecdsa"
     name_constraints: bool = True
     permit: tuple[str | names.IPNetwork, ...] = ()
@@ -34,6 +40,13 @@ class ServerSettings:
     # Detected, not configured (the machine name): left out rather than fatal when an
     # existing CA's name constraints do not cover it, e.g. after a rename.
     optional_hosts: tuple[names.Host, ...] = ()
+    # A CA key kept off the machine, given for one run (--ca-key); never written.
+    ca_key: PrivateKey | None = None
+    served_directory: Path | None = None
+
+    @property
+    def folder(self) -> store.Folder:
+        return store.Folder(self.directory, self.served_directory)
 
 
 def server_settings(args: argparse.Namespace, env: Mapping[str, str], days: int) -> ServerSettings:
@@ -41,18 +54,28 @@ def server_settings(args: argparse.Namespace, env: Mapping[str, str], days: int)
     return ServerSettings(
         directory=directory(args.dir, env),
         hosts=hosts(args.hosts, env),
-        days=server_days(args.days, env, days),
+        lifetime=server_lifetime(args.days, env, days),
         ca_key_type=key_type(args.ca_key_type),
         name_constraints=not args.no_name_constraints,
         permit=names.parse_permit(args.permit),
         force=args.force,
         new_ca=args.new_ca,
         optional_hosts=detected_hosts(args.hosts, env),
+        served_directory=served_directory(env),
     )
 
 
 def directory(value: str | None, env: Mapping[str, str]) -> Path:
     return Path(value or env.get("CERTS_DIR") or "certs")
+
+
+def served_directory(env: Mapping[str, str]) -> Path | None:
+    value = env.get("CERTS_SERVED_DIR")
+    return Path(value) if value else None
+
+
+def folder(value: str | None, env: Mapping[str, str]) -> store.Folder:
+    return store.Folder(directory(value, env), served_directory(env))
 
 
 def hosts(value: str | None, env: Mapping[str, str]) -> tuple[names.Host, ...]:
@@ -88,10 +111,32 @@ def days(value: str | int | None, source: str, default: int) -> int:
     return number
 
 
-def server_days(value: str | None, env: Mapping[str, str], default: int) -> int:
+def duration(value: str, source: str, minimum: timedelta, maximum: timedelta) -> timedelta:
+    """A duration written with its unit (45s, 10m, 12h, 90d) within bounds, or a CertsError."""
+    match = _DURATION.match(value)
+    found = timedelta(seconds=int(match[1]) * _UNITS[match[2]]) if match else None
+    if found is None or not minimum <= found <= maximum:
+        raise CertsError(
+            f"{source}={value!r} is not a valid duration. Write a whole number with its unit, "
+            f"s, m, h or d (e.g. 12h or 90d), from {_text(minimum)} to {_text(maximum)}."
+        )
+    return found
+
+
+def _text(span: timedelta) -> str:
+    seconds = int(span.total_seconds())
+    unit = next(unit for unit in "dhms" if seconds % _UNITS[unit] == 0)
+    return f"{seconds // _UNITS[unit]}{unit}"
+
+
+def server_lifetime(value: str | None, env: Mapping[str, str], default: int) -> timedelta:
+    """--days, else CERT_LIFETIME, else CERT_DAYS, else ``default`` days."""
     if value is not None:
-        return days(value, "--days", default)
-    return days(env.get("CERT_DAYS"), "CERT_DAYS", default)
+        return timedelta(days=days(value, "--days", default))
+    lifetime = env.get("CERT_LIFETIME", "")
+    if lifetime:
+        return duration(lifetime, "CERT_LIFETIME", MIN_LIFETIME, timedelta(days=MAX_LEAF_DAYS))
+    return timedelta(days=days(env.get("CERT_DAYS"), "CERT_DAYS", default))
 
 
 def key_type(value: str | None) -> KeyType:

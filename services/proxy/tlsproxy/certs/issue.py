@@ -26,19 +26,21 @@ def _leaf(
     key: PrivateKey,
     subject: x509.Name,
     usage: x509.ObjectIdentifier,
-    days: int,
+    lifetime: timedelta,
     now: datetime,
     alt_names: Sequence[x509.GeneralName] = (),
 ) -> x509.Certificate:
     # Never outlive the CA: a chain is only as valid as its shortest-lived link.
-    not_after = min(now + timedelta(days=days), ca.not_valid_after_utc)
+    not_after = min(now + lifetime, ca.not_valid_after_utc)
+    # Backdated for slow clocks, but never by more than a tenth of a (test-)short lifetime.
+    skew = min(CLOCK_SKEW, lifetime / 10)
     builder = (
         x509.CertificateBuilder()
         .subject_name(subject)
         .issuer_name(ca.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - CLOCK_SKEW)
+        .not_valid_before(now - skew)
         .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
@@ -62,7 +64,7 @@ def issue_server(
     ca_key: PrivateKey,
     key: PrivateKey,
     hosts: Sequence[names.Host],
-    days: int,
+    lifetime: timedelta,
     now: datetime,
 ) -> x509.Certificate:
     """A serverAuth certificate whose subjectAltName lists exactly ``hosts``."""
@@ -77,7 +79,7 @@ def issue_server(
         key,
         x509.Name(attributes),
         ExtendedKeyUsageOID.SERVER_AUTH,
-        days,
+        lifetime,
         now,
         [names.general_name(host) for host in hosts],
     )
@@ -101,7 +103,10 @@ def issue_client(
     # A URI name, not a DNS one: the CA's DNS/IP name constraints stay out of the way, and
     # verifiers that insist on a subjectAltName (cryptography's) still accept the cert.
     alt_names = [x509.UniformResourceIdentifier(f"urn:safe-blogging-kit:client:{name}")]
-    return _leaf(ca, ca_key, key, subject, ExtendedKeyUsageOID.CLIENT_AUTH, days, now, alt_names)
+    lifetime = timedelta(days=days)
+    return _leaf(
+        ca, ca_key, key, subject, ExtendedKeyUsageOID.CLIENT_AUTH, lifetime, now, alt_names
+    )
 
 
 def client_bundle(

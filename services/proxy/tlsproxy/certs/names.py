@@ -114,10 +114,14 @@ def default_hosts(env: Mapping[str, str]) -> tuple[Host, ...]:
     """localhost and loopback addresses, plus this machine's name when it is a valid DNS name.
 
     Inside a container gethostname() is the container id, so CERT_HOSTNAME (passed by the
-    Makefile from the host) wins when set.
+    Makefile from the host) wins when set; set but empty means no machine name.
     """
     hosts = list(parse_hosts(BASE_HOSTS))
-    machine = env.get("CERT_HOSTNAME") or socket.gethostname()
+    machine = env.get("CERT_HOSTNAME")
+    if machine is None:
+        machine = socket.gethostname()
+    if not machine:  # set but empty (compose without a host name): localhost only
+        return tuple(hosts)
     try:
         name = parse_dns_name(machine)
     except CertsError:

@@ -1,7 +1,8 @@
 """What each command does to the certificate folder: read and decide first, then write.
 
 Every check (input, existing files, name constraints, a trial verification of the new
-certificate) runs before the first write, so bad input changes nothing.
+certificate) runs before the first write, so bad input changes nothing. (The one earlier
+move: a server pair left at the folder's top by an older version goes into ``served/``.)
 """
 
 from __future__ import annotations
@@ -41,17 +42,38 @@ class ClientResult:
     password: str
 
 
-def load_ca(folder: store.Folder, now: datetime) -> tuple[x509.Certificate, PrivateKey] | None:
-    """The existing CA pair, None when there is none, CertsError when only half is there."""
+def load_ca(
+    folder: store.Folder, now: datetime, offline_key: PrivateKey | None = None
+) -> tuple[x509.Certificate, PrivateKey] | None:
+    """The existing CA pair, None when there is none, CertsError when only half is there.
+
+    ``offline_key`` is a CA key kept off this machine and given for one run (--ca-key).
+    """
     have_cert, have_key = store.present(folder.ca), store.present(folder.ca_key)
+    if offline_key is not None:
+        if not have_cert:
+            raise CertsError(
+                f"--ca-key was given but there is no CA certificate {folder.ca} to go with it. "
+                "Restore ca.pem into the certificate folder first."
+            )
+        ca = store.load_cert(folder.ca, "CA certificate")
+        check_ca(ca, offline_key, str(folder.ca), now)
+        return ca, offline_key
     if not have_cert and not have_key:
         return None
-    if have_cert != have_key:
-        present, missing = (folder.ca, folder.ca_key) if have_cert else (folder.ca_key, folder.ca)
+    if have_cert and not have_key:
         raise CertsError(
-            f"{present} exists but {missing} does not, so the CA cannot be used and will not be "
-            "replaced silently. Restore the missing file from a backup, or run with --new-ca to "
-            "keep what is there as a timestamped backup and make a new CA (devices must then "
+            f"{folder.ca} exists but the CA key {folder.ca_key} does not, so nothing can be "
+            "signed. If you keep the CA key off this machine on purpose, give it for this run "
+            "only: `ensure --ca-key - < ca-key.pem` (it is used in memory, never stored). "
+            "Otherwise restore ca-key.pem from a backup, or run with --new-ca to make a new CA "
+            "(every device must then trust the new ca.pem)."
+        )
+    if not have_cert:
+        raise CertsError(
+            f"{folder.ca_key} exists but {folder.ca} does not, so the CA cannot be used and "
+            "will not be replaced silently. Restore ca.pem from a backup, or run with --new-ca "
+            "to keep what is there as a timestamped backup and make a new CA (devices must then "
             "trust the new one)."
         )
     ca = store.load_cert(folder.ca, "CA certificate")
@@ -91,7 +113,7 @@ def _ca_for(
     settings: ServerSettings, folder: store.Folder, now: datetime
 ) -> tuple[x509.Certificate, PrivateKey, bool]:
     """The CA to sign with and whether it is new (kept only in memory until all checks pass)."""
-    existing = None if settings.new_ca else load_ca(folder, now)
+    existing = None if settings.new_ca else load_ca(folder, now, settings.ca_key)
     if existing is not None:
         return *existing, False
     key = generate_key(settings.ca_key_type)
@@ -114,7 +136,8 @@ def _hosts_for(
 
 def ensure(settings: ServerSettings, now: datetime) -> EnsureResult:
     """Create the CA when missing, then (re)issue the server certificate when needed."""
-    folder = store.Folder(settings.directory)
+    folder = settings.folder
+    store.adopt_old_layout(folder)
     ca, ca_key, ca_created = _ca_for(settings, folder, now)
     hosts, dropped = _hosts_for(ca, settings)
     if ca_created:
@@ -126,11 +149,12 @@ def ensure(settings: ServerSettings, now: datetime) -> EnsureResult:
         found = server_reissue_reason(cert, key, hosts, ca, now)
         if found is None:
             assert cert is not None  # no reason to reissue means there is a certificate
+            _serve_ca_copy(folder, ca)
             return EnsureResult(folder, ca, cert, dropped=dropped)
         reason = found
 
     server_key = generate_key()
-    server = issue_server(ca, ca_key, server_key, hosts, settings.days, now)
+    server = issue_server(ca, ca_key, server_key, hosts, settings.lifetime, now)
     failures = server_failures(ca, [server], hosts, now)
     if failures:  # a guard: never write a certificate a browser would refuse
         detail = "; ".join(f"{host}: {why}" for host, why in failures.items())
@@ -146,10 +170,21 @@ def ensure(settings: ServerSettings, now: datetime) -> EnsureResult:
             result.backups = [path for path in backups if path]
         store.atomic_write(folder.ca_key, key_to_pem(ca_key), store.KEY_MODE, exclusive=True)
         store.atomic_write(folder.ca, cert_to_pem(ca), store.CERT_MODE, exclusive=True)
-    # Key first: a crash in between leaves a mismatch, which the next run repairs.
+    # Key first: a crash in between leaves a mismatch, which the next run repairs (and the
+    # proxy keeps serving the old pair until both files match).
+    store.ensure_dir(folder.served)
     store.atomic_write(folder.server_key, key_to_pem(server_key), store.KEY_MODE)
     store.atomic_write(folder.server, cert_to_pem(server), store.CERT_MODE)
+    _serve_ca_copy(folder, ca)
     return result
+
+
+def _serve_ca_copy(folder: store.Folder, ca: x509.Certificate) -> None:
+    """served/ca.pem: the CA certificate (never its key) for the proxy's mutual TLS."""
+    pem = cert_to_pem(ca)
+    if not store.present(folder.served_ca) or folder.served_ca.read_bytes() != pem:
+        store.ensure_dir(folder.served)
+        store.atomic_write(folder.served_ca, pem, store.CERT_MODE)
 
 
 def new_client(
@@ -193,7 +228,7 @@ def new_client(
 
 
 def check_server(
-    directory: Path,
+    folder: store.Folder,
     hosts: tuple[names.Host, ...],
     now: datetime,
     optional_hosts: tuple[names.Host, ...] = (),
@@ -203,7 +238,6 @@ def check_server(
     Returns the leaf and the hosts checked: a detected (optional) name that ensure left
     out of the certificate is skipped, as ensure did.
     """
-    folder = store.Folder(directory)
     ca = store.load_cert(folder.ca, "CA certificate")
     chain = store.load_certs(folder.server, "server certificate")
     key = store.load_key(folder.server_key, "server key")

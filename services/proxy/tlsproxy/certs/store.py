@@ -25,9 +25,15 @@ from .keys import PrivateKey
 
 @dataclass(frozen=True)
 class Folder:
-    """File names inside the certificate folder (the lead's Makefile relies on them)."""
+    """File names inside the certificate folder.
+
+    The CA pair sits at the top; ``served/`` holds only what the proxy serves (the server
+    pair and a copy of the CA certificate for client verification), so the proxy can be
+    given that subfolder alone and never the CA key.
+    """
 
     root: Path
+    served_root: Path | None = None  # CERTS_SERVED_DIR: elsewhere than root/served
 
     @property
     def ca(self) -> Path:
@@ -38,12 +44,20 @@ class Folder:
         return self.root / "ca-key.pem"
 
     @property
+    def served(self) -> Path:
+        return self.served_root or self.root / "served"
+
+    @property
     def server(self) -> Path:
-        return self.root / "server.pem"
+        return self.served / "server.pem"
 
     @property
     def server_key(self) -> Path:
-        return self.root / "server-key.pem"
+        return self.served / "server-key.pem"
+
+    @property
+    def served_ca(self) -> Path:
+        return self.served / "ca.pem"
 
     @property
     def clients(self) -> Path:
@@ -121,6 +135,21 @@ def _fsync_dir(path: Path) -> None:
             os.close(descriptor)
 
 
+def adopt_old_layout(folder: Folder) -> list[Path]:
+    """Move a server pair from the folder's top (the layout before ``served/``) into it."""
+    moved = []
+    for path in (folder.server_key, folder.server):
+        old = folder.root / path.name
+        if present(old) and not present(path):
+            ensure_dir(folder.served)
+            os.rename(old, path)
+            moved.append(path)
+    if moved:
+        _fsync_dir(folder.root)
+        _fsync_dir(folder.served)
+    return moved
+
+
 def backup_name(path: Path, now: datetime) -> Path:
     return path.with_name(f"{path.name}.{now.strftime('%Y%m%dT%H%M%SZ')}.bak")
 
@@ -191,14 +220,19 @@ def load_cert(path: Path, what: str = "certificate") -> x509.Certificate:
 
 
 def load_key(path: Path, what: str = "private key") -> PrivateKey:
-    data = _read(path, what)
+    return parse_key(
+        _read(path, what),
+        f"The {what} {path}",
+        "Restore it from a backup, or move it aside and run the command again to make a new one.",
+    )
+
+
+def parse_key(data: bytes, source: str, fix: str) -> PrivateKey:
+    """An unencrypted PEM ECDSA or RSA key, or a CertsError: '{source} is not ... {fix}'."""
     try:
         key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError):
-        raise CertsError(
-            f"The {what} {path} is not a readable unencrypted PEM private key. Restore it from "
-            "a backup, or move it aside and run the command again to make a new one."
-        ) from None
+        raise CertsError(f"{source} is not a readable unencrypted PEM private key. {fix}") from None
     if not isinstance(key, PrivateKey):
-        raise CertsError(f"The {what} {path} is neither an ECDSA nor an RSA key.")
+        raise CertsError(f"{source} is neither an ECDSA nor an RSA key. {fix}")
     return key
