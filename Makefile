@@ -9,8 +9,16 @@ SHELL := bash
 export HTTPS_PORT HTTP_PORT PUBLISH_ADDRESS CERT_HOSTS CERT_LIFETIME CERT_DAYS \
 	CERT_RENEW_INTERVAL CERT_RETRY_INTERVAL BLOG_ACCESS_MODE BLOG_TITLE BASE_IMAGE
 
+# The address the first-run setup link is logged with (this machine, unless .env says).
+ifeq ($(BLOG_PUBLIC_URL),)
+BLOG_PUBLIC_URL := https://localhost$(if $(filter-out 443,$(HTTPS_PORT)),:$(HTTPS_PORT))
+endif
+export BLOG_PUBLIC_URL
+
 # The machine's name goes into the default certificate names (compose alone cannot know it).
-CERT_HOSTNAME ?= $(shell hostname)
+ifeq ($(CERT_HOSTNAME),)
+CERT_HOSTNAME := $(shell hostname)
+endif
 export CERT_HOSTNAME
 
 # Public copies for this machine's user: ca.pem to trust, client bundles to import. The
@@ -24,7 +32,7 @@ PY := $(VENV)/bin/python
 PYTEST := $(VENV)/bin/pytest
 CODE := services tests
 
-.PHONY: help images certs client-cert up down logs user venv test test-unit test-integration lint format clean
+.PHONY: help images certs client-cert up setup-link down logs user venv test test-unit test-integration lint format clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -47,7 +55,11 @@ up: certs ## build, check certificates, start the kit and wait until it is healt
 	docker compose up -d --wait
 	@echo "The blog is at https://localhost:$${HTTPS_PORT:-443}/ (trust $(EXPORT_DIR)/ca.pem first)."
 
-down: ## stop the kit (the blog's data volume is kept)
+setup-link: ## print the one-time link that makes the first admin (while there is none)
+	@docker compose logs blog | grep -oE 'https?://[^ ]+/setup/[A-Za-z0-9_-]{43,}' | tail -n 1 \
+		|| { echo "No setup link logged: an admin exists already (or the blog is not up)."; exit 1; }
+
+down: ## stop the kit (the blog's data and the CA are kept)
 	docker compose down
 
 logs: ## follow the kit's logs

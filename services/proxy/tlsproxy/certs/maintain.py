@@ -145,7 +145,9 @@ def _check_offline(
     until = _serving_until(settings, now)
     if reason is None:
         wait = _next(renew_after(cert), now, schedule.interval)
-        return Check(Outcome.CURRENT, [_current(cert.not_valid_after_utc, wait)], wait, until)
+        offline = "; the CA key is kept off this machine, a warning comes when renewal is due"
+        line = _current(cert.not_valid_after_utc, wait) + offline
+        return Check(Outcome.CURRENT, [line], wait, until)
     return Check(
         Outcome.DUE_OFFLINE,
         [
