@@ -8,6 +8,7 @@ import sys
 
 from aiohttp import web
 
+from .accesslog import ClientAccessLogger
 from .app import init_app
 from .config import ConfigError, load_settings
 
@@ -28,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
         init_app(settings),
         host=settings.bind,
         port=settings.port,
-        access_log_format='%a "%r" %s %b %Tf',
+        access_log_class=ClientAccessLogger,
         print=lambda msg: log.info("%s", msg),
     )
     return 0

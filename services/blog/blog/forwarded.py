@@ -147,6 +147,7 @@ def forwarded_middleware(proxies: TrustedProxies) -> web.Middleware:
     @web.middleware
     async def middleware(request: web.Request, handler: web.Handler) -> web.StreamResponse:
         info = await client_info(request, proxies)
+        request[CLIENT] = info  # on the original too: the access log gets that one
         if info.via_trusted_proxy:
             # Scheme and host as the browser saw them: absolute URLs in feeds need them.
             proto = _first(request.headers.get("X-Forwarded-Proto"))
@@ -157,7 +158,7 @@ def forwarded_middleware(proxies: TrustedProxies) -> web.Middleware:
             if host and HOST_PATTERN.match(host):
                 changes["host"] = host
             request = request.clone(**changes)  # type: ignore[arg-type]
-        request[CLIENT] = info
+            request[CLIENT] = info
         return await handler(request)
 
     return middleware

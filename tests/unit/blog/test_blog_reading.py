@@ -116,10 +116,12 @@ async def test_search_finds_edited_text_only(client: TestClient, db: sqlite3.Con
     posts.save_post(
         db, posts.Draft("T", "newword", status="published"), author_id=None, post_id=post.id
     )
-    assert [p.id for p in posts.search(db, "newword", NOW + 10)] == [post.id]
-    assert posts.search(db, "oldword", NOW + 10) == []
+    # Published just now (real time): search as of a moment later, not of module import.
+    later = posts.now_seconds() + 10
+    assert [p.id for p in posts.search(db, "newword", later)] == [post.id]
+    assert posts.search(db, "oldword", later) == []
     posts.delete_post(db, post.id)
-    assert posts.search(db, "newword", NOW + 10) == []
+    assert posts.search(db, "newword", later) == []
 
 
 async def test_templates_can_be_overridden_from_the_data_dir(make_client, settings) -> None:
