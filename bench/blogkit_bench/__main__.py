@@ -38,6 +38,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--proxy-cpu", type=int, default=0, help="core of the proxy under test")
     parser.add_argument("--client-cpu", type=int, default=1, help="core of everything else")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
+    parser.add_argument(
+        "--profile", type=Path, help="py-spy our proxy during its runs, into this folder"
+    )
     return parser
 
 
@@ -57,6 +60,7 @@ def _plan(args: argparse.Namespace, workdir: Path) -> rounds.Plan:
         upload_file=upload,
         client_core=args.client_cpu,
         workloads=tuple(w for w in WORKLOADS if w.name in wanted),
+        profile_dir=args.profile,
     )
 
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import loadgen, procstat
+from . import loadgen, procstat, profiling
 from .loadgen import Load, LoadError
 from .report import Results, Sample
 from .stack import Stack, System, fetch, header_dict
@@ -27,6 +27,7 @@ class Plan:
     upload_file: Path
     client_core: int
     workloads: tuple[Workload, ...]
+    profile_dir: Path | None = None  # py-spy our proxy into this folder
 
 
 def validators(stack: Stack, system: System, workload: Workload) -> tuple[str, ...] | None:
@@ -73,7 +74,11 @@ def measure(stack: Stack, system: System, workload: Workload, plan: Plan) -> Sam
     url = base + workload.path
     headers = _headers(stack, system, workload)
     cpu_before = procstat.cpu_seconds(system.pid) if system.pid else 0.0
-    with _peak(system.pid, workload.client == "upload") as peak:
+    profile = plan.profile_dir if system.name == "ours" else None
+    with (
+        profiling.sampled(system.pid, profile, workload.name, plan.client_core),
+        _peak(system.pid, workload.client == "upload") as peak,
+    ):
         load: Load
         if workload.client == "upload":
             load = loadgen.upload(

@@ -19,6 +19,7 @@ from . import websocket
 from .access import SUBJECT_HEADER, USER_HEADER, RouteAccess
 from .accesslog import AccessLog
 from .backend_health import BackendHealth, HealthBoard
+from .backend_pool import LEAN_METHODS, BackendUnreachable, LeanResponse
 from .balancer import Balancer
 from .config import Backend, Config, Listener
 from .errors import NO_CLIENT_CERTIFICATE, SERVER_NAME, error_response
@@ -29,6 +30,7 @@ from .metrics import BACKEND_KEY, ROUTE_KEY, Metrics
 from .rewrite import BackendRewriter
 from .routing import Router, split_host
 from .streaming import BodyTooLarge, LimitedBody, RelayedResponse, client_gone
+from .upstream import Upstream
 
 _DROP_FROM_REQUEST = FORWARDING_HEADERS | {
     "expect",
@@ -39,7 +41,7 @@ _DROP_WITHOUT_HOST = _DROP_FROM_REQUEST | {"host"}
 # Safe to send twice (RFC 9110 9.2.2): a reset before any response byte moves them on.
 _IDEMPOTENT = frozenset(("GET", "HEAD", "OPTIONS", "PUT", "DELETE"))
 # Failures where the backend never saw the request: any request may move on.
-_NOT_CONNECTED = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
+_NOT_CONNECTED = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError, BackendUnreachable)
 _RESET = (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
 
 
@@ -51,12 +53,13 @@ class ProxyHandler(ListenerHandler):
         config: Config,
         listener: Listener,
         access_log: AccessLog,
-        session: aiohttp.ClientSession,
+        upstream: Upstream,
         health: HealthBoard,
         metrics: Metrics | None = None,
     ) -> None:
         super().__init__(config, listener, access_log, metrics)
-        self.session = session
+        self.session = upstream.session
+        self.lean = upstream.lean
         self.health = health
         self.router = Router(config.routes)
         self.balancers = {id(r): Balancer(r, health) for r in config.routes}
@@ -149,11 +152,15 @@ class ProxyHandler(ListenerHandler):
         last = len(candidates) - 1
         for attempt, state in enumerate(candidates):
             backend = state.backend
-            url = URL(backend.url + target, encoded=True)
             try:
-                upstream = await self.session.request(
-                    request.method, url, headers=headers, data=body, allow_redirects=False
-                )
+                upstream: aiohttp.ClientResponse | LeanResponse
+                if body is None and request.method in LEAN_METHODS:
+                    upstream = await self.lean.request(backend, request.method, target, headers)
+                else:
+                    url = URL(backend.url + target, encoded=True)
+                    upstream = await self.session.request(
+                        request.method, url, headers=headers, data=body, allow_redirects=False
+                    )
             except BodyTooLarge:
                 return error_response(413, close=True)
             except _NOT_CONNECTED as exc:
@@ -209,7 +216,7 @@ class ProxyHandler(ListenerHandler):
     async def _relay_response(
         self,
         request: web.BaseRequest,
-        upstream: aiohttp.ClientResponse,
+        upstream: aiohttp.ClientResponse | LeanResponse,
         backend: Backend,
         public_origin: str | None,
         pin: str | None = None,

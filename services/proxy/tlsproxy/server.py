@@ -40,7 +40,7 @@ from .metrics import Metrics, Snapshot
 from .protocol import ConnectionGate, ProxyProtocol, ProxyServer
 from .redirect import RedirectHandler
 from .tls import CertificateLoadError, certificate_expiry, listener_context
-from .upstream import client_session
+from .upstream import Upstream
 
 
 class ReloadError(RuntimeError):
@@ -79,7 +79,7 @@ def bind_socket(
 @dataclass
 class _Generation:
     config: Config
-    session: aiohttp.ClientSession
+    upstream: Upstream
     health: HealthBoard
     checks: ActiveChecks
     web_servers: list[ProxyServer] = field(default_factory=list)
@@ -131,15 +131,15 @@ class Proxy:
 
     @property
     def session(self) -> aiohttp.ClientSession | None:
-        return self._current.session if self._current else None
+        return self._current.upstream.session if self._current else None
 
     async def start(self) -> None:
         for listener in self.config.listeners:
             self._sockets.append(bind_socket(listener.address, listener.port, self._reuse_port))
         if self.metrics is not None:
             await self._start_metrics()
-        session = client_session(self.config.limits)
-        self._current = await self._start_generation(self.config, self._first_contexts, session)
+        upstream = Upstream(self.config.limits)
+        self._current = await self._start_generation(self.config, self._first_contexts, upstream)
         watcher = CertificateWatcher(lambda: self.config, self._reload_same)
         self._spawn(watcher.run())
 
@@ -170,11 +170,11 @@ class Proxy:
         )
 
     async def _start_generation(
-        self, config: Config, contexts: list[ssl.SSLContext | None], session: aiohttp.ClientSession
+        self, config: Config, contexts: list[ssl.SSLContext | None], upstream: Upstream
     ) -> _Generation:
         health = HealthBoard(config.routes)
-        checks = ActiveChecks(config.routes, health, session)
-        generation = _Generation(config, session, health, checks)
+        checks = ActiveChecks(config.routes, health, upstream.session)
+        generation = _Generation(config, upstream, health, checks)
         if self.metrics is not None:
             for certificate in (c for lst in config.listeners for c in lst.certificates):
                 expiry = certificate_expiry(certificate)
@@ -187,7 +187,7 @@ class Proxy:
         limits = config.limits
         loop = asyncio.get_running_loop()
         for listener, ctx, sock in zip(config.listeners, contexts, self._sockets, strict=True):
-            handler = self._handler(config, listener, session, generation.health)
+            handler = self._handler(config, listener, upstream, generation.health)
             web_server = ProxyServer(
                 handler,
                 gate=gate,
@@ -221,12 +221,12 @@ class Proxy:
         self,
         config: Config,
         listener: Listener,
-        session: aiohttp.ClientSession,
+        upstream: Upstream,
         health: HealthBoard,
     ) -> ListenerHandler:
         if listener.kind == "redirect":
             return RedirectHandler(config, listener, self.access_log, self.metrics)
-        return ProxyHandler(config, listener, self.access_log, session, health, self.metrics)
+        return ProxyHandler(config, listener, self.access_log, upstream, health, self.metrics)
 
     # -- live changes ---------------------------------------------------------------
     async def reload(self, config: Config) -> None:
@@ -244,8 +244,8 @@ class Proxy:
                 )
             contexts = _contexts(config)  # CertificateLoadError: nothing changed yet
             same_pool = config.limits == old.config.limits
-            session = old.session if same_pool else client_session(config.limits)
-            self._current = await self._start_generation(config, contexts, session)
+            upstream = old.upstream if same_pool else Upstream(config.limits)
+            self._current = await self._start_generation(config, contexts, upstream)
             self.config = config
             old.stop_accepting()
             await old.checks.stop()
@@ -294,8 +294,8 @@ class Proxy:
         self._retired.remove(old)
         # Generations share a pool while the limits stay the same: close it with the last.
         others = (g for g in (self._current, *self._retired) if g is not None)
-        if all(g.session is not old.session for g in others):
-            await old.session.close()
+        if all(g.upstream is not old.upstream for g in others):
+            await old.upstream.close()
 
     def _spawn(self, coro: object) -> None:
         task = asyncio.ensure_future(coro)  # type: ignore[arg-type]
@@ -318,8 +318,8 @@ class Proxy:
         for generation in generations:
             for server in generation.servers:
                 await server.wait_closed()
-        for session in {id(g.session): g.session for g in generations}.values():
-            await session.close()
+        for upstream in {id(g.upstream): g.upstream for g in generations}.values():
+            await upstream.close()
         if self._metrics_server is not None:
             self._metrics_server.close()
             await self._metrics_server.wait_closed()

@@ -1,14 +1,17 @@
-"""The keep-alive connection pool toward the backends (choosing one: ``balancer``).
+"""The keep-alive connection pools toward the backends (choosing one: ``balancer``).
 
-One aiohttp ``ClientSession`` pools connections per backend host and port. It is set
-up to be a transparent forwarder: no cookie jar (clients must never share cookies),
-no automatic headers, no decompression, no redirects followed.
+``Upstream`` holds both pools of a generation: the lean one for bodiless GET and HEAD
+(``backend_pool``) and one aiohttp ``ClientSession`` for the rest (request bodies,
+WebSocket upgrades, health checks). The session is set up to be a transparent
+forwarder: no cookie jar (clients must never share cookies), no automatic headers,
+no decompression, no redirects followed.
 """
 
 from __future__ import annotations
 
 import aiohttp
 
+from .backend_pool import BackendPool
 from .config import Limits
 
 SKIP_AUTO_HEADERS = frozenset(("User-Agent", "Accept", "Accept-Encoding", "Content-Type"))
@@ -37,3 +40,19 @@ def client_session(limits: Limits) -> aiohttp.ClientSession:
         max_line_size=limits.max_header_bytes * 8,
         max_field_size=limits.max_header_bytes * 8,
     )
+
+
+class Upstream:
+    """The backend pools of one configuration generation, closed together."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.session = client_session(limits)
+        self.lean = BackendPool(limits)
+
+    @property
+    def closed(self) -> bool:
+        return self.session.closed
+
+    async def close(self) -> None:
+        self.lean.close()
+        await self.session.close()
