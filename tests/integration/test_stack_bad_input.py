@@ -281,13 +281,7 @@ def test_control_well_formed_request_does_reach_blog(
         assert_never_reached_blog(docker_client, stack, path.lstrip("/"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="proxy bug: its error answer repeats the client's invalid version in the status "
-    "line ('HTTP/2.0 400 Bad Request', 'HTTP/0.9 400 ...'); RFC 9112 section 2.3 wants the "
-    "server's own version, HTTP/1.1",
-)
-@pytest.mark.parametrize("version", ["HTTP/2.0", "HTTP/0.9"])
+@pytest.mark.parametrize("version", ["HTTP/2.0", "HTTP/0.9", "HTTP/9.1"])
 def test_error_answer_to_bad_version_speaks_http_1_1(stack: Kit, version: str) -> None:
     line = f"GET /{marker()} {version}" if version != "HTTP/0.9" else f"GET /{marker()}"
     answer = send_raw(stack, request(line, "Host: localhost"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
-from aiohttp import web
+from aiohttp import HttpVersion11, web
 
 # Our own name, so aiohttp does not announce its version and Python's in every answer.
 SERVER_NAME = "tlsproxy"
@@ -66,3 +66,15 @@ def raw_error(status: int) -> bytes:
         f"Content-Length: {len(body)}\r\nServer: {SERVER_NAME}\r\nConnection: close\r\n\r\n"
     )
     return head.encode() + body
+
+
+def answer_as_http_1_1(request: web.BaseRequest) -> None:
+    """Make the coming answer's status line say HTTP/1.1.
+
+    aiohttp writes the status line with the request's version: for a request that
+    failed to parse that is a placeholder 1.0, or whatever the client claimed (2.0,
+    9.1, 0.9). A server answers with its own version (RFC 9112 section 2.3), as nginx
+    does. ``version`` is a cached property: the unit tests pin this down.
+    """
+    request._version = HttpVersion11  # type: ignore[attr-defined]
+    request._cache.pop("version", None)  # type: ignore[attr-defined]

@@ -9,7 +9,7 @@ from aiohttp import HttpVersion10, HttpVersion11, web
 
 from .accesslog import AccessLog
 from .config import Config, Listener
-from .errors import SERVER_NAME, error_response
+from .errors import SERVER_NAME, answer_as_http_1_1, error_response
 from .metrics import Metrics
 from .protocol import ProxyProtocol
 from .streaming import body_size
@@ -73,6 +73,7 @@ class ListenerHandler:
     def precheck(self, request: web.BaseRequest) -> web.StreamResponse | None:
         """Answers the proxy gives itself before any routing; None to continue."""
         if request.version not in _SUPPORTED_VERSIONS:
+            answer_as_http_1_1(request)
             return error_response(400, close=True)  # HTTP/0.9 has no headers to check
         if "#" in request.raw_path:
             return error_response(400, close=True)  # fragments never belong on the wire

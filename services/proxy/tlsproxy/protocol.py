@@ -20,7 +20,7 @@ from aiohttp.http_exceptions import BadHttpMessage, LineTooLong
 from aiohttp.web_protocol import RequestHandler
 
 from .accesslog import AccessLog
-from .errors import error_response, raw_error
+from .errors import answer_as_http_1_1, error_response, raw_error
 from .metrics import Metrics
 from .tls import certificate_subject
 
@@ -145,6 +145,7 @@ class ProxyProtocol(RequestHandler):
             print(f"tlsproxy: internal error: {exc!r}", file=sys.stderr)
         if request.writer.output_size > 0:
             raise ConnectionError("response already started")
+        answer_as_http_1_1(request)
         response = error_response(status, close=True)
         if self._hsts is not None:
             response.headers["Strict-Transport-Security"] = self._hsts
