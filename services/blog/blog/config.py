@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from .forwarded import HOST_PATTERN
+# A Host header value (name or bracketed IPv6, optional port); X-Forwarded-Host and
+# BLOG_PUBLIC_URL must match it. Here, not in forwarded.py, so that importing the
+# settings (blogctl healthcheck, every 5 s) does not import aiohttp.
+HOST_PATTERN = re.compile(r"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
+
 
 AccessMode = Literal["password", "open"]
 ACCESS_MODES: tuple[AccessMode, ...] = ("password", "open")

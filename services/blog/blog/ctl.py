@@ -9,14 +9,12 @@ import argparse
 import getpass
 import sqlite3
 import sys
-import urllib.error
-import urllib.request
 import zipfile
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import archive, users
+from . import archive, health, users
 from .config import ConfigError, Settings, load_settings
 from .db import open_database
 from .passwords import PasswordPolicyError, check_policy
@@ -24,28 +22,10 @@ from .passwords import PasswordPolicyError, check_policy
 Handler = Callable[[argparse.Namespace, Settings], int]
 
 
-def healthcheck_url(settings: Settings) -> str:
-    # A wildcard bind is reachable on loopback; a specific address only on itself.
-    host = settings.bind
-    if host in ("0.0.0.0", "", "*"):  # noqa: S104 - comparing, not binding
-        host = "127.0.0.1"
-    elif host == "::":
-        host = "::1"
-    if ":" in host:
-        host = f"[{host}]"
-    return f"http://{host}:{settings.port}/healthz"
-
-
 def cmd_healthcheck(args: argparse.Namespace, settings: Settings) -> int:
-    url = healthcheck_url(settings)
-    try:
-        with urllib.request.urlopen(url, timeout=args.timeout) as response:  # noqa: S310 - http URL built above
-            ok = response.status == 200
-    except (urllib.error.URLError, OSError) as exc:
-        print(f"unhealthy: {url}: {exc}", file=sys.stderr)
-        return 1
-    print("healthy" if ok else "unhealthy")
-    return 0 if ok else 1
+    healthy, text = health.check(settings, args.timeout)
+    print(text, file=sys.stdout if healthy else sys.stderr)
+    return 0 if healthy else 1
 
 
 def read_password(args: argparse.Namespace, name: str) -> str:

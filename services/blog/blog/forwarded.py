@@ -13,13 +13,14 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
-import re
 import socket
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 from aiohttp import web
+
+from .config import HOST_PATTERN
 
 log = logging.getLogger("blog.forwarded")
 
@@ -31,7 +32,6 @@ FAILED_TTL = 5.0
 # Docker's DNS on an internal network waits ~10 s forwarding names it does not know;
 # a request must never wait that long on who its peer is.
 RESOLVE_TIMEOUT = 1.0
-HOST_PATTERN = re.compile(r"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
 
 
 @dataclass(frozen=True, slots=True)

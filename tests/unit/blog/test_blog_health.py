@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
 
+import blog
 import pytest
 from aiohttp.test_utils import TestClient
-from blog import ctl, keys
+from blog import ctl, health, keys
 from blog.config import Settings
 
 
@@ -47,4 +52,25 @@ async def test_healthcheck_command_fails_when_nothing_listens(
     ],
 )
 def test_healthcheck_url(bind: str, url: str) -> None:
-    assert ctl.healthcheck_url(Settings(bind=bind)) == url
+    assert health.healthcheck_url(Settings(bind=bind)) == url
+
+
+HEAVY = ("aiohttp", "argon2", "sqlite3", "blog.db", "blog.users")
+PROBE = "import sys, blog.health; print(' '.join(sorted(sys.modules)))"
+
+
+def test_the_health_check_stays_light() -> None:
+    """It runs every 5 s for the life of the container: no aiohttp, no database."""
+    env = {**os.environ, "PYTHONPATH": str(Path(blog.__file__).parents[1])}
+    loaded = subprocess.run(
+        [sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert "blog.health" in loaded  # the probe imported what the container runs
+    assert [name for name in loaded if name.startswith(HEAVY)] == []
+
+
+async def test_the_health_module_runs_as_a_command(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BLOG_PORT", str(client.port))
+    assert await asyncio.to_thread(health.main) == 0
