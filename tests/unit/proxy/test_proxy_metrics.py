@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import gc
+import os
 import ssl
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,14 @@ import aiohttp
 import pytest
 from cryptography import x509
 from prometheus_client.parser import text_string_to_metric_families
-from proxy_testkit import LocalCA, RunningProxy, base_document, closed_port_url, config_from
+from proxy_testkit import (
+    LocalCA,
+    RunningProxy,
+    base_document,
+    closed_port_url,
+    config_from,
+    issue,
+)
 from tlsproxy.config import load_config
 from tlsproxy.server import ReloadError
 
@@ -123,3 +131,24 @@ async def test_counters_survive_a_reload_and_metrics_settings_need_a_restart(
         moved = dataclasses.replace(config.metrics, port=port + 1)
         with pytest.raises(ReloadError, match=r"\[metrics\]"):
             await proxy.proxy.reload(dataclasses.replace(config, metrics=moved))
+
+
+async def test_certificate_expiry_follows_a_renewal(
+    backend_url: str, server_cert: tuple[Path, Path], ca: LocalCA, tmp_path: Path
+) -> None:
+    """What an operator alerts on: the served certificate's notAfter, after a renewal too."""
+    config = metrics_config(server_cert, backend_url)
+    key = ("tlsproxy_certificate_expiry_timestamp_seconds", labels(certificate=str(server_cert[0])))
+    async with RunningProxy(config) as proxy:
+        port = proxy.proxy.metrics_port
+        assert port is not None
+        before = (await scrape(port))[1][key]
+        await asyncio.sleep(1.1)  # certificate times have one-second resolution
+        (tmp_path / "renewed").mkdir()
+        new_cert, new_key = issue(ca, tmp_path / "renewed", "server", ["localhost"])
+        os.replace(new_key, server_cert[1])
+        os.replace(new_cert, server_cert[0])
+        await proxy.proxy.reload(config)  # what the certificate watcher does on a change
+        after = (await scrape(port))[1][key]
+    leaf = x509.load_pem_x509_certificate(server_cert[0].read_bytes())
+    assert after == leaf.not_valid_after_utc.timestamp() > before
