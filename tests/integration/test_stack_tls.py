@@ -124,7 +124,7 @@ def modern_proxy(
 ) -> Iterator[int]:
     """A second proxy from the kit's image with `profile = "modern"`, on a free loopback port."""
     folder = tmp_path_factory.mktemp("modern")
-    edit = ('profile = "intermediate"', 'profile = "modern"')
+    edit = ('profile = "${TLS_PROFILE:-intermediate}"', 'profile = "modern"')
     with extra_proxy(docker_client, stack, folder, edit) as port:
         yield port
 

@@ -34,6 +34,13 @@ def test_default_config_is_the_kit_layout() -> None:
     assert config.server.health_path == "/healthz" and config.server.trusted_proxies == ()
 
 
+@pytest.mark.parametrize(
+    ("environ", "profile"), [({}, "intermediate"), ({"TLS_PROFILE": "modern"}, "modern")]
+)
+def test_default_config_takes_the_tls_profile_from_environment(environ, profile: str) -> None:
+    assert load_config(DEFAULT, environ=environ).tls.profile == profile
+
+
 def test_default_config_takes_https_port_from_environment() -> None:
     config = load_config(DEFAULT, environ={"HTTPS_PORT": "8443"})
     assert config.listeners[1].redirect_port == 8443
