@@ -239,10 +239,16 @@ class ProxyHandler(ListenerHandler):
             headers["Server"] = SERVER_NAME
         response = RelayedResponse(status=upstream.status, reason=upstream.reason, headers=headers)
         await response.prepare(request)
+        content = upstream.content
+        last = b""
         try:
-            async for chunk in upstream.content.iter_any():
-                await response.write(chunk)
-                response.relayed_bytes += len(chunk)
+            if content.is_eof():
+                # A small answer is whole already: one write with the headers.
+                last = content.read_nowait()
+            else:
+                async for chunk in content.iter_any():
+                    await response.write(chunk)
+                    response.relayed_bytes += len(chunk)
         except (TimeoutError, ConnectionError, aiohttp.ClientError) as exc:
             if client_gone(request):
                 return response  # the client went away: nothing to report
@@ -252,7 +258,8 @@ class ProxyHandler(ListenerHandler):
             if request.transport is not None:
                 request.transport.abort()
             return response
-        await response.write_eof()
+        response.relayed_bytes += len(last)
+        await response.write_eof(last)
         return response
 
 
