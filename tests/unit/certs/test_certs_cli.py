@@ -348,3 +348,16 @@ def test_the_served_pair_can_live_in_its_own_folder(tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "ca").iterdir()) == ["ca-key.pem", "ca.pem"]
     code, output = cli("verify", "--hosts", "localhost", env=env)
     assert code == 0 and f"{tmp_path / 'served' / 'server.pem'} verifies" in output
+
+
+@pytest.mark.parametrize(
+    ("arguments", "env", "source"),
+    [
+        (["--hosts", "www.*.example"], {}, "--hosts: "),
+        ([], {"CERT_HOSTS": "www.*.example"}, "CERT_HOSTS: "),
+    ],
+)
+def test_a_bad_name_says_where_it_came_from(tmp_path: Path, capsys, arguments, env, source) -> None:
+    code, _ = cli("ensure", "--dir", str(tmp_path), *arguments, env=env)
+    assert code == 2
+    assert f"error: {source}'www.*.example' has a wildcard" in capsys.readouterr().err

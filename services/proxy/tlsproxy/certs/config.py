@@ -82,7 +82,10 @@ def hosts(value: str | None, env: Mapping[str, str]) -> tuple[names.Host, ...]:
     text = value if value is not None else env.get("CERT_HOSTS")
     if text is None or (value is None and not text.strip()):  # CERT_HOSTS= means defaults
         return names.default_hosts(env)
-    return names.parse_hosts(text)
+    try:
+        return names.parse_hosts(text)
+    except CertsError as error:  # say where the bad name came from
+        raise CertsError(f"{'--hosts' if value is not None else 'CERT_HOSTS'}: {error}") from None
 
 
 def detected_hosts(value: str | None, env: Mapping[str, str]) -> tuple[names.Host, ...]:
