@@ -35,7 +35,12 @@ AUTHORING_PREFIXES = ("/dashboard", "/login", "/logout", "/setup/")
 NO_REFERRER_PREFIX = "/setup/"
 
 
+# Not aiohttp's default "Python/3.11 aiohttp/x.y.z": versions help only an attacker.
+SERVER_NAME = "blog"
+
+
 async def add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers["Server"] = SERVER_NAME
     if request.path.startswith(NO_REFERRER_PREFIX):
         response.headers["Referrer-Policy"] = "no-referrer"
     for name, value in COMMON_HEADERS.items():

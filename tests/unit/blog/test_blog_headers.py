@@ -30,6 +30,7 @@ async def test_headers(admin_client: TestClient, path: str, status: int, no_stor
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
     assert ("no-store" in response.headers.get("Cache-Control", "")) is no_store
+    assert response.headers["Server"] == "blog"  # no software versions
 
 
 async def test_logged_in_reader_pages_are_not_stored(admin_client: TestClient) -> None:
