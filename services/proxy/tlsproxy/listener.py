@@ -77,6 +77,11 @@ class ListenerHandler:
             return error_response(400, close=True)  # HTTP/0.9 has no headers to check
         if "#" in request.raw_path:
             return error_response(400, close=True)  # fragments never belong on the wire
+        authority = absolute_form_authority(request.raw_path)
+        if authority is not None and authority.lower() != request.headers.get("Host", "").lower():
+            # RFC 9112 3.2.2: the target's authority outranks Host. Routing and the backend
+            # go by Host, so a request naming two different hosts is refused, not guessed.
+            return error_response(400, close=True)
         if request.method in _REFUSED_METHODS:
             return error_response(405, close=True)
         headers = request.headers
@@ -100,6 +105,14 @@ def peer_address(request: web.BaseRequest) -> str:
     transport = request.transport
     peername = transport.get_extra_info("peername") if transport is not None else None
     return str(peername[0]) if peername else "-"
+
+
+def absolute_form_authority(raw_target: str) -> str | None:
+    """``host:port`` of an absolute-form target (``http://host:port/path``); None otherwise."""
+    _, sep, rest = raw_target.partition("://")
+    if not sep or raw_target.startswith("/"):
+        return None
+    return rest.split("/", 1)[0].split("?", 1)[0]
 
 
 def request_target(request: web.BaseRequest) -> str:

@@ -40,6 +40,10 @@ REJECTED = [
     ("fragment in target", b"GET /a#b HTTP/1.1\r\n" + H + b"\r\n", 400),
     ("lower-case method", b"get / HTTP/1.1\r\n" + H + b"\r\n", 400),
     ("target without slash", b"GET a HTTP/1.1\r\n" + H + b"\r\n", 400),
+    ("absolute-form naming another host", b"GET http://other.example/ HTTP/1.1\r\n" + H +
+     b"\r\n", 400),
+    ("absolute-form with user info", b"GET http://me@localhost/ HTTP/1.1\r\n" + H +
+     b"\r\n", 400),
     ("HTTP/2 preface", b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 400),
     ("bare CR", b"GET / HTTP/1.1\rHost: localhost\r\n\r\n", 400),
     ("NUL in header value", b"GET / HTTP/1.1\r\n" + H + b"X: a\x00b\r\n\r\n", 400),
@@ -93,6 +97,16 @@ async def test_well_formed_chunked_request_is_forwarded(counted_proxy, ca: Local
     assert status_of(answer) == 200
     assert answer.endswith(b"forwarded")
     assert seen == ["/ok"]
+
+
+async def test_absolute_form_for_the_same_host_is_forwarded_in_origin_form(
+    counted_proxy, ca: LocalCA
+) -> None:
+    proxy, seen = counted_proxy
+    raw = b"GET http://LOCALHOST/ok?x=1 HTTP/1.1\r\n" + H + b"Connection: close\r\n\r\n"
+    answer = await raw_exchange(proxy.https_port, raw, ca.client_context())
+    assert status_of(answer) == 200
+    assert seen == ["/ok?x=1"]
 
 
 async def test_smuggled_second_request_in_body_is_not_forwarded(counted_proxy, ca: LocalCA) -> None:
