@@ -58,8 +58,9 @@ def make_certificates(folder: Path) -> Certificates:
         check=True,
         stdout=subprocess.DEVNULL,
     )
-    served = folder / "served"
-    return Certificates(folder / "ca.pem", served / "server.pem", served / "server-key.pem")
+    # Where the tool puts the served pair has changed between versions: look it up.
+    cert = next(folder.rglob("server.pem"))
+    return Certificates(folder / "ca.pem", cert, cert.with_name("server-key.pem"))
 
 
 @dataclass(frozen=True)

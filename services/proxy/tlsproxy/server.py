@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import signal
 import socket
 import ssl
@@ -348,6 +349,20 @@ def handle_signals(proxy: Proxy, source: str) -> asyncio.Event:
     return stop
 
 
+# Collections of the youngest generation every 10,000 allocations instead of 700: each
+# request allocates hundreds of short-lived objects, and collecting them that often
+# cost about 8 % of the CPU per small request (bench/, py-spy). Cyclic garbage waits
+# a little longer; the upload benchmark's peak memory did not change.
+GC_THRESHOLDS = (10_000, 50, 100)
+
+
+def _tune_garbage_collector() -> None:
+    """Start-up objects (modules, configuration, TLS contexts) live as long as the
+    process: frozen, no collection walks them again."""
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 async def serve(config: Config, reuse_port: bool = False) -> int:
     proxy = Proxy(config, reuse_port=reuse_port)
     try:
@@ -367,6 +382,7 @@ async def serve(config: Config, reuse_port: bool = False) -> int:
     if proxy.metrics_port is not None:
         where = f"{config.metrics.address}:{proxy.metrics_port}{config.metrics.path}"
         print(f"tlsproxy: metrics on http {where}", file=sys.stderr)
+    _tune_garbage_collector()
     stop = handle_signals(proxy, config.source)
     await stop.wait()
     print(
