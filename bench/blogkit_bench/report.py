@@ -106,7 +106,7 @@ def _rows(workload: Workload) -> list[tuple[str, Figure]]:
     if workload.client == "keepalive":
         rows += [("p50 ms", "p50_ms"), ("p99 ms", "p99_ms")]
     if workload.client == "upload":
-        rows += [("peak MiB", "peak_mib"), ("idle MiB", "idle_mib")]
+        rows += [("peak MiB", "peak_mib"), ("MiB just before", "idle_mib")]
     return rows
 
 
