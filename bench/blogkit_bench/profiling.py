@@ -35,3 +35,43 @@ def sampled(pid: int | None, out: Path | None, name: str, core: int) -> Iterator
     finally:
         recorder.send_signal(signal.SIGINT)  # py-spy writes its file and exits
         recorder.wait(30)
+
+
+# What a sample's innermost frame is spent on; the first rule that matches wins.
+BUCKETS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("TLS handshake (OpenSSL, via ssl.SSLObject)", ("do_handshake",)),
+    (
+        "TLS encrypt and send to the client",
+        ("SSLObject.write", "StreamWriter._write", "StreamWriter._writelines"),
+    ),
+    ("TLS decrypt", ("SSLObject.read",)),
+    ("event loop, system calls, C callbacks (no Python frame)", ("Runner.run", "process ")),
+    ("aiohttp ClientSession objects", ("aiohttp/client.py", "client_reqrep", "connector.py")),
+    ("backend response parsing (C parser, StreamReader)", ("client_proto", "StreamReader")),
+    ("aiohttp server per-request objects", ("web_protocol", "web_request")),
+    ("aiohttp response objects, header serialisation", ("web_response", "http_writer")),
+    ("lines of tlsproxy (with the C calls they make)", ("tlsproxy/",)),
+)
+
+
+def summarise(path: Path) -> list[tuple[str, float]]:
+    """Share of samples per bucket of a collapsed-stacks file, largest first."""
+    counts: dict[str, int] = {}
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, number = line.rpartition(" ")
+        leaf = stack.rsplit(";", 1)[-1]
+        name = next(
+            (label for label, keys in BUCKETS if any(k in leaf for k in keys)),
+            "other: " + leaf.split(" (")[0],
+        )
+        counts[name] = counts.get(name, 0) + int(number)
+        total += int(number)
+    return sorted(((n, c / total) for n, c in counts.items()), key=lambda x: -x[1])
+
+
+if __name__ == "__main__":  # python -m blogkit_bench.profiling FILE...
+    for name in sys.argv[1:]:
+        print(f"== {name}")
+        for label, share in summarise(Path(name))[:10]:
+            print(f"{share:6.1%}  {label}")
