@@ -109,7 +109,9 @@ class BackendPool:
         oldest = time.monotonic() - KEEPALIVE_SECONDS
         while idle:
             protocol, since = idle.pop()
-            if since >= oldest and protocol.is_connected():
+            # should_close: also true when bytes arrived while it was idle (a stray
+            # answer, which must never be taken for the next request's).
+            if since >= oldest and protocol.is_connected() and not protocol.should_close:
                 return protocol
             protocol.close()
         return None

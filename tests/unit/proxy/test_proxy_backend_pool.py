@@ -4,6 +4,7 @@ and what the client must get."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -65,3 +66,27 @@ async def test_a_connection_the_backend_closed_while_idle_is_not_an_error(
         ]
     server.close()
     assert [status_of(r) for r in replies] == [200] * 5
+
+
+async def test_an_answer_arriving_on_an_idle_connection_is_never_relayed(
+    server_cert: tuple[Path, Path], ca: LocalCA
+) -> None:
+    async def answer_then_stray(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            try:
+                await reader.readuntil(b"\r\n\r\n")
+            except asyncio.IncompleteReadError:
+                return
+            writer.write(OK)
+            await asyncio.sleep(0.05)  # the proxy has put the connection back by now
+            writer.write(b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n")
+
+    server = await asyncio.start_server(answer_then_stray, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    request = b"GET / HTTP/1.1\r\nHost: localhost\r\n" + CLOSE
+    async with RunningProxy(config_from(base_document(*server_cert, url))) as proxy:
+        first = await raw_exchange(proxy.https_port, request, ca.client_context())
+        await asyncio.sleep(0.2)
+        second = await raw_exchange(proxy.https_port, request, ca.client_context())
+    server.close()
+    assert [status_of(first), status_of(second)] == [200, 200]
