@@ -48,3 +48,21 @@ def conditional_response(
     if not_modified:
         return web.Response(status=304, headers=headers)
     return web.Response(body=body, content_type=content_type, charset="utf-8", headers=headers)
+
+
+def revalidated(request: web.Request, response: web.Response) -> web.Response:
+    """A public page with a strong ETag of its body, to be asked for again every time
+    (``no-cache``): a reader's browser or the proxy gets a bodiless 304 while the page
+    is unchanged, and a new post shows at once."""
+    body = response.body
+    if request.method not in ("GET", "HEAD") or response.status != 200:
+        return response
+    if not isinstance(body, bytes):
+        return response
+    etag = etag_of(body)
+    headers = {"ETag": etag, "Cache-Control": "no-cache"}
+    if_none_match = request.headers.get("If-None-Match")
+    if if_none_match is not None and _etag_matches(if_none_match, etag):
+        return web.Response(status=304, headers=headers)
+    response.headers.update(headers)
+    return response

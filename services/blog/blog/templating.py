@@ -17,6 +17,7 @@ from aiohttp import web
 from . import timefmt
 from .app_paths import TEMPLATES_DIR
 from .auth import principal_of
+from .conditional import revalidated
 from .config import Settings
 from .csrf import hidden_field, token_for
 
@@ -64,7 +65,10 @@ def page(
     def decorator(handler: PageHandler) -> Callable[[web.Request], Awaitable[web.Response]]:
         @functools.wraps(handler)
         async def wrapper(request: web.Request) -> web.Response:
-            return render(template, request, await handler(request))
+            response = render(template, request, await handler(request))
+            if principal_of(request) is None:  # an author's pages are never stored
+                return revalidated(request, response)
+            return response
 
         return wrapper
 

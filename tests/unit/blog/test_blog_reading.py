@@ -137,3 +137,29 @@ async def test_templates_can_be_overridden_from_the_data_dir(make_client, settin
     assert "CUSTOM &lt;b&gt;Mine&lt;/b&gt;" in body  # overrides stay autoescaped
     # Templates not overridden still come from the package.
     assert "Nothing published yet" not in await (await client.get("/")).text()
+
+
+# Public pages answer If-None-Match with 304 while unchanged: (path, kind of entry to add).
+REVALIDATED = [("/", "post"), ("/stories/", "story"), ("/search?q=banana", "post")]
+
+
+@pytest.mark.parametrize(("path", "kind"), REVALIDATED)
+async def test_public_pages_are_revalidated_with_etags(
+    client: TestClient, db: sqlite3.Connection, path: str, kind: str
+) -> None:
+    first = await client.get(path)
+    etag = first.headers["ETag"]
+    assert first.status == 200 and first.headers["Cache-Control"] == "no-cache"
+    again = await client.get(path, headers={"If-None-Match": etag})
+    assert again.status == 304 and await again.read() == b""
+    assert again.headers["ETag"] == etag
+    posts.create_post(db, title="New", body_md="banana", status="published", kind=kind)
+    changed = await client.get(path, headers={"If-None-Match": etag})
+    assert changed.status == 200 and changed.headers["ETag"] != etag
+    assert "New" in await changed.text()
+
+
+async def test_an_authors_pages_are_never_answered_from_a_cache(admin_client: TestClient) -> None:
+    first = await admin_client.get("/")
+    assert first.status == 200 and "ETag" not in first.headers
+    assert first.headers["Cache-Control"] == "no-store"
