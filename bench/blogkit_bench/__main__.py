@@ -52,7 +52,8 @@ def _plan(args: argparse.Namespace, workdir: Path) -> rounds.Plan:
     wanted = set(args.only.split(",")) if args.only else {w.name for w in WORKLOADS}
     unknown = wanted - {w.name for w in WORKLOADS}
     if unknown:
-        raise SystemExit(f"bench/run: unknown workload {', '.join(sorted(unknown))}")
+        print(f"bench/run: unknown workload {', '.join(sorted(unknown))}", file=sys.stderr)
+        raise SystemExit(2)
     return rounds.Plan(
         rounds=args.rounds or (1 if args.quick else 3),
         seconds=args.seconds or (2.0 if args.quick else 8.0),
