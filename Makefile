@@ -30,9 +30,9 @@ COPY_OUT := docker compose run --rm --no-deps -T --entrypoint cat certs
 VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST := $(VENV)/bin/pytest
-CODE := services tests
+CODE := services tests bench
 
-.PHONY: help images certs client-cert up setup-link down logs user venv test test-unit test-integration lint format clean
+.PHONY: help images certs client-cert up setup-link down logs user venv test test-unit test-integration bench lint format clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -91,6 +91,9 @@ test-unit: venv ## in-process tests of each service (seconds)
 
 test-integration: venv images ## the whole stack through docker compose (a few minutes)
 	$(PYTEST) -m integration tests/integration
+
+bench: $(VENV)/.stamp ## benchmark the proxy against nginx (docs/benchmark.md); QUICK=1: the CI variant
+	bench/run $(if $(QUICK),--quick)
 
 lint: venv ## ruff lint and format check
 	$(VENV)/bin/ruff check $(CODE)
