@@ -2,12 +2,15 @@
 
 Exit codes: 0 fine; 1 cannot run (certificate missing, port busy) or unhealthy;
 2 invalid configuration.
+
+``healthcheck`` runs every 5 seconds for the life of the container, so the server,
+TLS and worker modules (aiohttp, cryptography) are imported only by the commands
+that use them.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import io
 import sys
 from collections.abc import Sequence
@@ -15,9 +18,6 @@ from collections.abc import Sequence
 from .config import CONFIG_ENV, DEFAULT_CONFIG_PATH, Config, ConfigError, default_config_path
 from .config import load_config as _load
 from .healthcheck import check_health
-from .server import serve
-from .tls import CertificateLoadError, certificate_names, server_context
-from .workers import run_workers
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -56,6 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _check(config: Config) -> int:
+    from .tls import CertificateLoadError, certificate_names, server_context
+
     print(f"{config.source}: configuration is valid")
     for listener in config.listeners:
         for certificate in listener.certificates:
@@ -75,6 +77,8 @@ def _serve(config: Config) -> int:
     if isinstance(sys.stdout, io.TextIOWrapper):
         sys.stdout.reconfigure(line_buffering=True)
     if config.server.workers > 1:
+        from .workers import run_workers
+
         return run_workers(config, _serve_worker)
     return _serve_one(config, reuse_port=False)
 
@@ -84,6 +88,11 @@ def _serve_worker(config: Config) -> int:
 
 
 def _serve_one(config: Config, reuse_port: bool) -> int:
+    import asyncio
+
+    from .server import serve
+    from .tls import CertificateLoadError
+
     try:
         import uvloop
     except ImportError:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
+import tlsproxy
 from proxy_testkit import RunningProxy, base_document, config_from
 from tlsproxy.healthcheck import check_health
 
@@ -38,3 +42,24 @@ def test_healthcheck_fails_when_nothing_listens(server_cert: tuple[Path, Path]) 
     healthy, seen = check_health(config, _free_port())
     assert not healthy
     assert "refused" in seen.lower()
+
+
+HEAVY = ("aiohttp", "cryptography", "uvloop", "tlsproxy.server", "tlsproxy.tls")
+
+
+def test_the_healthcheck_command_stays_light(tmp_path: Path) -> None:
+    """Docker runs it every 5 s for the life of the container: only config and http.client."""
+    probe = (
+        "import sys\n"
+        "from tlsproxy import cli\n"
+        "code = cli.main(['healthcheck', '--config', sys.argv[1]])\n"
+        "print(' '.join(sorted(sys.modules)))\n"
+    )
+    config = Path(tlsproxy.__file__).parents[1] / "proxy.toml"
+    env = {**os.environ, "PYTHONPATH": str(Path(tlsproxy.__file__).parents[1])}
+    result = subprocess.run(
+        [sys.executable, "-c", probe, str(config)], env=env, capture_output=True, text=True
+    )
+    loaded = result.stdout.split()
+    assert "tlsproxy.healthcheck" in loaded, result  # the probe ran the command
+    assert [name for name in loaded if name.startswith(HEAVY)] == []
