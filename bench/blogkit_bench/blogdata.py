@@ -39,7 +39,7 @@ def blog_env(data_dir: Path, port: int) -> dict[str, str]:
             "BLOG_DATA_DIR": str(data_dir),
             "BLOG_BIND": "127.0.0.1",
             "BLOG_PORT": str(port),
-            "BLOG_ACCESS_MODE": "open",
+            "BLOG_ACCESS_MODE": "password",  # the default: what readers get
             "BLOG_TRUSTED_PROXIES": "127.0.0.1",
             "BLOG_TITLE": "Benchmark",
         }

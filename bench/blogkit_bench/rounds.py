@@ -34,10 +34,10 @@ def validators(stack: Stack, system: System, workload: Workload) -> tuple[str, .
     """If-None-Match / If-Modified-Since from a first answer; None if it has neither."""
     _, headers, _ = fetch(stack, system.blog_base + workload.path, header_dict(system.blog_headers))
     conditional = []
-    if "ETag" in headers:
-        conditional.append(f"If-None-Match: {headers['ETag']}")
-    if "Last-Modified" in headers:
-        conditional.append(f"If-Modified-Since: {headers['Last-Modified']}")
+    if "etag" in headers:
+        conditional.append(f"If-None-Match: {headers['etag']}")
+    if "last-modified" in headers:
+        conditional.append(f"If-Modified-Since: {headers['last-modified']}")
     return tuple(conditional) or None
 
 

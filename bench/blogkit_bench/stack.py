@@ -8,7 +8,7 @@ import ssl
 import subprocess
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,14 +125,22 @@ def started(workdir: Path, cores: Cores, workers: int) -> Iterator[Stack]:
 def fetch(
     stack: Stack, url: str, headers: dict[str, str] | None = None
 ) -> tuple[int, dict[str, str], bytes]:
-    """One request with the kit's CA trusted; any status is returned, not raised."""
+    """One request with the kit's CA trusted; any status is returned, not raised.
+
+    Header names come back lower-cased: they are case-insensitive, and proxies differ
+    (aiohttp's parser writes ``Etag`` for the blog's ``ETag``).
+    """
     context = ssl.create_default_context(cafile=str(stack.certificates.ca))
     request = urllib.request.Request(url, headers=headers or {})  # noqa: S310 - our own URLs
     try:
         with urllib.request.urlopen(request, context=context, timeout=10) as answer:  # noqa: S310
-            return answer.status, dict(answer.headers), answer.read()
+            return answer.status, _lower(answer.headers.items()), answer.read()
     except urllib.error.HTTPError as exc:
-        return exc.code, dict(exc.headers), exc.read()
+        return exc.code, _lower(exc.headers.items()), exc.read()
+
+
+def _lower(items: Iterable[tuple[str, str]]) -> dict[str, str]:
+    return {name.lower(): value for name, value in items}
 
 
 def header_dict(headers: tuple[str, ...]) -> dict[str, str]:
