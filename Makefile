@@ -41,6 +41,11 @@ images: ## build the images (makes a local base image where no registry answers)
 	scripts/build-images.sh
 
 certs: images ## make the CA and (re)issue the server certificate when due; copy ca.pem to certs/
+	@# Kits before the certs service kept the CA in certs/: adopt it (never replaces another).
+	@if [ -e "$(EXPORT_DIR)/ca-key.pem" ]; then \
+		echo "certs/ca-key.pem found: importing that CA into the certs service's volume"; \
+		cat "$(EXPORT_DIR)/ca.pem" "$(EXPORT_DIR)/ca-key.pem" | $(CERTS_RUN) import-ca -; \
+	fi
 	$(CERTS_RUN) ensure
 	$(COPY_OUT) /certs/ca.pem > $(EXPORT_DIR)/.ca.pem.tmp
 	mv $(EXPORT_DIR)/.ca.pem.tmp $(EXPORT_DIR)/ca.pem

@@ -361,3 +361,52 @@ def test_a_bad_name_says_where_it_came_from(tmp_path: Path, capsys, arguments, e
     code, _ = cli("ensure", "--dir", str(tmp_path), *arguments, env=env)
     assert code == 2
     assert f"error: {source}'www.*.example' has a wildcard" in capsys.readouterr().err
+
+
+def ca_pem(folder: Path, order: str = "cert,key") -> bytes:
+    parts = {"cert": folder / "ca.pem", "key": folder / "ca-key.pem"}
+    return b"".join(parts[name].read_bytes() for name in order.split(","))
+
+
+@pytest.mark.parametrize("order", ["cert,key", "key,cert"])
+def test_an_existing_ca_is_imported_and_signs_from_then_on(
+    certs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, order: str
+) -> None:
+    """The upgrade path from a kit that kept the CA in certs/ on the host."""
+    volume = tmp_path / "volume"
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(ca_pem(certs, order))))
+    code, output = cli("import-ca", "--dir", str(volume), "-")
+    assert code == 0 and "CA imported" in output
+    assert (volume / "ca-key.pem").read_bytes() == (certs / "ca-key.pem").read_bytes()
+    assert cli("ensure", "--dir", str(volume), "--hosts", HOSTS)[0] == 0
+    ca = read_cert(certs / "ca.pem")
+    read_cert(volume / "served" / "server.pem").verify_directly_issued_by(ca)
+    # Again: the same CA is already there, nothing changes.
+    before = snapshot(volume)
+    (tmp_path / "both.pem").write_bytes(ca_pem(certs))
+    code, output = cli("import-ca", "--dir", str(volume), str(tmp_path / "both.pem"))
+    assert code == 0 and "CA already in place" in output
+    assert snapshot(volume) == before
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (lambda c, o: ca_pem(o), "already holds another CA"),
+        (lambda c, o: (c / "ca.pem").read_bytes(), "holds 0 private keys"),
+        (lambda c, o: (c / "ca.pem").read_bytes() + (o / "ca-key.pem").read_bytes(), "belong"),
+        (lambda c, o: ca_pem(c) + (o / "ca.pem").read_bytes(), "holds 2 certificates"),
+        (lambda c, o: b"garbage", "not a readable certificate"),
+    ],
+    ids=["another CA", "no key", "mismatched key", "two certificates", "garbage"],
+)
+def test_an_import_that_does_not_fit_changes_nothing(
+    certs: Path, tmp_path: Path, capsys, content, message: str
+) -> None:
+    other = tmp_path / "other"
+    assert cli("ensure", "--dir", str(other), "--hosts", HOSTS)[0] == 0
+    (tmp_path / "import.pem").write_bytes(content(certs, other))
+    before = snapshot(certs)
+    code, _ = cli("import-ca", "--dir", str(certs), str(tmp_path / "import.pem"))
+    assert code == 2 and message in capsys.readouterr().err
+    assert snapshot(certs) == before

@@ -76,6 +76,13 @@ def _parser() -> argparse.ArgumentParser:
         new_ca=False,
     )  # fmt: skip
 
+    adopt = commands.add_parser(
+        "import-ca",
+        parents=[folder],
+        help="adopt an existing CA (ca.pem and ca-key.pem as PEM; never replaces another CA)",
+    )
+    adopt.add_argument("file", help="PEM with the CA certificate and its key; '-' reads stdin")
+
     client = commands.add_parser("client", parents=[folder], help="issue a client certificate")
     client.add_argument("name", help="device name, e.g. laptop")
     client.add_argument("--days", help=f"lifetime 1-397 (default {CLIENT_DAYS})")
@@ -105,16 +112,16 @@ def _settings(args: argparse.Namespace, env: Mapping[str, str]) -> config.Server
     if args.ca_key is None:
         return settings
     source = "the CA key on stdin" if args.ca_key == "-" else f"the CA key {args.ca_key}"
-    data = sys.stdin.buffer.read() if args.ca_key == "-" else _read_key_file(args.ca_key)
+    data = sys.stdin.buffer.read() if args.ca_key == "-" else _read_file(args.ca_key, "CA key")
     key = store.parse_key(data, source.capitalize(), "Give the ca-key.pem that goes with ca.pem.")
     return dataclasses.replace(settings, ca_key=key)
 
 
-def _read_key_file(name: str) -> bytes:
+def _read_file(name: str, what: str) -> bytes:
     try:
         return Path(name).read_bytes()
     except OSError as error:
-        raise CertsError(f"Cannot read the CA key {name}: {error.strerror}.") from None
+        raise CertsError(f"Cannot read the {what} {name}: {error.strerror}.") from None
 
 
 def _ensure(args: argparse.Namespace, env: Mapping[str, str], now: datetime) -> list[str]:
@@ -128,6 +135,23 @@ def _ensure(args: argparse.Namespace, env: Mapping[str, str], now: datetime) -> 
         _for_user(root / "ca.pem", root, env),
         ignored_ca_options,
     )
+
+
+def _import_ca(args: argparse.Namespace, env: Mapping[str, str], now: datetime) -> list[str]:
+    pem = sys.stdin.buffer.read() if args.file == "-" else _read_file(args.file, "CA")
+    directory = config.directory(args.dir, env)
+    ca, written = operations.import_ca(directory, pem, now)
+    if not written:
+        return [
+            f"CA already in place: {ca.subject.rfc4514_string()}, SHA-256 {report.fingerprint(ca)}",
+            "  Nothing was changed. The copy you imported from may now be deleted, or kept",
+            "  off this machine as a backup.",
+        ]
+    return [
+        *report.summary(ca, "CA imported"),
+        "  The next ensure issues a server certificate signed by it; devices that trust it",
+        "  need nothing new. Delete the imported copy of ca-key.pem, or keep it offline.",
+    ]
 
 
 def _maintain(args: argparse.Namespace, env: Mapping[str, str], now: datetime) -> list[str]:
@@ -184,6 +208,7 @@ def _verify(args: argparse.Namespace, env: Mapping[str, str], now: datetime) -> 
 _COMMANDS = {
     "ensure": _ensure,
     "maintain": _maintain,
+    "import-ca": _import_ca,
     "client": _client,
     "inspect": _inspect,
     "verify": _verify,

@@ -187,6 +187,37 @@ def _serve_ca_copy(folder: store.Folder, ca: x509.Certificate) -> None:
         store.atomic_write(folder.served_ca, pem, store.CERT_MODE)
 
 
+def import_ca(directory: Path, pem: bytes, now: datetime) -> tuple[x509.Certificate, bool]:
+    """Adopt a CA pair given as PEM (certificate and key, in any order).
+
+    Returns the CA and whether it was written (False: this very CA is already there).
+    Never replaces a different CA: devices trust that one.
+    """
+    source = "The CA given to import-ca"
+    fix = "Give ca.pem and ca-key.pem together, e.g. cat ca.pem ca-key.pem | ... import-ca -."
+    certs = store.parse_certs(pem, source, fix)
+    if len(certs) != 1:
+        raise CertsError(f"{source} holds {len(certs)} certificates, not one. {fix}")
+    key = store.parse_key(store.key_block(pem, source, fix), source, fix)
+    ca = certs[0]
+    check_ca(ca, key, "the imported CA certificate", now)
+    folder = store.Folder(directory)
+    existing = load_ca(folder, now) if store.present(folder.ca) else None
+    if existing is not None:
+        if existing[0] == ca:
+            return ca, False
+        raise CertsError(
+            f"{folder.ca} already holds another CA ({existing[0].subject.rfc4514_string()}), "
+            "which devices may trust by now; it is not replaced. To use the imported one "
+            "instead, run ensure --new-ca first (the current CA is kept as .bak files), then "
+            "import again."
+        )
+    store.ensure_dir(folder.root)
+    store.atomic_write(folder.ca_key, key_to_pem(key), store.KEY_MODE, exclusive=True)
+    store.atomic_write(folder.ca, cert_to_pem(ca), store.CERT_MODE, exclusive=True)
+    return ca, True
+
+
 def new_client(
     directory: Path, name: str, days: int, legacy: bool, force: bool, now: datetime
 ) -> ClientResult:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -201,18 +202,32 @@ def _read(path: Path, what: str) -> bytes:
 
 def load_certs(path: Path, what: str = "certificate") -> list[x509.Certificate]:
     """Read one or more certificates, PEM or DER."""
-    data = _read(path, what)
+    return parse_certs(
+        _read(path, what),
+        f"The {what} {path}",
+        "Restore it from a backup, or move it aside and run the command again to make a new one.",
+    )
+
+
+def parse_certs(data: bytes, source: str, fix: str) -> list[x509.Certificate]:
+    """Every certificate in PEM ``data`` (other PEM blocks, such as a key, are skipped)
+    or one DER certificate; a CertsError '{source} is not ... {fix}' otherwise."""
     try:
         if b"-----BEGIN" in data:
-            certs = x509.load_pem_x509_certificates(data)
-        else:
-            certs = [x509.load_der_x509_certificate(data)]
+            return x509.load_pem_x509_certificates(data)
+        return [x509.load_der_x509_certificate(data)]
     except ValueError:
-        raise CertsError(
-            f"The {what} {path} is not a readable certificate (PEM or DER). Restore it from a "
-            "backup, or move it aside and run the command again to make a new one."
-        ) from None
-    return certs
+        raise CertsError(f"{source} is not a readable certificate (PEM or DER). {fix}") from None
+
+
+def key_block(data: bytes, source: str, fix: str) -> bytes:
+    """The one PEM private-key block in ``data``."""
+    blocks = re.findall(
+        rb"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", data, re.S
+    )
+    if len(blocks) != 1:
+        raise CertsError(f"{source} holds {len(blocks)} private keys, not one. {fix}")
+    return blocks[0] + b"\n"
 
 
 def load_cert(path: Path, what: str = "certificate") -> x509.Certificate:
