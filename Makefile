@@ -61,8 +61,10 @@ up: certs ## build, check certificates, start the kit and wait until it is healt
 	@echo "The blog is at https://localhost:$${HTTPS_PORT:-443}/ (trust $(EXPORT_DIR)/ca.pem first)."
 
 setup-link: ## print the one-time link that makes the first admin (while there is none)
+	@if docker compose exec -T blog blogctl user list | awk 'NR > 1 && $$2 == "admin" {found = 1} END {exit !found}'; then \
+		echo "An admin exists already: log in at /login (make user NAME=... adds more)."; exit 1; fi
 	@docker compose logs blog | grep -oE 'https?://[^ ]+/setup/[A-Za-z0-9_-]{43,}' | tail -n 1 \
-		|| { echo "No setup link logged: an admin exists already (or the blog is not up)."; exit 1; }
+		|| { echo "No setup link in the blog's log: is the kit up? (make up, make logs)"; exit 1; }
 
 down: ## stop the kit (the blog's data and the CA are kept)
 	docker compose down
