@@ -13,23 +13,25 @@ import sys
 from .config import ConfigError, Settings, load_settings
 
 
-def healthcheck_url(settings: Settings) -> str:
+def _local_host(settings: Settings) -> str:
     # A wildcard bind is reachable on loopback; a specific address only on itself.
     host = settings.bind
     if host in ("0.0.0.0", "", "*"):  # noqa: S104 - comparing, not binding
-        host = "127.0.0.1"
-    elif host == "::":
-        host = "::1"
-    if ":" in host:
-        host = f"[{host}]"
-    return f"http://{host}:{settings.port}/healthz"
+        return "127.0.0.1"
+    if host == "::":
+        return "::1"
+    return host
+
+
+def healthcheck_url(settings: Settings) -> str:
+    host = _local_host(settings)
+    return f"http://{f'[{host}]' if ':' in host else host}:{settings.port}/healthz"
 
 
 def check(settings: Settings, timeout: float = 3.0) -> tuple[bool, str]:
     """(healthy, what to print) from GET /healthz on the local server."""
     url = healthcheck_url(settings)
-    host = url.split("//", 1)[1].rsplit(":", 1)[0].strip("[]")
-    connection = http.client.HTTPConnection(host, settings.port, timeout=timeout)
+    connection = http.client.HTTPConnection(_local_host(settings), settings.port, timeout=timeout)
     try:
         connection.request("GET", "/healthz")
         response = connection.getresponse()

@@ -112,12 +112,15 @@ def _settings(args: argparse.Namespace, env: Mapping[str, str]) -> config.Server
     if args.ca_key is None:
         return settings
     source = "the CA key on stdin" if args.ca_key == "-" else f"the CA key {args.ca_key}"
-    data = sys.stdin.buffer.read() if args.ca_key == "-" else _read_file(args.ca_key, "CA key")
+    data = _read_input(args.ca_key, "CA key")
     key = store.parse_key(data, source.capitalize(), "Give the ca-key.pem that goes with ca.pem.")
     return dataclasses.replace(settings, ca_key=key)
 
 
-def _read_file(name: str, what: str) -> bytes:
+def _read_input(name: str, what: str) -> bytes:
+    """The bytes of file ``name``, or of stdin for ``-``."""
+    if name == "-":
+        return sys.stdin.buffer.read()
     try:
         return Path(name).read_bytes()
     except OSError as error:
@@ -138,7 +141,7 @@ def _ensure(args: argparse.Namespace, env: Mapping[str, str], now: datetime) -> 
 
 
 def _import_ca(args: argparse.Namespace, env: Mapping[str, str], now: datetime) -> list[str]:
-    pem = sys.stdin.buffer.read() if args.file == "-" else _read_file(args.file, "CA")
+    pem = _read_input(args.file, "CA")
     directory = config.directory(args.dir, env)
     ca, written = operations.import_ca(directory, pem, now)
     if not written:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import signal
 import sys
 import time
@@ -198,9 +197,7 @@ def write_status(path: Path, valid_until: datetime | None) -> None:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
         return
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(f"{int(valid_until.timestamp())}\n")
-    os.replace(temporary, path)
+    store.atomic_write(path, f"{int(valid_until.timestamp())}\n".encode(), store.CERT_MODE)
 
 
 def serve(settings: ServerSettings, schedule: Schedule, status_file: Path = STATUS_FILE) -> None:

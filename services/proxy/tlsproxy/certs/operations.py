@@ -202,7 +202,7 @@ def import_ca(directory: Path, pem: bytes, now: datetime) -> tuple[x509.Certific
     ca = certs[0]
     check_ca(ca, key, "the imported CA certificate", now)
     folder = store.Folder(directory)
-    existing = load_ca(folder, now) if store.present(folder.ca) else None
+    existing = load_ca(folder, now)
     if existing is not None:
         if existing[0] == ca:
             return ca, False

@@ -200,13 +200,12 @@ def _read(path: Path, what: str) -> bytes:
         raise CertsError(f"Cannot read the {what} {path}: {error.strerror}.") from None
 
 
+_RESTORE = "Restore it from a backup, or move it aside and run the command again to make a new one."
+
+
 def load_certs(path: Path, what: str = "certificate") -> list[x509.Certificate]:
     """Read one or more certificates, PEM or DER."""
-    return parse_certs(
-        _read(path, what),
-        f"The {what} {path}",
-        "Restore it from a backup, or move it aside and run the command again to make a new one.",
-    )
+    return parse_certs(_read(path, what), f"The {what} {path}", _RESTORE)
 
 
 def parse_certs(data: bytes, source: str, fix: str) -> list[x509.Certificate]:
@@ -235,11 +234,7 @@ def load_cert(path: Path, what: str = "certificate") -> x509.Certificate:
 
 
 def load_key(path: Path, what: str = "private key") -> PrivateKey:
-    return parse_key(
-        _read(path, what),
-        f"The {what} {path}",
-        "Restore it from a backup, or move it aside and run the command again to make a new one.",
-    )
+    return parse_key(_read(path, what), f"The {what} {path}", _RESTORE)
 
 
 def parse_key(data: bytes, source: str, fix: str) -> PrivateKey:
