@@ -6,7 +6,7 @@ SHELL := bash
 
 # Settings from .env (see .env.example) reach the scripts as well as compose.
 -include .env
-export HTTPS_PORT HTTP_PORT PUBLISH_ADDRESS TLS_PROFILE CERT_HOSTS CERT_LIFETIME CERT_DAYS \
+export IMAGE_TAG HTTPS_PORT HTTP_PORT PUBLISH_ADDRESS TLS_PROFILE CERT_HOSTS CERT_LIFETIME CERT_DAYS \
 	CERT_RENEW_INTERVAL CERT_RETRY_INTERVAL BLOG_ACCESS_MODE BLOG_TITLE BASE_IMAGE
 
 # The address the first-run setup link is logged with (this machine, unless .env says).

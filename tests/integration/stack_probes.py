@@ -27,6 +27,8 @@ import docker
 import pytest
 from docker.models.containers import Container
 
+from .images import PROXY_IMAGE
+
 if TYPE_CHECKING:  # conftest may import this module for the summary hook: no import cycle
     from .conftest import Kit
 
@@ -183,7 +185,7 @@ def extra_proxy(
     (folder / "proxy.toml").write_text(config)
     (folder / "proxy.toml").chmod(0o644)
     container = client.containers.run(
-        "blogkit-proxy:local",
+        PROXY_IMAGE,
         detach=True,
         user="10001:10001",
         read_only=True,

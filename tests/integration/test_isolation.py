@@ -16,6 +16,7 @@ import pytest
 from docker.models.containers import Container
 
 from .conftest import Kit
+from .images import PROXY_IMAGE
 
 PROBE = """
 import json, socket, sys
@@ -39,7 +40,7 @@ def probe_on_network(
 ) -> dict[str, object]:
     """A fresh container on `network` tries to connect (the kit's image has Python)."""
     output = client.containers.run(
-        "blogkit-proxy:local",
+        PROXY_IMAGE,
         ["python3", "-c", PROBE, host, str(port)],
         network=network,
         remove=True,

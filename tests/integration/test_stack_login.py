@@ -19,6 +19,7 @@ import docker
 import pytest
 
 from .conftest import Kit, service_container
+from .images import PROXY_IMAGE
 from .stack_probes import get_request, record, send_raw
 from .test_blog_through_proxy import csrf_token, log_in
 
@@ -105,7 +106,7 @@ def guess_from_public_network(
     proxy.reload()
     address = proxy.attrs["NetworkSettings"]["Networks"][network]["IPAddress"]
     output = client.containers.run(
-        "blogkit-proxy:local",
+        PROXY_IMAGE,
         ["python3", "-c", GUESSER, address, *users],
         network=network,
         remove=True,
