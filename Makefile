@@ -32,7 +32,7 @@ PY := $(VENV)/bin/python
 PYTEST := $(VENV)/bin/pytest
 CODE := services tests bench
 
-.PHONY: help images certs client-cert up setup-link down logs user venv test test-unit test-integration bench lint format clean
+.PHONY: help images certs client-cert up setup-link down logs user venv test test-unit test-differential test-integration bench lint format clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -91,10 +91,13 @@ $(SSLYZE_VENV)/.stamp:
 
 venv: $(VENV)/.stamp $(SSLYZE_VENV)/.stamp ## host virtualenvs for tests and lint
 
-test: test-unit test-integration ## every test: unit, then the whole stack
+test: test-unit test-differential test-integration ## every test: unit, ours against nginx, the whole stack
 
 test-unit: venv ## in-process tests of each service (seconds)
 	$(PYTEST) tests/unit
+
+test-differential: venv ## the proxy and Debian's nginx side by side on one case table (about a minute; needs nginx)
+	$(PYTEST) tests/differential
 
 test-integration: venv images ## the whole stack through docker compose (a few minutes)
 	$(PYTEST) -m integration tests/integration
