@@ -28,7 +28,6 @@ class Expect:
     forwarded: int | None = None  # case requests (not controls) the backend receives
     targets: tuple[bytes, ...] | None = None  # their targets as the backend receives them
     absent: tuple[str, ...] = ()  # field names no forwarded request may carry
-    present: tuple[str, ...] = ()  # field names every forwarded request must carry
     unchanged: tuple[str, ...] = ()  # fields forwarded with exactly the client's value
     interim: tuple[int, ...] | None = None  # 1xx answers the client gets, in order
     relayed: bool = False  # the final answers are the backend's, not the proxy's own

@@ -11,10 +11,13 @@ Three aspects are compared, each as lines of text (shown as a unified diff):
   validity by ``properties``, not compared: nginx buffers a body and sends its
   length, ours streams it chunked), or the bytes that did not parse.
 
-Normalization, all of it listed here: client-side fields that are per-hop or per-
-server (``IGNORED_ANSWER_FIELDS``); backend-side fields a proxy sets itself
-(``SET_BY``), written ``<set by proxy>``, or dropped when only one proxy sets them,
-unless the value carries the client's spoofed address; control requests.
+Normalization, all of it listed here as constants: answer fields that are per hop
+or per server (``IGNORED_ANSWER_FIELDS``); in forwarded requests, the framing
+fields (``FRAMING_FIELDS``), the fields each proxy sets itself (``SET_BY``: written
+``<set by proxy>``, or dropped when only one proxy sets them, unless the value
+carries the client's spoofed address), nonces (``NONCE_FIELDS``), token lists in
+lower case (``CASE_INSENSITIVE_FIELDS``), and the control requests; field order
+between different names; long values shortened to a prefix, length and digest.
 """
 
 from __future__ import annotations

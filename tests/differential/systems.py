@@ -58,11 +58,12 @@ class Certificate:
     key: Path
 
     @classmethod
-    def make(cls, folder: Path) -> Certificate:
+    def make(cls, folder: Path, openssl: str) -> Certificate:
+        """Made by the ``openssl`` command at that path (no project code involved)."""
         cert, key = folder / "server.pem", folder / "server-key.pem"
         subprocess.run(
             [
-                "openssl", "req", "-x509", "-newkey", "ec",
+                openssl, "req", "-x509", "-newkey", "ec",
                 "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
                 "-subj", f"/CN={TLS_NAME}",
                 "-addext", f"subjectAltName=DNS:{TLS_NAME},IP:{LOOPBACK}",
@@ -90,6 +91,15 @@ class System:
     def stop(self) -> None:
         if self.process is not None:
             self.process.stop()
+
+
+@dataclass(frozen=True)
+class Pair:
+    """nginx and ours, each with its own recording backend, and the CA clients trust."""
+
+    nginx: System
+    ours: System
+    ca: Path
 
 
 def nginx_config(system: System, certificate: Certificate, workdir: Path) -> str:
@@ -197,20 +207,14 @@ def _new_system(name: str) -> System:
     return System(name, processes.free_port(), processes.free_port(), backend)
 
 
-def start_nginx(workdir: Path, certificate: Certificate) -> System:
-    """Debian's nginx as a foreground process with its own config, pid and logs."""
+def start_nginx(workdir: Path, certificate: Certificate, nginx: str) -> System:
+    """Debian's nginx (the binary at ``nginx``) in the foreground, with its own config,
+    pid file, logs and temporary paths in ``workdir``."""
     system = _new_system("nginx")
     config = workdir / "nginx.conf"
     config.write_text(nginx_config(system, certificate, workdir))
-    command = [
-        "nginx",
-        "-e",
-        str(workdir / "nginx-error.log"),
-        "-p",
-        str(workdir),
-        "-c",
-        str(config),
-    ]
+    log = str(workdir / "nginx-error.log")
+    command = [nginx, "-e", log, "-p", str(workdir), "-c", str(config)]
     system.process = _start(system, command, workdir / "nginx.log", None)
     return system
 

@@ -446,6 +446,7 @@ HOSTS: tuple[Case, ...] = (
     host("host-ipv6-port", "Host: [2001:db8::1]:8080", ours=FORWARDED),
     host("host-ipv6-unbracketed", "Host: 2001:db8::1"),
     host("host-ipv6-unclosed", "Host: [2001:db8::1"),
+    host("host-ipv6-invalid", "Host: [not:an:address]"),
     host("host-missing"),
     case(
         "host-missing-http-1-0",
