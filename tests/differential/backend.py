@@ -35,8 +35,10 @@ class Answer:
     """The bytes the backend writes for one request of a case, and how.
 
     ``data`` may hold ``{accept}``, replaced by the RFC 6455 accept value of the
-    request's ``Sec-WebSocket-Key``. ``poisons`` marks an answer followed by bytes its
-    own framing does not cover: a proxy must not reuse that connection (RFC 9112 9.6).
+    request's ``Sec-WebSocket-Key``. ``poisons`` marks an answer after which a proxy
+    must not reuse the connection (RFC 9112 9.6): bytes its own framing does not
+    cover follow it, or its framing is ambiguous. A delayed answer poisons too: the
+    exchange did not end cleanly for a proxy that gave up waiting.
     """
 
     data: bytes
@@ -45,6 +47,7 @@ class Answer:
     switch: bool = False  # a 101: the connection is a tunnel afterwards
     poisons: bool = False
     when_upgrade: bytes | None = None  # only for requests whose Upgrade names this; else echo
+    delay: float = 0.0  # seconds before it is written (past a proxy's read time-out)
 
 
 @dataclass
@@ -197,8 +200,11 @@ class _BackendConnection(asyncio.Protocol):
         if b"{accept}" in data:
             keys = request.head.values("Sec-WebSocket-Key")
             data = data.replace(b"{accept}", websocket_accept(keys[0] if keys else b""))
-        if answer.poisons:
+        if answer.poisons or answer.delay:
             self.record.poisoned_after = len(self.record.requests)
+        if answer.delay:
+            asyncio.get_running_loop().call_later(answer.delay, self._write, data)
+            return
         self._write(data)
         if answer.switch:
             self.tunnel = True

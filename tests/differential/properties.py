@@ -5,8 +5,9 @@ Safety (every case):
 - the backend receives only whole, validly framed requests (RFC 9112 sections 6
   and 9.6): no bytes that do not parse, no request left half-sent on a connection
   the proxy still holds open, never the request hidden in a body (``/smuggled``);
-- a backend connection that carried an answer with stray bytes after it is not
-  used again (RFC 9112 section 6.3: such a connection cannot be trusted);
+- a backend connection whose exchange did not end cleanly (stray bytes after an
+  answer, ambiguous framing, an answer later than the proxy waited) is not used
+  again (RFC 9112 sections 6.3, 9.6: such a connection cannot be trusted);
 - the client gets one answer per request it sent, each valid HTTP/1.1, at least
   the first one, and none too many;
 - the control requests after the case get their own echo answer;
@@ -46,7 +47,7 @@ def _backend_faults(records: list[ConnectionRecord]) -> list[str]:
                 found.append(f"{where} received the request hidden in a body")
             if record.poisoned_after is not None and index >= record.poisoned_after:
                 found.append(
-                    f"{where} was used again after an answer with stray bytes "
+                    f"{where} was used again after a broken exchange "
                     f"({request.method!r} {request.target!r})"
                 )
             spoofed = [n for n, v in request.head.fields if SPOOFED_ADDRESS.encode() in v]

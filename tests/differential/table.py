@@ -257,6 +257,22 @@ FRAMING: tuple[Case, ...] = (
     ),
     case("framing-te-xchunked", request("POST", "/f", "Transfer-Encoding: xchunked", body=HELLO)),
     refused("framing-te-http-1-0", chunked_post(HELLO, version="HTTP/1.0")),
+    case(
+        "framing-te-tab-before-value",
+        request("POST", "/f", "Transfer-Encoding:\tchunked", body=HELLO),
+    ),
+    case(
+        "framing-te-space-after-value",
+        request("POST", "/f", "Transfer-Encoding: chunked ", body=HELLO),
+    ),
+    case(
+        "framing-content-length-space-after-value",
+        request("POST", "/f", "Content-Length: 5 ", body=b"hello"),
+    ),
+    refused(
+        "framing-te-vertical-tab",
+        request("POST", "/f", "Transfer-Encoding: \x0bchunked", body=HELLO),
+    ),
     refused(
         "framing-te-obs-fold", request("POST", "/f", "Transfer-Encoding:", " chunked", body=HELLO)
     ),
@@ -819,6 +835,9 @@ ANSWERS: tuple[Case, ...] = (
     ),
     answer("answer-5xx", reply("503 Service Unavailable", "Retry-After: 5", body=b"later")),
     answer("answer-closed-before-answer", Answer(b"", close=True)),
+    answer(
+        "answer-after-read-timeout", Answer(reply(body=b"late").data, delay=3.0), statuses=(504,)
+    ),
 )
 
 CLIENT_ADDRESSES: tuple[Case, ...] = (
