@@ -184,13 +184,19 @@ def save_post(
     post_id: int | None = None,
     now: int | None = None,
     created_at: int | None = None,
+    body_html: str | None = None,
 ) -> Post:
-    """Create (post_id None) or update an entry with its category and tags, atomically."""
+    """Create (post_id None) or update an entry with its category and tags, atomically.
+
+    `body_html` is draft.body_md already rendered (the server renders in a worker
+    process, rendering.py); None renders it here (blogctl, imports). Raises
+    markup.MarkupError for a body over the bounds.
+    """
     now = now_seconds() if now is None else now
     published_at = draft.published_at
     if draft.status == "published" and published_at is None:
         published_at = now
-    html = render_markdown(draft.body_md)
+    html = render_markdown(draft.body_md) if body_html is None else body_html
     with transaction(conn):
         slug = unique_slug(conn, draft.slug or draft.title, exclude_id=post_id)
         category_id = _term_id(conn, "categories", draft.category) if draft.category else None

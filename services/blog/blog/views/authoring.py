@@ -9,7 +9,9 @@ from aiohttp import web
 
 from .. import keys, posts
 from ..auth import Principal, current, login_required
-from ..markup import render_markdown
+from ..forms import read_form, text
+from ..markup import MarkupError, check_size
+from ..rendering import RenderBusy
 from ..templating import page, render, see_other
 from ..timefmt import parse_local_input
 
@@ -56,34 +58,32 @@ def _form_values(post: posts.Post | None, request: web.Request) -> dict[str, obj
 
 
 def parse_draft(form: Mapping[str, object], action: str) -> tuple[posts.Draft, list[str]]:
-    def text(name: str) -> str:
-        value = form.get(name, "")
-        return value.strip() if isinstance(value, str) else ""
+    def field(name: str) -> str:
+        return text(form, name).strip()
 
     errors: list[str] = []
-    title = text("title")
+    title = field("title")
     if not title:
         errors.append("A title is required.")
     elif len(title) > MAX_TITLE:
         errors.append(f"The title is longer than {MAX_TITLE} characters.")
-    kind = text("kind") or "post"
+    kind = field("kind") or "post"
     if kind not in posts.KINDS:
         errors.append("Kind must be post or story.")
     try:
-        publish_at = parse_local_input(text("publish_at"))
+        publish_at = parse_local_input(field("publish_at"))
     except ValueError:
         errors.append("The publication time is not a valid date and time.")
         publish_at = None
-    body = form.get("body_md", "")
     draft = posts.Draft(
         title=title,
-        body_md=body if isinstance(body, str) else "",
+        body_md=text(form, "body_md"),
         kind=kind,
         status="published" if action == "publish" else "draft",
         published_at=publish_at,
-        slug=text("slug"),
-        category=text("category")[:64],
-        tags=posts.parse_tags(text("tags")),
+        slug=field("slug"),
+        category=field("category")[:64],
+        tags=posts.parse_tags(field("tags")),
     )
     return draft, errors
 
@@ -94,29 +94,57 @@ def _editor(
     draft: posts.Draft,
     errors: list[str],
     preview: str | None,
+    status: int = 400,
 ) -> web.Response:
+    """The editor again, holding everything the author sent (nothing typed is lost)."""
     values = {
         **asdict(draft),
         "tags": ", ".join(draft.tags),
         "publish_at": draft.published_at,
     }
     context = {"post": post, "values": values, "errors": errors, "preview": preview}
-    return render("editor.html", request, context, status=400 if errors else 200)
+    return render("editor.html", request, context, status=status if errors else 200)
+
+
+async def render_body(request: web.Request, source: str) -> str:
+    """Sanitized HTML from a worker process (rendering.py).
+
+    Raises MarkupError for text over a bound, HTTPServiceUnavailable when every
+    worker stays busy.
+    """
+    check_size(source)  # before the text is copied to a worker
+    try:
+        return await request.app[keys.RENDERER].render(source)
+    except RenderBusy:
+        raise web.HTTPServiceUnavailable(
+            text="Every renderer is busy; send the form again in a minute.",
+            headers={"Retry-After": "60"},
+        ) from None
 
 
 async def _save(request: web.Request, post: posts.Post | None) -> web.StreamResponse:
     principal = current(request)
-    form = await request.post()
-    action = str(form.get("action", "draft"))
+    form = await read_form(request)
+    action = text(form, "action") or "draft"
     if action not in ACTIONS:
-        raise web.HTTPBadRequest(text="unknown action")
+        raise web.HTTPBadRequest(text="unknown action: use preview, draft or publish")
     draft, errors = parse_draft(form, action)
+    html, status = None, 400
+    if not errors:
+        try:
+            html = await render_body(request, draft.body_md)
+        except MarkupError as exc:
+            errors.append(str(exc))
+            status = exc.status
     if errors or action == "preview":
-        preview = render_markdown(draft.body_md) if not errors else None
-        return _editor(request, post, draft, errors, preview)
+        return _editor(request, post, draft, errors, html, status)
     author_id = principal.user_id if post is None else post.author_id
     saved = posts.save_post(
-        request.app[keys.DB], draft, author_id=author_id, post_id=post.id if post else None
+        request.app[keys.DB],
+        draft,
+        author_id=author_id,
+        post_id=post.id if post else None,
+        body_html=html,
     )
     return see_other(f"/dashboard/posts/{saved.id}?saved=1")
 

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from .. import keys, media
 from ..auth import current, login_required
+from ..forms import read_form
 from ..templating import page, render, see_other
 
 # An image opened directly still gets no script, plugin or form: the sandbox CSP.
@@ -28,7 +29,7 @@ async def media_list(request: web.Request) -> Mapping[str, object]:
 
 @login_required
 async def upload(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
+    form = await read_form(request)
     field = form.get("file")
     conn = request.app[keys.DB]
     settings = request.app[keys.SETTINGS]
