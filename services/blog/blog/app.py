@@ -9,7 +9,7 @@ from aiohttp import web
 
 from . import devices, keys, users
 from .auth import principal_middleware
-from .config import Settings
+from .config import FALLBACK_ORIGIN, Settings
 from .csrf import csrf_middleware
 from .db import open_database
 from .first_admin import SetupLink, announcement
@@ -60,6 +60,12 @@ def warn_about_access(settings: Settings) -> None:
         log.warning(
             "BLOG_TRUST_LOCAL is on: loopback clients without forwarding headers act as admin "
             "without a password. Anyone with a shell on this host can write to the blog."
+        )
+    if not settings.public_url:
+        log.warning(
+            "BLOG_PUBLIC_URL is not set: feed links point at %s, which works on this machine "
+            "only. Set it to the https:// address your readers open.",
+            FALLBACK_ORIGIN,
         )
     if not settings.trusted_proxies and settings.bind not in ("127.0.0.1", "::1", "localhost"):
         log.warning(

@@ -1,7 +1,13 @@
-"""Atom (RFC 4287) and RSS 2.0 documents built with ElementTree (escaping is its job)."""
+"""Atom (RFC 4287) and RSS 2.0 documents built with ElementTree (escaping is its job).
+
+Every text and attribute value passes through `xml_text`, which removes what XML 1.0
+cannot carry at all (escaped or not): one title holding U+001D made every feed
+unparseable for every subscriber. Any XML the blog writes later uses `_sub` too.
+"""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,10 +29,21 @@ class FeedInfo:
     updated: int
 
 
+# The complement of XML 1.0's Char production (section 2.2): C0 controls other than
+# tab, LF and CR; surrogates; U+FFFE and U+FFFF.
+NOT_XML_CHAR = re.compile(r"[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_text(value: str) -> str:
+    """`value` without the characters XML 1.0 cannot represent."""
+    return NOT_XML_CHAR.sub("", value)
+
+
 def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
-    element = ET.SubElement(parent, tag, attrs)
+    """A child element; its text and attribute values are made representable in XML."""
+    element = ET.SubElement(parent, tag, {key: xml_text(v) for key, v in attrs.items()})
     if text is not None:
-        element.text = text
+        element.text = xml_text(text)
     return element
 
 

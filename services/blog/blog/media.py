@@ -107,9 +107,18 @@ def save_media(
     return MediaFile(name, TYPES[extension], len(data), original_name, now)
 
 
-def list_media(conn: sqlite3.Connection) -> list[MediaFile]:
+MEDIA_LISTED = 200
+
+
+def list_media(
+    conn: sqlite3.Connection, uploaded_by: int | None = None, limit: int | None = MEDIA_LISTED
+) -> list[MediaFile]:
+    """Uploads, newest first: everyone's (uploaded_by None: admins, export) or one
+    user's (an author sees only their own); at most `limit` (None: all)."""
+    where, params = ("1", []) if uploaded_by is None else ("uploaded_by = ?", [uploaded_by])
     rows = conn.execute(
-        "SELECT name, content_type, size, original_name, created_at FROM media"
-        " ORDER BY created_at DESC, id DESC"
+        f"SELECT name, content_type, size, original_name, created_at FROM media WHERE {where}"  # noqa: S608
+        " ORDER BY created_at DESC, id DESC LIMIT ?",
+        (*params, -1 if limit is None else limit),
     )
     return [MediaFile(*row) for row in rows]

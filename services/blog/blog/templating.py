@@ -76,6 +76,14 @@ def page(
     return decorator
 
 
+def page_of(request: web.Request) -> int:
+    """The `page` query parameter (1 when absent); 400 unless an integer 1..100,000."""
+    raw = request.query.get("page", "1")
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 100_000:
+        raise web.HTTPBadRequest(text="page must be a whole number from 1 to 100000")
+    return int(raw)
+
+
 def see_other(location: str) -> web.Response:
     """303 to a same-site path, returned (not raised) so cookies can be set on it.
 

@@ -42,7 +42,7 @@ def populated(tmp_path: Path) -> tuple[sqlite3.Connection, Path]:
 
 def snapshot(conn: sqlite3.Connection) -> list[tuple[object, ...]]:
     result = []
-    for post in posts.list_for_dashboard(conn, None, everyone=True):
+    for post in posts.all_posts(conn):
         category = posts.category_of(conn, post)
         result.append(
             (

@@ -12,7 +12,7 @@ from ..auth import Principal, current, login_required
 from ..forms import read_form, text
 from ..markup import MarkupError, check_size
 from ..rendering import RenderBusy
-from ..templating import page, render, see_other
+from ..templating import page, page_of, render, see_other
 from ..timefmt import parse_local_input
 
 ACTIONS = ("preview", "draft", "publish")
@@ -20,12 +20,12 @@ MAX_TITLE = 200
 
 
 def _own_post(request: web.Request, principal: Principal) -> posts.Post:
+    """The entry of the URL if this principal may edit it; 404 alike for one that does not
+    exist and one that is someone else's, so an author learns nothing of others' drafts."""
     raw = request.match_info["post_id"]
     post = posts.get_by_id(request.app[keys.DB], int(raw)) if raw.isdigit() else None
-    if post is None:
+    if post is None or not principal.may_edit(post.author_id):
         raise web.HTTPNotFound()
-    if not principal.may_edit(post.author_id):
-        raise web.HTTPForbidden(text="authors may change only their own posts")
     return post
 
 
@@ -33,10 +33,17 @@ def _own_post(request: web.Request, principal: Principal) -> posts.Post:
 @page("dashboard.html")
 async def dashboard(request: web.Request) -> Mapping[str, object]:
     principal = current(request)
-    entries = posts.list_for_dashboard(
-        request.app[keys.DB], principal.user_id, everyone=principal.is_admin
+    number = page_of(request)
+    entries, total = posts.list_for_dashboard(
+        request.app[keys.DB], principal.user_id, everyone=principal.is_admin, page=number
     )
-    return {"entries": entries, "now": posts.now_seconds()}
+    return {
+        "entries": entries,
+        "now": posts.now_seconds(),
+        "page": number,
+        "has_newer": number > 1,
+        "has_older": number * posts.DASHBOARD_PAGE < total,
+    }
 
 
 def _form_values(post: posts.Post | None, request: web.Request) -> dict[str, object]:

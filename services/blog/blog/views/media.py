@@ -21,10 +21,18 @@ SERVING_HEADERS = {
 }
 
 
+def _visible_uploads(request: web.Request) -> list[media.MediaFile]:
+    """The uploads this principal may manage, by the rule for posts (Principal.may_edit):
+    an admin sees everyone's, an author only their own."""
+    principal = current(request)
+    uploader = None if principal.is_admin else principal.user_id
+    return media.list_media(request.app[keys.DB], uploaded_by=uploader)
+
+
 @login_required
 @page("media.html")
 async def media_list(request: web.Request) -> Mapping[str, object]:
-    return {"files": media.list_media(request.app[keys.DB]), "error": ""}
+    return {"files": _visible_uploads(request), "error": ""}
 
 
 @login_required
@@ -49,7 +57,7 @@ async def upload(request: web.Request) -> web.StreamResponse:
             error = str(exc)
         else:
             return see_other("/dashboard/media")
-    context = {"files": media.list_media(conn), "error": error}
+    context = {"files": _visible_uploads(request), "error": error}
     return render("media.html", request, context, status=400)
 
 
