@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from . import devices, keys, users
+from . import devices, errorlog, keys, users
 from .auth import principal_middleware
 from .config import FALLBACK_ORIGIN, Settings
 from .csrf import csrf_middleware
@@ -94,4 +94,5 @@ def init_app(settings: Settings) -> web.Application:
     setup_templates(app, settings)
     setup_routes(app)
     warn_about_access(settings)
+    errorlog.install()
     return app
