@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 
 from . import media, posts
+from .markup import MarkupError
 from .timefmt import iso8601
 
 FORMAT = "blog-export/1"
@@ -137,7 +138,10 @@ def import_archive(conn: sqlite3.Connection, media_dir: Path, source: Path) -> I
             if folder in ("posts", "stories") and name.endswith(".md") and "/" not in name:
                 text = archive.read(info).decode("utf-8")
                 fields, body = parse_document(text, info.filename)
-                _import_entry(conn, fields, body, "story" if folder == "stories" else "post")
+                try:
+                    _import_entry(conn, fields, body, "story" if folder == "stories" else "post")
+                except MarkupError as exc:  # over the size or nesting bounds
+                    raise ArchiveError(f"{info.filename}: {exc}") from None
                 entries += 1
             elif folder == "media" and media.NAME_PATTERN.match(name):
                 data = archive.read(info)

@@ -133,6 +133,11 @@ class RenderPool:
                     f"The text took longer than {self.seconds:g} s to render; it probably"
                     " repeats or nests something a great many times. Simplify it."
                 ) from None
+            if isinstance(exc, (EOFError, OSError)):  # the worker died (its memory limit?)
+                log.warning("a render worker stopped while rendering: %r", exc)
+                raise MarkupError(
+                    "The renderer stopped while rendering this text; simplify it."
+                ) from None
             raise
         self._idle.append(worker)
         if kind == "refused":

@@ -134,3 +134,11 @@ def render_slowly_unless_quick(source: str) -> str:
     if source != "quick":
         time.sleep(3600)
     return "<p>quick</p>"
+
+
+def render_by_dying(source: str) -> str:
+    """A render job whose worker process ends abruptly (as the kernel ends one over its
+    memory limit)."""
+    import os
+
+    os._exit(1)

@@ -14,6 +14,7 @@ from blog_testkit import (
     add_user,
     csrf_from,
     login,
+    render_by_dying,
     render_slowly_unless_quick,
     render_when_released,
 )
@@ -129,3 +130,12 @@ async def test_when_every_worker_stays_busy_the_answer_is_503(make_client, tmp_p
     assert second.status == 503 and second.headers["Retry-After"] == "60"
     gate.touch()
     assert (await first).status == 200
+
+
+async def test_a_worker_that_dies_is_a_refusal_and_is_replaced(make_client) -> None:
+    pool = RenderPool(work=render_by_dying, workers=1)
+    client = await admin_rendering_with(make_client, pool)
+    for _ in range(2):  # the second render gets a new worker
+        response = await submit(client, "anything")
+        assert response.status == 400
+        assert "The renderer stopped while rendering this text" in await response.text()

@@ -18,7 +18,13 @@ from ..throttle import Attempt
 from ..users import authenticate
 
 GENERIC_FAILURE = "Unknown user name or wrong password."
-THROTTLED = "Too many failed attempts. Try again in {seconds} seconds."
+
+
+def throttled_message(attempt: Attempt) -> str:
+    """What a refused attempt is told: when to come back, in minutes past two minutes."""
+    seconds = math.ceil(attempt.retry_after)
+    wait = f"{seconds} seconds" if seconds < 120 else f"{math.ceil(seconds / 60)} minutes"
+    return f"Too many failed attempts. Try again in {wait}."
 
 
 def _login_page(
@@ -69,8 +75,8 @@ async def login(request: web.Request) -> web.StreamResponse:
     next_url = after_login(text(form, "next"))
     user, attempt = await check_password(request, name, text(form, "password"))
     if not attempt.admitted:
-        message = THROTTLED.format(seconds=math.ceil(attempt.retry_after))
-        return too_many_attempts(_login_page(request, 429, message, name, next_url), attempt)
+        page = _login_page(request, 429, throttled_message(attempt), name, next_url)
+        return too_many_attempts(page, attempt)
     if user is None:
         return _login_page(request, 401, GENERIC_FAILURE, name, next_url)
     response = start_session(request, user.id, next_url)
@@ -133,7 +139,7 @@ async def change_password(request: web.Request) -> web.StreamResponse:
     error = ""
     user, attempt = await check_password(request, principal.name, text(form, "current_password"))
     if not attempt.admitted:
-        error = THROTTLED.format(seconds=math.ceil(attempt.retry_after))
+        error = throttled_message(attempt)
     elif user is None:
         error = "The current password is wrong."
     elif new != text(form, "confirm_password"):
