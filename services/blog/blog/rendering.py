@@ -27,6 +27,7 @@ log = logging.getLogger("blog.rendering")
 RENDER_WORKERS = 2
 RENDER_SECONDS = 10.0
 QUEUE_SECONDS = 30.0
+START_SECONDS = 30.0
 
 _context = multiprocessing.get_context("forkserver")
 _context.set_forkserver_preload(["blog.markup"])
@@ -44,6 +45,7 @@ class RenderBusy(Exception):
 
 def _serve(conn: Connection, work: Work) -> None:
     """A worker's loop: source in, ("ok", html) or ("refused", MarkupError) out."""
+    conn.send(("ready", None))  # started and imported: the time limit counts from here on
     while True:
         try:
             source = conn.recv()
@@ -66,6 +68,9 @@ class _Worker:
         )
         self.process.start()
         child.close()
+        if not self.conn.poll(START_SECONDS) or self.conn.recv()[0] != "ready":
+            self.stop()
+            raise RuntimeError(f"a render worker did not start within {START_SECONDS} s")
 
     def run(self, source: str, seconds: float) -> tuple[str, object]:
         """Blocking: send, wait at most `seconds`, receive. Runs in a thread."""

@@ -114,31 +114,3 @@ async def save_entry(client: TestClient, path: str, **fields: str) -> ClientResp
     """Submit the editor form at path (new or existing entry)."""
     defaults = {"title": "Title", "body_md": "Body", "kind": "post", "action": "publish"}
     return await post_form(client, path, path, **{**defaults, **fields})
-
-
-def render_when_released(source: str) -> str:
-    """A render job for RenderPool tests: waits (in the worker) until the file named by
-    `source` exists, so a test decides when the render ends, without timing."""
-    import time
-
-    gate = Path(source)
-    while not gate.exists():
-        time.sleep(0.01)
-    return "<p>released</p>"
-
-
-def render_slowly_unless_quick(source: str) -> str:
-    """A render job that never ends in time unless the text is "quick"."""
-    import time
-
-    if source != "quick":
-        time.sleep(3600)
-    return "<p>quick</p>"
-
-
-def render_by_dying(source: str) -> str:
-    """A render job whose worker process ends abruptly (as the kernel ends one over its
-    memory limit)."""
-    import os
-
-    os._exit(1)

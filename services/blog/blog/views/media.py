@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 
 from aiohttp import web
@@ -44,18 +45,16 @@ async def upload(request: web.Request) -> web.StreamResponse:
     if not isinstance(field, web.FileField):
         error = "choose a file to upload"
     else:
+        # Reading the spooled file and the durable write (fsync) block: not on the loop.
+        data = await asyncio.to_thread(field.file.read, settings.max_upload_bytes + 1)
         try:
-            media.store_upload(
-                conn,
-                settings.media_dir,
-                field.file.read(settings.max_upload_bytes + 1),
-                field.filename or "",
-                current(request).user_id,
-                settings.max_upload_bytes,
-            )
+            extension = media.check_upload(data, settings.max_upload_bytes)
         except media.MediaError as exc:
             error = str(exc)
         else:
+            name = await asyncio.to_thread(media.write_file, settings.media_dir, data, extension)
+            uploader = current(request).user_id
+            media.record_media(conn, name, len(data), field.filename or "", uploader)
             return see_other("/dashboard/media")
     context = {"files": _visible_uploads(request), "error": error}
     return render("media.html", request, context, status=400)
