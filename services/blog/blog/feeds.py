@@ -18,6 +18,10 @@ from .timefmt import iso8601, rfc822
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 FEED_SIZE = 20
+# Text carried in one feed, in characters of HTML: every fetch (a 304 too, for its
+# ETag) builds the feed on the event loop, and 20 posts at the size limit made 21 MB
+# and 125 ms of it. Past the budget, entries carry title and link only.
+FEED_TEXT_BUDGET = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +51,16 @@ def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) ->
     return element
 
 
-def _category_names(conn: sqlite3.Connection, entries: Sequence[posts.Post]) -> dict[int, str]:
+def _texts(entries: Sequence[posts.Article]) -> list[str | None]:
+    """Each entry's HTML while the feed's FEED_TEXT_BUDGET lasts; None after."""
+    budget, texts = FEED_TEXT_BUDGET, []
+    for post in entries:
+        budget -= len(post.body_html)
+        texts.append(post.body_html if budget >= 0 else None)
+    return texts
+
+
+def _category_names(conn: sqlite3.Connection, entries: Sequence[posts.Article]) -> dict[int, str]:
     names: dict[int, str] = {}
     for entry in entries:
         category = posts.category_of(conn, entry)
@@ -56,7 +69,7 @@ def _category_names(conn: sqlite3.Connection, entries: Sequence[posts.Post]) -> 
     return names
 
 
-def atom(conn: sqlite3.Connection, info: FeedInfo, entries: Sequence[posts.Post]) -> bytes:
+def atom(conn: sqlite3.Connection, info: FeedInfo, entries: Sequence[posts.Article]) -> bytes:
     ET.register_namespace("", ATOM_NS)
     q = f"{{{ATOM_NS}}}"
     feed = ET.Element(f"{q}feed")
@@ -74,7 +87,7 @@ def atom(conn: sqlite3.Connection, info: FeedInfo, entries: Sequence[posts.Post]
     author = _sub(feed, f"{q}author")
     _sub(author, f"{q}name", info.title)
     categories = _category_names(conn, entries)
-    for post in entries:
+    for post, text in zip(entries, _texts(entries), strict=True):
         url = info.base_url + post.path
         entry = _sub(feed, f"{q}entry")
         _sub(entry, f"{q}id", url)
@@ -84,11 +97,12 @@ def atom(conn: sqlite3.Connection, info: FeedInfo, entries: Sequence[posts.Post]
         _sub(entry, f"{q}link", rel="alternate", type="text/html", href=url)
         if post.id in categories:
             _sub(entry, f"{q}category", term=categories[post.id])
-        _sub(entry, f"{q}content", post.body_html, type="html")
+        if text is not None:
+            _sub(entry, f"{q}content", text, type="html")
     return ET.tostring(feed, encoding="utf-8", xml_declaration=True)
 
 
-def rss(conn: sqlite3.Connection, info: FeedInfo, entries: Sequence[posts.Post]) -> bytes:
+def rss(conn: sqlite3.Connection, info: FeedInfo, entries: Sequence[posts.Article]) -> bytes:
     root = ET.Element("rss", version="2.0")
     channel = _sub(root, "channel")
     _sub(channel, "title", info.title)
@@ -96,7 +110,7 @@ def rss(conn: sqlite3.Connection, info: FeedInfo, entries: Sequence[posts.Post])
     _sub(channel, "description", info.title)
     _sub(channel, "lastBuildDate", rfc822(info.updated))
     categories = _category_names(conn, entries)
-    for post in entries:
+    for post, text in zip(entries, _texts(entries), strict=True):
         url = info.base_url + post.path
         item = _sub(channel, "item")
         _sub(item, "title", post.title)
@@ -105,5 +119,6 @@ def rss(conn: sqlite3.Connection, info: FeedInfo, entries: Sequence[posts.Post])
         _sub(item, "pubDate", rfc822(post.published_at or post.created_at))
         if post.id in categories:
             _sub(item, "category", categories[post.id])
-        _sub(item, "description", post.body_html)
+        if text is not None:
+            _sub(item, "description", text)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True)

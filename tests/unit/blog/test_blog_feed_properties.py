@@ -10,6 +10,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from blog import db as database
 from blog import feeds, posts
+from blog.markup import MAX_SOURCE_BYTES
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -74,3 +75,20 @@ async def test_a_title_xml_cannot_carry_does_not_break_the_served_feeds(
         document = await (await client.get(path)).read()
         assert feedparser.parse(document).bozo == 0
         assert feedparser.parse(document).entries[0].title == "badtitle"
+
+
+@pytest.mark.parametrize("path", ["/feed.atom", "/feed.rss"])
+async def test_a_feed_carries_text_up_to_its_budget_then_titles_and_links(
+    client: TestClient, db: sqlite3.Connection, path: str
+) -> None:
+    """Twenty posts at the size limit made a 21 MB feed, built on the loop at every fetch."""
+    body = "word " * (MAX_SOURCE_BYTES // 5 - 1)
+    for n in range(feeds.FEED_SIZE):
+        posts.create_post(db, title=f"Big {n}", body_md=body, status="published")
+    document = await (await client.get(path)).read()
+    parsed = feedparser.parse(document)
+    assert parsed.bozo == 0 and len(parsed.entries) == feeds.FEED_SIZE
+    assert len(document) < feeds.FEED_TEXT_BUDGET * 1.5
+    with_text = [e for e in parsed.entries if e.get("summary") or e.get("content")]
+    assert 0 < len(with_text) < feeds.FEED_SIZE
+    assert all(e.link.endswith(f"/posts/big-{n}") for n, e in enumerate(reversed(parsed.entries)))
