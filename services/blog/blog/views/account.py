@@ -85,7 +85,8 @@ async def login(request: web.Request) -> web.StreamResponse:
 
 
 def remember_browser(request: web.Request, response: web.StreamResponse, name: str) -> None:
-    """Mark this browser as known for `name` (devices.py): the owner is never locked out."""
+    """Mark this browser as known for `name` (devices.py): its later attempts for that
+    account count against a budget of their own, which nobody else can use up."""
     value = devices.issue(request.app[keys.DEVICE_KEY], name, now_seconds())
     devices.set_cookie(response, value)
 
