@@ -6,6 +6,7 @@ that is reachable, so a broken probe cannot pass for isolation.
 
 from __future__ import annotations
 
+import http.client
 import json
 import socket
 import threading
@@ -136,6 +137,26 @@ def test_public_network_cannot_reach_blog(
     blog_ip = network_ip(blog_container, internal.name)
     assert not probe_on_network(docker_client, public, "blog", 4334)["connected"]
     assert not probe_on_network(docker_client, public, blog_ip, 4334)["connected"]
+
+
+def test_the_host_gets_no_page_from_the_blog_around_the_proxy(
+    stack: Kit, docker_client: docker.DockerClient, blog_container: Container
+) -> None:
+    """Docker gives the internal network's bridge a host address, so the host can open a
+    TCP connection to the blog (README: Isolation); the blog answers it only with 403,
+    as it answers every peer that is neither its proxy nor its own loopback."""
+    internal = f"{stack.project}_internal"
+    gateway = docker_client.networks.get(internal).attrs["IPAM"]["Config"][0]["Gateway"]
+    assert_on_this_host(gateway)  # the host has an address on that bridge
+    connection = http.client.HTTPConnection(network_ip(blog_container, internal), 4334, timeout=5)
+    try:
+        connection.request("GET", "/", headers={"X-Forwarded-For": "203.0.113.5"})
+        answer = connection.getresponse()
+        body = answer.read().decode()
+    finally:
+        connection.close()
+    assert answer.status == 403, body[:300]
+    assert "only through its reverse proxy" in body
 
 
 def test_blog_reachable_from_proxy_only_inside(stack: Kit, proxy_container: Container) -> None:

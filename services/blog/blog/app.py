@@ -7,14 +7,15 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from . import keys, users
+from . import devices, errorlog, keys, users
 from .auth import principal_middleware
-from .config import Settings
+from .config import FALLBACK_ORIGIN, Settings
 from .csrf import csrf_middleware
 from .db import open_database
 from .first_admin import SetupLink, announcement
 from .forwarded import TrustedProxies, forwarded_middleware
 from .headers import add_security_headers
+from .rendering import RenderPool
 from .routes import setup_routes
 from .templating import setup_templates
 from .throttle import LoginThrottle
@@ -27,8 +28,15 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
     conn = open_database(settings.db_path)
     settings.media_dir.mkdir(parents=True, exist_ok=True)
     app[keys.DB] = conn
+    app[keys.DEVICE_KEY] = devices.load_key(conn)
     yield
     conn.close()
+
+
+async def renderer_ctx(app: web.Application) -> AsyncIterator[None]:
+    pool = app[keys.RENDERER]  # read at start: a test may have put its own in place
+    yield
+    await pool.close()
 
 
 async def setup_link_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -53,6 +61,12 @@ def warn_about_access(settings: Settings) -> None:
             "BLOG_TRUST_LOCAL is on: loopback clients without forwarding headers act as admin "
             "without a password. Anyone with a shell on this host can write to the blog."
         )
+    if not settings.public_url:
+        log.warning(
+            "BLOG_PUBLIC_URL is not set: feed links point at %s, which works on this machine "
+            "only. Set it to the https:// address your readers open.",
+            FALLBACK_ORIGIN,
+        )
     if not settings.trusted_proxies and settings.bind not in ("127.0.0.1", "::1", "localhost"):
         log.warning(
             "BLOG_TRUSTED_PROXIES is empty: behind a reverse proxy every client shares the "
@@ -72,10 +86,13 @@ def init_app(settings: Settings) -> web.Application:
     app[keys.SETTINGS] = settings
     app[keys.THROTTLE] = LoginThrottle()
     app[keys.SETUP_LINK] = SetupLink()
+    app[keys.RENDERER] = RenderPool()
     app.cleanup_ctx.append(database_ctx)
+    app.cleanup_ctx.append(renderer_ctx)
     app.cleanup_ctx.append(setup_link_ctx)  # after the database is open
     app.on_response_prepare.append(add_security_headers)
     setup_templates(app, settings)
     setup_routes(app)
     warn_about_access(settings)
+    errorlog.install()
     return app

@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 
 from . import media, posts
+from .markup import MarkupError
 from .timefmt import iso8601
 
 FORMAT = "blog-export/1"
@@ -57,19 +58,20 @@ def front_matter(conn: sqlite3.Connection, post: posts.Post, authors: dict[int, 
 def export_archive(conn: sqlite3.Connection, media_dir: Path, target: Path) -> int:
     """Write the zip; returns the number of entries written."""
     authors = _author_names(conn)
-    entries = posts.list_for_dashboard(conn, None, everyone=True)
+    count = 0
     temporary = target.with_suffix(target.suffix + ".part")
     with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("manifest.json", json.dumps({"format": FORMAT, "entries": len(entries)}))
-        for post in entries:
+        for post in posts.all_posts(conn):
             text = front_matter(conn, post, authors) + post.body_md
             archive.writestr(f"{FOLDERS[post.kind]}/{post.slug}.md", text)
-        for item in media.list_media(conn):
+            count += 1
+        archive.writestr("manifest.json", json.dumps({"format": FORMAT, "entries": count}))
+        for item in media.list_media(conn, limit=None):
             path = media_dir / item.name
             if path.is_file():
                 archive.write(path, f"media/{item.name}")
     temporary.replace(target)
-    return len(entries)
+    return count
 
 
 def parse_document(text: str, member: str) -> tuple[dict[str, object], str]:
@@ -136,7 +138,10 @@ def import_archive(conn: sqlite3.Connection, media_dir: Path, source: Path) -> I
             if folder in ("posts", "stories") and name.endswith(".md") and "/" not in name:
                 text = archive.read(info).decode("utf-8")
                 fields, body = parse_document(text, info.filename)
-                _import_entry(conn, fields, body, "story" if folder == "stories" else "post")
+                try:
+                    _import_entry(conn, fields, body, "story" if folder == "stories" else "post")
+                except MarkupError as exc:  # over the size or nesting bounds
+                    raise ArchiveError(f"{info.filename}: {exc}") from None
                 entries += 1
             elif folder == "media" and media.NAME_PATTERN.match(name):
                 data = archive.read(info)

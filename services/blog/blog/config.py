@@ -21,6 +21,9 @@ from urllib.parse import urlsplit
 HOST_PATTERN = re.compile(r"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
 
 
+# Absolute links without BLOG_PUBLIC_URL: right for this machine only; a warning says so.
+FALLBACK_ORIGIN = "https://localhost"
+
 AccessMode = Literal["password", "open"]
 ACCESS_MODES: tuple[AccessMode, ...] = ("password", "open")
 TRUE_WORDS = {"1", "true", "yes", "on"}
@@ -47,6 +50,12 @@ class Settings:
     max_upload_bytes: int = 5 * 1024 * 1024
     # "https://host[:port]" as browsers reach the blog, or "" when not configured.
     public_url: str = ""
+
+    @property
+    def link_origin(self) -> str:
+        """The origin of every absolute link the blog writes (feeds): the configured
+        public URL, never the request's Host; FALLBACK_ORIGIN when none is configured."""
+        return self.public_url or FALLBACK_ORIGIN
 
     @property
     def db_path(self) -> Path:

@@ -16,6 +16,7 @@ from aiohttp import web
 from markupsafe import Markup, escape
 
 from .auth import principal_of
+from .forms import read_form, text
 
 COOKIE_NAME = "__Host-blog_csrf"
 FIELD_NAME = "csrf_token"
@@ -46,8 +47,7 @@ async def _submitted(request: web.Request) -> str:
     if header:
         return header
     if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        value = (await request.post()).get(FIELD_NAME)
-        return value if isinstance(value, str) else ""
+        return text(await read_form(request), FIELD_NAME)
     return ""
 
 

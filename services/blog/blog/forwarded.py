@@ -5,7 +5,14 @@ then right to left, skipping further trusted proxies: the first untrusted addres
 is the client. Anything further left was written by the client and is ignored.
 
 Trusted proxies may be host names (the kit's `proxy` container). They are resolved
-at request time and cached briefly, because the proxy starts after the blog.
+at request time and cached briefly, because the proxy starts after the blog; an
+address not in the cache makes the name be looked up again (at most every
+REFRESH_ON_MISS seconds), so a recreated proxy with a new address is known at once.
+
+With trusted proxies configured, the blog answers only them and loopback (its own
+health check): any other peer gets 403. On Docker's internal network the host
+itself has an address (the bridge's gateway) and could otherwise open the blog
+over plain HTTP, around the proxy's TLS.
 """
 
 from __future__ import annotations
@@ -32,6 +39,11 @@ FAILED_TTL = 5.0
 # Docker's DNS on an internal network waits ~10 s forwarding names it does not know;
 # a request must never wait that long on who its peer is.
 RESOLVE_TIMEOUT = 1.0
+REFRESH_ON_MISS = 2.0
+ONLY_THROUGH_PROXY = (
+    "This blog answers only through its reverse proxy (BLOG_TRUSTED_PROXIES); open it at the"
+    " proxy's https:// address."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,16 +92,18 @@ class TrustedProxies:
             except ValueError:
                 self.names.append(entry)
         self._resolver = resolver
-        self._cache: dict[str, tuple[float, frozenset[IPAddress]]] = {}
+        # name -> (looked up at, valid until, addresses)
+        self._cache: dict[str, tuple[float, float, frozenset[IPAddress]]] = {}
 
     def __bool__(self) -> bool:
         return bool(self.networks or self.names)
 
-    async def _addresses_of(self, name: str) -> frozenset[IPAddress]:
+    async def _addresses_of(self, name: str, looking_for: IPAddress) -> frozenset[IPAddress]:
         now = time.monotonic()
         cached = self._cache.get(name)
-        if cached and cached[0] > now:
-            return cached[1]
+        if cached and cached[1] > now:
+            if looking_for in cached[2] or now - cached[0] < REFRESH_ON_MISS:
+                return cached[2]
         try:
             addresses = await asyncio.wait_for(self._resolver(name), RESOLVE_TIMEOUT)
             found = frozenset(a for a in map(parse_ip, addresses) if a)
@@ -98,7 +112,7 @@ class TrustedProxies:
             # Expected while the proxy container is not up yet; retry soon.
             log.debug("trusted proxy %s does not resolve: %s", name, exc)
             found, expires = frozenset(), now + FAILED_TTL
-        self._cache[name] = (expires, found)
+        self._cache[name] = (now, expires, found)
         return found
 
     async def contains(self, address: IPAddress | None) -> bool:
@@ -107,7 +121,7 @@ class TrustedProxies:
         if any(address in network for network in self.networks):
             return True
         for name in self.names:
-            if address in await self._addresses_of(name):
+            if address in await self._addresses_of(name, address):
                 return True
         return False
 
@@ -120,11 +134,20 @@ def _forwarded_for(request: web.Request) -> list[str]:
 
 
 async def client_info(request: web.Request, proxies: TrustedProxies) -> ClientInfo:
+    """Who the client is; raises HTTPForbidden for a peer that is neither a trusted proxy
+    nor loopback when trusted proxies are configured."""
     peer = parse_ip(request.remote or "")
     has_forwarding = any(h in request.headers for h in FORWARDING_HEADERS)
     direct_local = bool(peer and peer.is_loopback and not has_forwarding)
-    # Without forwarding headers there is nothing to trust: skip the peer lookup.
-    if not has_forwarding or not await proxies.contains(peer):
+    loopback = bool(peer and peer.is_loopback)
+    # A loopback request without forwarding headers (the health check, every 5 s) is
+    # served whoever the proxies are: no name lookup for it.
+    peer_trusted = (
+        bool(proxies) and (has_forwarding or not loopback) and await proxies.contains(peer)
+    )
+    if proxies and not peer_trusted and not loopback:
+        raise web.HTTPForbidden(text=ONLY_THROUGH_PROXY)
+    if not has_forwarding or not peer_trusted:
         return ClientInfo(ip=peer, direct_local=direct_local, via_trusted_proxy=False)
     client = peer
     for hop in reversed(_forwarded_for(request)):

@@ -8,9 +8,12 @@ from aiohttp import web
 
 from .config import Settings
 from .first_admin import SetupLink
+from .rendering import RenderPool
 from .throttle import LoginThrottle
 
 SETTINGS = web.AppKey("settings", Settings)
 DB = web.AppKey("db", sqlite3.Connection)
 THROTTLE = web.AppKey("login_throttle", LoginThrottle)
 SETUP_LINK = web.AppKey("setup_link", SetupLink)
+DEVICE_KEY = web.AppKey("device_key", bytes)  # signs known-browser cookies (devices.py)
+RENDERER = web.AppKey("renderer", RenderPool)  # Markdown in worker processes

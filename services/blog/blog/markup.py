@@ -1,21 +1,122 @@
-"""Markdown to safe HTML: markdown-it-py renders, nh3 (ammonia) sanitizes.
+"""Markdown to safe HTML: markdown-it-py renders, nh3 (ammonia) sanitizes, within bounds.
 
 The sanitizer is the security boundary, not the renderer: raw HTML in Markdown is
 allowed through the renderer and then cleaned by an allow-list, so no post can run
 script in a reader's browser whatever its source says.
+
+Bounds, checked before each library runs on the text: a source over MAX_SOURCE_BYTES
+(413) and HTML nested deeper than MAX_DEPTH (400) are refused with a message that
+says so. Both libraries cost time that grows with nesting (the sanitizer's tree
+builder looks through the open elements at every tag: 100,000 nested blockquotes took
+30 s). The web server runs this module in worker processes with a time limit on top
+(rendering.py); blogctl runs it in its own process.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from html.parser import HTMLParser
 
 import nh3
 from markdown_it import MarkdownIt
 
-_renderer = MarkdownIt("commonmark", {"html": True, "linkify": False}).enable(
-    ["table", "strikethrough"]
+MAX_SOURCE_BYTES = 256 * 1024  # UTF-8 bytes of Markdown: about 40,000 words
+MAX_DEPTH = 32  # elements open inside each other, Markdown and raw HTML alike
+
+# markdown-it silently drops what lies deeper than maxNesting; set above MAX_DEPTH, any
+# drop leaves HTML deeper than MAX_DEPTH, which nesting_depth() then refuses.
+_renderer = MarkdownIt(
+    "commonmark", {"html": True, "linkify": False, "maxNesting": MAX_DEPTH + 2}
+).enable(["table", "strikethrough"])
+
+
+class MarkupError(ValueError):
+    """The text was refused before or while rendering; the message says how to fix it.
+
+    `status` is the HTTP status for a web request: 413 (too large) or 400.
+    """
+
+    status = 400
+
+
+class SourceTooLarge(MarkupError):
+    status = 413
+
+
+class NestedTooDeep(MarkupError):
+    pass
+
+
+def check_size(source: str) -> None:
+    """Raise SourceTooLarge when the UTF-8 form of `source` exceeds MAX_SOURCE_BYTES."""
+    size = len(source.encode("utf-8", "surrogatepass"))
+    if size > MAX_SOURCE_BYTES:
+        raise SourceTooLarge(
+            f"The text is {size // 1024} KiB; the limit is {MAX_SOURCE_BYTES // 1024} KiB."
+            " Split it into several posts."
+        )
+
+
+# Elements with no content, and those a following sibling closes implicitly (the
+# HTML Standard's "optional end tags"), so ordinary hand-written HTML is not over-counted.
+VOID_ELEMENTS = frozenset(
+    "area base br col embed hr img input link meta param source track wbr".split()
 )
+CLOSED_BY = {
+    "p": frozenset(
+        "address article aside blockquote details div dl fieldset figcaption figure footer"
+        " form h1 h2 h3 h4 h5 h6 header hr main menu nav ol p pre section table ul".split()
+    ),
+    "li": frozenset({"li"}),
+    "dt": frozenset({"dt", "dd"}),
+    "dd": frozenset({"dt", "dd"}),
+    "tr": frozenset({"tr"}),
+    "td": frozenset({"td", "th", "tr"}),
+    "th": frozenset({"td", "th", "tr"}),
+    "option": frozenset({"option"}),
+}
+
+
+class _TooDeep(Exception):
+    pass
+
+
+class _DepthGauge(HTMLParser):
+    """Tracks the open elements as a browser would, closely enough to bound the depth."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(convert_charrefs=False)
+        self.limit = limit
+        self.open: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: object) -> None:
+        if tag in VOID_ELEMENTS:
+            return
+        if self.open and tag in CLOSED_BY.get(self.open[-1], ()):
+            self.open.pop()
+        self.open.append(tag)
+        if len(self.open) > self.limit:
+            raise _TooDeep
+
+    # `<b/>` opens b in HTML: the slash means nothing on a non-void element.
+    handle_startendtag = handle_starttag
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.open:
+            del self.open[len(self.open) - 1 - self.open[::-1].index(tag) :]
+
+
+def exceeds_depth(html: str, limit: int = MAX_DEPTH) -> bool:
+    """Whether `html` opens more than `limit` elements inside each other (linear time)."""
+    gauge = _DepthGauge(limit)
+    try:
+        gauge.feed(html)
+        gauge.close()
+    except _TooDeep:
+        return True
+    return False
+
 
 ALLOWED_TAGS = {
     "a",
@@ -78,8 +179,18 @@ def sanitize(html: str) -> str:
 
 
 def render_markdown(source: str) -> str:
-    """Markdown source to sanitized HTML, ready to be marked safe in templates."""
-    return sanitize(_renderer.render(source))
+    """Markdown source to sanitized HTML, ready to be marked safe in templates.
+
+    Raises SourceTooLarge or NestedTooDeep (MarkupError) for text over the bounds.
+    """
+    check_size(source)
+    html = _renderer.render(source)
+    if exceeds_depth(html):
+        raise NestedTooDeep(
+            f"The text nests more than {MAX_DEPTH} levels deep (quotes, lists or HTML"
+            " elements inside each other). Flatten it."
+        )
+    return sanitize(html)
 
 
 def plain_text(html: str) -> str:

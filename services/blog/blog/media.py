@@ -66,6 +66,49 @@ def _write_durably(path: Path, data: bytes) -> None:
         os.close(directory)
 
 
+def check_upload(data: bytes, max_bytes: int) -> str:
+    """The extension for an acceptable upload; raises MediaError saying why not."""
+    if not data:
+        raise MediaError("the file is empty")
+    if len(data) > max_bytes:
+        raise MediaError(f"the file is larger than {max_bytes // (1024 * 1024)} MiB")
+    extension = sniff_extension(data[:16])
+    if extension is None:
+        raise MediaError("only PNG, JPEG, GIF and WebP images are accepted")
+    return extension
+
+
+def write_file(media_dir: Path, data: bytes, extension: str, name: str | None = None) -> str:
+    """Write the file durably under a new random name (or `name`); returns the name.
+
+    Blocking (fsync): the server calls it in a thread.
+    """
+    name = name or f"{secrets.token_hex(16)}.{extension}"
+    media_dir.mkdir(parents=True, exist_ok=True)
+    _write_durably(media_dir / name, data)
+    return name
+
+
+def record_media(
+    conn: sqlite3.Connection,
+    name: str,
+    size: int,
+    original_name: str,
+    uploaded_by: int | None,
+) -> MediaFile:
+    """The database row of a written file (after write_file: no row without its file)."""
+    content_type = TYPES[name.rsplit(".", 1)[1]]
+    now = now_seconds()
+    with transaction(conn):
+        conn.execute(
+            "INSERT OR REPLACE INTO media"
+            " (name, content_type, size, original_name, uploaded_by, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (name, content_type, size, original_name[:200], uploaded_by, now),
+        )
+    return MediaFile(name, content_type, size, original_name[:200], now)
+
+
 def store_upload(
     conn: sqlite3.Connection,
     media_dir: Path,
@@ -74,14 +117,9 @@ def store_upload(
     uploaded_by: int | None,
     max_bytes: int,
 ) -> MediaFile:
-    if not data:
-        raise MediaError("the file is empty")
-    if len(data) > max_bytes:
-        raise MediaError(f"the file is larger than {max_bytes // (1024 * 1024)} MiB")
-    extension = sniff_extension(data[:16])
-    if extension is None:
-        raise MediaError("only PNG, JPEG, GIF and WebP images are accepted")
-    return save_media(conn, media_dir, data, extension, original_name[:200], uploaded_by)
+    """Check, write and record an upload in one blocking call (blogctl, tests)."""
+    name = write_file(media_dir, data, check_upload(data, max_bytes))
+    return record_media(conn, name, len(data), original_name, uploaded_by)
 
 
 def save_media(
@@ -93,23 +131,22 @@ def save_media(
     uploaded_by: int | None,
     name: str | None = None,
 ) -> MediaFile:
-    name = name or f"{secrets.token_hex(16)}.{extension}"
-    media_dir.mkdir(parents=True, exist_ok=True)
-    _write_durably(media_dir / name, data)
-    now = now_seconds()
-    with transaction(conn):
-        conn.execute(
-            "INSERT OR REPLACE INTO media"
-            " (name, content_type, size, original_name, uploaded_by, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (name, TYPES[extension], len(data), original_name, uploaded_by, now),
-        )
-    return MediaFile(name, TYPES[extension], len(data), original_name, now)
+    name = write_file(media_dir, data, extension, name)
+    return record_media(conn, name, len(data), original_name, uploaded_by)
 
 
-def list_media(conn: sqlite3.Connection) -> list[MediaFile]:
+MEDIA_LISTED = 200
+
+
+def list_media(
+    conn: sqlite3.Connection, uploaded_by: int | None = None, limit: int | None = MEDIA_LISTED
+) -> list[MediaFile]:
+    """Uploads, newest first: everyone's (uploaded_by None: admins, export) or one
+    user's (an author sees only their own); at most `limit` (None: all)."""
+    where, params = ("1", []) if uploaded_by is None else ("uploaded_by = ?", [uploaded_by])
     rows = conn.execute(
-        "SELECT name, content_type, size, original_name, created_at FROM media"
-        " ORDER BY created_at DESC, id DESC"
+        f"SELECT name, content_type, size, original_name, created_at FROM media WHERE {where}"  # noqa: S608
+        " ORDER BY created_at DESC, id DESC LIMIT ?",
+        (*params, -1 if limit is None else limit),
     )
     return [MediaFile(*row) for row in rows]

@@ -129,4 +129,19 @@ MIGRATIONS: tuple[Migration, ...] = (
             END""",
         ),
     ),
+    Migration(
+        5,
+        "the known-browser signing key (devices.py)",
+        ("CREATE TABLE site_keys (name TEXT PRIMARY KEY, value BLOB NOT NULL)",),
+    ),
+    Migration(
+        6,
+        "indexes for the dashboard's and the image list's order",
+        (
+            "CREATE INDEX posts_updated ON posts (updated_at)",
+            "CREATE INDEX posts_author_updated ON posts (author_id, updated_at)",
+            "CREATE INDEX media_uploader ON media (uploaded_by, created_at)",
+            "CREATE INDEX media_created ON media (created_at)",
+        ),
+    ),
 )

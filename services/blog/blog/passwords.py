@@ -6,7 +6,11 @@ the 30,000 most common passwords (zxcvbn's list) are rejected.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
+from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -15,6 +19,18 @@ MIN_LENGTH = 8
 MAX_LENGTH = 128
 
 _hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+
+# Argon2 runs off the event loop in at most this many threads (it releases the GIL).
+# Each run holds 19 MiB: the bound keeps a burst of logins inside the container's
+# memory limit, whatever the host's CPU count; further attempts wait their turn.
+HASHING_THREADS = 2
+_hashing = ThreadPoolExecutor(max_workers=HASHING_THREADS, thread_name_prefix="argon2")
+T = TypeVar("T")
+
+
+async def off_loop(work: Callable[..., T], *args: object) -> T:
+    """Run a password hash, verification or policy check in the bounded hashing threads."""
+    return await asyncio.get_running_loop().run_in_executor(_hashing, work, *args)
 
 
 class PasswordPolicyError(ValueError):

@@ -6,11 +6,12 @@ its published_at is not in the future, so scheduling needs no background job.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, fields
+from typing import Literal, TypeVar
 
 from .db import transaction
 from .markup import render_markdown, slugify
@@ -20,13 +21,19 @@ Status = Literal["draft", "published"]
 KINDS: tuple[Kind, ...] = ("post", "story")
 
 
+# Who may see an entry, in SQL and in Python: one rule, used by every page, feed,
+# search and term page. Published, and its publication time has come (scheduling
+# needs no background job). The parameter is the current Unix time.
+VISIBLE_SQL = "posts.status = 'published' AND posts.published_at <= ?"
+
+
 @dataclass(frozen=True, slots=True)
-class Post:
+class Entry:
+    """What a list of entries shows: no text. See Post for the whole row."""
+
     id: int
     slug: str
     title: str
-    body_md: str
-    body_html: str
     status: str
     published_at: int | None
     created_at: int
@@ -36,6 +43,7 @@ class Post:
     category_id: int | None
 
     def is_visible(self, now: int) -> bool:
+        """VISIBLE_SQL in Python (a test keeps the two in step)."""
         return (
             self.status == "published"
             and self.published_at is not None
@@ -50,6 +58,20 @@ class Post:
     @property
     def path(self) -> str:
         return f"/stories/{self.slug}" if self.kind == "story" else f"/posts/{self.slug}"
+
+
+@dataclass(frozen=True, slots=True)
+class Article(Entry):
+    """An entry with its rendered text: what pages and feeds that show text list."""
+
+    body_html: str
+
+
+@dataclass(frozen=True, slots=True)
+class Post(Article):
+    """The whole row, Markdown source included: for editing and export."""
+
+    body_md: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,11 +92,16 @@ class Listing:
     tag_id: int | None = None
 
 
-COLUMNS = ", ".join(f"posts.{name}" for name in Post.__slots__)
+Shape = TypeVar("Shape", bound=Entry)
 
 
-def _post(row: sqlite3.Row) -> Post:
-    return Post(**{name: row[name] for name in Post.__slots__})
+def _columns(shape: type[Entry]) -> str:
+    """The SELECT list of a shape: a query reads only what its callers show."""
+    return ", ".join(f"posts.{field.name}" for field in fields(shape))
+
+
+def _rows(shape: type[Shape], rows: Iterable[sqlite3.Row]) -> list[Shape]:
+    return [shape(**{key: row[key] for key in row.keys()}) for row in rows]
 
 
 def now_seconds() -> int:
@@ -82,7 +109,7 @@ def now_seconds() -> int:
 
 
 def _visible_where(listing: Listing, now: int) -> tuple[str, list[object]]:
-    clauses = ["posts.status = 'published'", "posts.published_at <= ?"]
+    clauses = [VISIBLE_SQL]
     params: list[object] = [now]
     if listing.kind is not None:
         clauses.append("posts.kind = ?")
@@ -97,15 +124,21 @@ def _visible_where(listing: Listing, now: int) -> tuple[str, list[object]]:
 
 
 def list_visible(
-    conn: sqlite3.Connection, now: int, limit: int, offset: int = 0, listing: Listing = Listing()
-) -> list[Post]:
+    conn: sqlite3.Connection,
+    now: int,
+    limit: int,
+    offset: int = 0,
+    listing: Listing = Listing(),
+    shape: type[Shape] = Article,  # type: ignore[assignment]
+) -> list[Shape]:
+    """Visible entries, newest first, in `shape` (Article with text, Entry without)."""
     where, params = _visible_where(listing, now)
     rows = conn.execute(
-        f"SELECT {COLUMNS} FROM posts WHERE {where}"  # noqa: S608 - clauses are fixed strings
+        f"SELECT {_columns(shape)} FROM posts WHERE {where}"  # noqa: S608 - fixed strings
         " ORDER BY posts.published_at DESC, posts.id DESC LIMIT ? OFFSET ?",
         (*params, limit, offset),
-    ).fetchall()
-    return [_post(row) for row in rows]
+    )
+    return _rows(shape, rows)
 
 
 def count_visible(conn: sqlite3.Connection, now: int, listing: Listing = Listing()) -> int:
@@ -127,29 +160,46 @@ def last_change(conn: sqlite3.Connection, now: int, listing: Listing = Listing(k
 
 
 def get_by_slug(conn: sqlite3.Connection, slug: str, kind: str | None = None) -> Post | None:
-    row = conn.execute(f"SELECT {COLUMNS} FROM posts WHERE slug = ?", (slug,)).fetchone()  # noqa: S608
-    if row is None or (kind is not None and row["kind"] != kind):
+    sql = f"SELECT {_columns(Post)} FROM posts WHERE slug = ?"  # noqa: S608
+    found = _rows(Post, conn.execute(sql, (slug,)))
+    if not found or (kind is not None and found[0].kind != kind):
         return None
-    return _post(row)
+    return found[0]
 
 
 def get_by_id(conn: sqlite3.Connection, post_id: int) -> Post | None:
-    row = conn.execute(f"SELECT {COLUMNS} FROM posts WHERE id = ?", (post_id,)).fetchone()  # noqa: S608
-    return _post(row) if row else None
+    sql = f"SELECT {_columns(Post)} FROM posts WHERE id = ?"  # noqa: S608
+    found = _rows(Post, conn.execute(sql, (post_id,)))
+    return found[0] if found else None
+
+
+def all_posts(conn: sqlite3.Connection) -> Iterator[Post]:
+    """Every entry, whole, one row at a time (export): never all of them in memory."""
+    sql = f"SELECT {_columns(Post)} FROM posts ORDER BY posts.id"  # noqa: S608
+    for row in conn.execute(sql):
+        yield _rows(Post, [row])[0]
+
+
+DASHBOARD_PAGE = 50
 
 
 def list_for_dashboard(
-    conn: sqlite3.Connection, author_id: int | None, everyone: bool
-) -> list[Post]:
-    """Every entry an admin may touch, or only the author's own."""
-    if everyone:
-        rows = conn.execute(f"SELECT {COLUMNS} FROM posts ORDER BY updated_at DESC")  # noqa: S608
-    else:
-        rows = conn.execute(
-            f"SELECT {COLUMNS} FROM posts WHERE author_id IS ? ORDER BY updated_at DESC",  # noqa: S608
-            (author_id,),
-        )
-    return [_post(row) for row in rows]
+    conn: sqlite3.Connection, author_id: int | None, everyone: bool, page: int = 1
+) -> tuple[list[Entry], int]:
+    """One page (DASHBOARD_PAGE, most recently changed first) of the entries an admin may
+    touch, or only the author's own; and how many there are in all.
+
+    Reads no text and sorts along an index (migration 6): wide rows sorted in a
+    temporary table once filled the container's /tmp and broke the dashboard.
+    """
+    where, params = ("1", []) if everyone else ("posts.author_id IS ?", [author_id])
+    rows = conn.execute(
+        f"SELECT {_columns(Entry)} FROM posts WHERE {where}"  # noqa: S608 - fixed strings
+        " ORDER BY posts.updated_at DESC, posts.id DESC LIMIT ? OFFSET ?",
+        (*params, DASHBOARD_PAGE, (page - 1) * DASHBOARD_PAGE),
+    )
+    total = conn.execute(f"SELECT COUNT(*) FROM posts WHERE {where}", params).fetchone()[0]  # noqa: S608
+    return _rows(Entry, rows), int(total)
 
 
 def unique_slug(conn: sqlite3.Connection, wanted: str, exclude_id: int | None = None) -> str:
@@ -184,13 +234,19 @@ def save_post(
     post_id: int | None = None,
     now: int | None = None,
     created_at: int | None = None,
+    body_html: str | None = None,
 ) -> Post:
-    """Create (post_id None) or update an entry with its category and tags, atomically."""
+    """Create (post_id None) or update an entry with its category and tags, atomically.
+
+    `body_html` is draft.body_md already rendered (the server renders in a worker
+    process, rendering.py); None renders it here (blogctl, imports). Raises
+    markup.MarkupError for a body over the bounds.
+    """
     now = now_seconds() if now is None else now
     published_at = draft.published_at
     if draft.status == "published" and published_at is None:
         published_at = now
-    html = render_markdown(draft.body_md)
+    html = render_markdown(draft.body_md) if body_html is None else body_html
     with transaction(conn):
         slug = unique_slug(conn, draft.slug or draft.title, exclude_id=post_id)
         category_id = _term_id(conn, "categories", draft.category) if draft.category else None
@@ -271,10 +327,22 @@ def parse_tags(text: str) -> list[str]:
     return [part.strip()[:64] for part in text.split(",") if part.strip()][:20]
 
 
-def term_by_slug(conn: sqlite3.Connection, table: str, slug: str) -> Term | None:
-    assert table in TERM_TABLES
-    row = conn.execute(f"SELECT id, slug, name FROM {table} WHERE slug = ?", (slug,)).fetchone()  # noqa: S608
-    return Term(*row) if row else None
+# A term (category or tag) is visible while a visible entry uses it: a term only drafts
+# use would reveal what is being written.
+_TERMS_IN_USE = {
+    "categories": "SELECT c.id, c.slug, c.name, COUNT(posts.id) FROM categories c"
+    " JOIN posts ON posts.category_id = c.id",
+    "tags": "SELECT t.id, t.slug, t.name, COUNT(posts.id) FROM tags t"
+    " JOIN post_tags pt ON pt.tag_id = t.id JOIN posts ON posts.id = pt.post_id",
+}
+MAX_TERMS_LISTED = 500
+
+
+def visible_term(conn: sqlite3.Connection, table: str, slug: str, now: int) -> Term | None:
+    """The category or tag with this slug, if a visible entry uses it."""
+    sql = _TERMS_IN_USE[table] + f" WHERE {VISIBLE_SQL} AND {table[0]}.slug = ? GROUP BY 1"
+    row = conn.execute(sql, (now, slug)).fetchone()
+    return Term(row[0], row[1], row[2]) if row else None
 
 
 def category_of(conn: sqlite3.Connection, post: Post) -> Term | None:
@@ -296,38 +364,34 @@ def tags_of(conn: sqlite3.Connection, post_id: int) -> list[Term]:
 
 
 def terms_in_use(conn: sqlite3.Connection, table: str, now: int) -> list[tuple[Term, int]]:
-    """Categories or tags with their count of visible entries, for the index pages."""
-    if table == "categories":
-        sql = (
-            "SELECT c.id, c.slug, c.name, COUNT(p.id) FROM categories c"
-            " JOIN posts p ON p.category_id = c.id"
-        )
-    else:
-        sql = (
-            "SELECT t.id, t.slug, t.name, COUNT(p.id) FROM tags t"
-            " JOIN post_tags pt ON pt.tag_id = t.id JOIN posts p ON p.id = pt.post_id"
-        )
-    sql += " WHERE p.status = 'published' AND p.published_at <= ? GROUP BY 1 ORDER BY 3"
-    return [(Term(r[0], r[1], r[2]), r[3]) for r in conn.execute(sql, (now,))]
+    """Visible categories or tags (at most MAX_TERMS_LISTED, by name) with their count of
+    visible entries, for the index page."""
+    sql = _TERMS_IN_USE[table] + f" WHERE {VISIBLE_SQL} GROUP BY 1 ORDER BY 3 LIMIT ?"
+    return [(Term(r[0], r[1], r[2]), r[3]) for r in conn.execute(sql, (now, MAX_TERMS_LISTED))]
 
 
 # --- search --------------------------------------------------------------------------
 
 
+# What FTS5's unicode61 tokenizer keeps of a word: letters, digits and private-use
+# characters. Everything else (quotes, NUL, controls, symbols) only separates words.
+_NOT_TOKEN = re.compile(r"[^\w]|_", re.UNICODE)
+
+
 def fts_query(text: str) -> str:
-    """User words to an FTS5 query: each word quoted, so no syntax reaches FTS5."""
-    words = [w.replace('"', "") for w in text.split()][:12]
-    return " ".join(f'"{w}"' for w in words if w)
+    """User words to an FTS5 query: only token characters, each word quoted, so no
+    syntax and no character FTS5 chokes on (a NUL ended the quoted string) reaches it."""
+    words = _NOT_TOKEN.sub(" ", text).split()[:12]
+    return " ".join(f'"{w}"' for w in words)
 
 
-def search(conn: sqlite3.Connection, text: str, now: int, limit: int = 50) -> list[Post]:
+def search(conn: sqlite3.Connection, text: str, now: int, limit: int = 50) -> list[Entry]:
     query = fts_query(text)
     if not query:
         return []
     rows = conn.execute(
-        f"SELECT {COLUMNS} FROM posts_fts JOIN posts ON posts.id = posts_fts.rowid"  # noqa: S608
-        " WHERE posts_fts MATCH ? AND posts.status = 'published' AND posts.published_at <= ?"
-        " ORDER BY bm25(posts_fts) LIMIT ?",
+        f"SELECT {_columns(Entry)} FROM posts_fts JOIN posts ON posts.id = posts_fts.rowid"  # noqa: S608
+        f" WHERE posts_fts MATCH ? AND {VISIBLE_SQL} ORDER BY bm25(posts_fts) LIMIT ?",
         (query, now, limit),
-    ).fetchall()
-    return [_post(row) for row in rows]
+    )
+    return _rows(Entry, rows)

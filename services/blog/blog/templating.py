@@ -20,6 +20,7 @@ from .auth import principal_of
 from .conditional import revalidated
 from .config import Settings
 from .csrf import hidden_field, token_for
+from .redirects import local_target
 
 
 def setup_templates(app: web.Application, settings: Settings) -> None:
@@ -75,6 +76,21 @@ def page(
     return decorator
 
 
+def page_of(request: web.Request) -> int:
+    """The `page` query parameter (1 when absent); 400 unless an integer 1..100,000."""
+    raw = request.query.get("page", "1")
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 100_000:
+        raise web.HTTPBadRequest(text="page must be a whole number from 1 to 100000")
+    return int(raw)
+
+
 def see_other(location: str) -> web.Response:
-    """303 to a same-site path, returned (not raised) so cookies can be set on it."""
-    return web.Response(status=303, headers={"Location": location})
+    """303 to a same-site path, returned (not raised) so cookies can be set on it.
+
+    Raises ValueError for a target that redirects.local_target refuses: callers pass
+    their own paths or a target that was checked already.
+    """
+    target = local_target(location)
+    if target is None:
+        raise ValueError(f"not a local redirect target: {location!r}")
+    return web.Response(status=303, headers={"Location": target})

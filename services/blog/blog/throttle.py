@@ -1,84 +1,156 @@
-"""Login throttling per account and per client address (ASVS 2.2.1).
+"""Login throttling (OWASP ASVS 2.2.1): budgets of attempts, held under any concurrency.
 
-Two independent limits, both counting failures in a sliding window:
-- per client address: after 10 failures in 15 minutes the address must wait
-  15 minutes. This is what stops one attacker guessing many passwords;
-- per account: from the 6th failure on, the account's next attempt waits 1, 2, 4...
-  seconds, capped at 60 s. An attacker spraying from many addresses is slowed, yet can
-  never hold the owner out for more than a minute at a time.
-A successful login clears the address's and the account's counters.
-Callers with no account (wrong first-admin setup links) pass None: only the
-address limit applies, so nobody can slow every client down with bad guesses.
-State is in memory: throttling is a speed bump, and a restart resets it.
+Every login attempt is charged to budgets *before* its password is checked, in one
+synchronous step with the check of those budgets, so a burst of concurrent requests
+is counted exactly: of 200 simultaneous guesses only the budget's worth are checked.
+A success gives its own charge back and resets that account's budgets, nobody else's.
+
+Budgets, each counting attempts in a sliding WINDOW (15 minutes):
+
+| key | limit | what it stops |
+| --- | --- | --- |
+| address and account | PAIR_LIMIT (5) | one client guessing one account |
+| account | ACCOUNT_LIMIT (10) | many addresses (a botnet) guessing one account |
+| address | ADDRESS_LIMIT (30) | one client trying many accounts, or setup-link tokens |
+| known browser | DEVICE_LIMIT (5) | a stolen known-browser cookie |
+
+An address is an IPv4 address or an IPv6 /64 (one host is commonly given a whole /64).
+A *known browser* sends the cookie the blog gave it at an earlier successful login of
+the same account (devices.py). Its attempts are charged only to its own budget, so an
+attacker who exhausts the account's or the shared address's budget (everyone behind
+one NAT, or behind Docker's userland proxy, shares an address) cannot lock the owner
+out of a browser she has logged in from before (OWASP's "device cookies").
+
+Attempts with no account (wrong first-admin setup links) pass account None: only
+the address budget applies. State is in memory; a restart starts from empty budgets.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 WINDOW = 15 * 60.0
-ADDRESS_LIMIT = 10
-ADDRESS_PENALTY = 15 * 60.0
-ACCOUNT_FREE_FAILURES = 5
-ACCOUNT_MAX_DELAY = 60.0
-MAX_TRACKED = 10_000  # bounds memory under a flood of distinct names or addresses
+PAIR_LIMIT = 5
+ACCOUNT_LIMIT = 10
+ADDRESS_LIMIT = 30
+DEVICE_LIMIT = 5
+IPV6_PREFIX = 64
+MAX_TRACKED = 10_000  # keys per kind: bounds memory under a flood of names or addresses
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+Key = tuple[str, str]  # (kind, value): one budget
+
+LIMITS = {
+    "pair": PAIR_LIMIT,
+    "account": ACCOUNT_LIMIT,
+    "address": ADDRESS_LIMIT,
+    "device": DEVICE_LIMIT,
+}
 
 
-@dataclass(slots=True)
-class _Record:
-    failures: deque[float] = field(default_factory=deque)
-    blocked_until: float = 0.0
+def address_key(address: IPAddress | None) -> str:
+    """The throttling identity of a client address: IPv4 as is, IPv6 by its /64."""
+    if address is None:
+        return "unknown"
+    if isinstance(address, ipaddress.IPv6Address):
+        return str(ipaddress.IPv6Network((address, IPV6_PREFIX), strict=False))
+    return str(address)
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One admitted (charged) or refused attempt.
+
+    retry_after: seconds until the budgets would admit it (0.0: admitted and charged).
+    """
+
+    retry_after: float
+    charged: tuple[Key, ...]
+    at: float
+    account: str | None
+
+    @property
+    def admitted(self) -> bool:
+        return self.retry_after == 0.0
 
 
 class LoginThrottle:
+    """Budgets of attempts per key. `clock` is monotonic seconds (tests move it)."""
+
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
-        self._addresses: dict[str, _Record] = {}
-        self._accounts: dict[str, _Record] = {}
+        self.clock = clock
+        self._tables: dict[str, dict[str, deque[float]]] = {kind: {} for kind in LIMITS}
 
-    def retry_after(self, address: str, account: str | None) -> float:
-        """Seconds the caller must wait before this attempt may be checked; 0 if allowed."""
-        now = self._clock()
-        records = [self._addresses.get(address)]
-        if account is not None:
-            records.append(self._accounts.get(account.lower()))
-        waits = [record.blocked_until - now for record in records if record is not None]
-        return max([0.0, *waits])
+    def begin(
+        self, address: IPAddress | None, account: str | None, device: str | None = None
+    ) -> Attempt:
+        """Check and charge every budget of this attempt in one step, before any await.
 
-    def failure(self, address: str, account: str | None) -> None:
-        now = self._clock()
-        by_address = self._record(self._addresses, address, now)
-        if len(by_address.failures) >= ADDRESS_LIMIT:
-            by_address.blocked_until = now + ADDRESS_PENALTY
-        if account is None:
-            return
-        by_account = self._record(self._accounts, account.lower(), now)
-        excess = len(by_account.failures) - ACCOUNT_FREE_FAILURES
-        if excess > 0:
-            by_account.blocked_until = now + min(2.0 ** (excess - 1), ACCOUNT_MAX_DELAY)
+        `account` is the submitted user name (None for setup links); `device` the id
+        of a known-browser cookie valid for that account (devices.verify), or None.
+        """
+        now = self.clock()
+        name = account.lower() if account is not None else None
+        keys = _keys(address_key(address), name, device)
+        wait = max(self._wait(key, now) for key in keys)
+        if wait > 0:
+            return Attempt(wait, (), now, name)
+        for key in keys:
+            self._history(key, now, create=True).append(now)
+        return Attempt(0.0, keys, now, name)
 
-    def success(self, address: str, account: str | None) -> None:
-        self._addresses.pop(address, None)
-        if account is not None:
-            self._accounts.pop(account.lower(), None)
+    def succeeded(self, attempt: Attempt) -> None:
+        """The password (or setup link) was right: give the charge back, reset the account."""
+        for key in attempt.charged:
+            history = self._history(key, attempt.at)
+            if attempt.at in history:
+                history.remove(attempt.at)
+        if attempt.account is not None:
+            self._tables["account"].pop(attempt.account, None)
+            suffix = "\0" + attempt.account
+            pairs = self._tables["pair"]
+            for key in [k for k in pairs if k.endswith(suffix)]:
+                del pairs[key]
 
-    def _record(self, table: dict[str, _Record], key: str, now: float) -> _Record:
-        record = table.get(key)
-        if record is None:
+    def _wait(self, key: Key, now: float) -> float:
+        history = self._history(key, now)
+        excess = len(history) - LIMITS[key[0]]
+        if excess < 0:
+            return 0.0
+        # Admitted again once enough of the oldest attempts have left the window.
+        return max(history[excess] + WINDOW - now, 1e-3)
+
+    def _history(self, key: Key, now: float, create: bool = False) -> deque[float]:
+        table = self._tables[key[0]]
+        history = table.get(key[1])
+        if history is None:
+            if not create:
+                return deque()
             if len(table) >= MAX_TRACKED:
-                self._prune(table, now)
-            record = table[key] = _Record()
-        while record.failures and record.failures[0] < now - WINDOW:
-            record.failures.popleft()
-        record.failures.append(now)
-        return record
+                _prune(table, now)
+            history = table[key[1]] = deque()
+        while history and history[0] <= now - WINDOW:
+            history.popleft()
+        return history
 
-    @staticmethod
-    def _prune(table: dict[str, _Record], now: float) -> None:
-        for key in [k for k, r in table.items() if not r.failures or r.failures[-1] < now - WINDOW]:
+
+def _keys(address: str, account: str | None, device: str | None) -> tuple[Key, ...]:
+    if account is None:
+        return (("address", address),)
+    if device is not None:
+        return (("device", device),)
+    return (("pair", address + "\0" + account), ("account", account), ("address", address))
+
+
+def _prune(table: dict[str, deque[float]], now: float) -> None:
+    """Forget expired keys; if the table is still full, the least recently charged."""
+    for key in [k for k, h in table.items() if not h or h[-1] <= now - WINDOW]:
+        del table[key]
+    if len(table) >= MAX_TRACKED:
+        by_age = sorted(table, key=lambda k: table[k][-1])
+        for key in by_age[: len(table) - MAX_TRACKED + 1]:
             del table[key]
-        while len(table) >= MAX_TRACKED:  # still full: drop the oldest entries
-            del table[next(iter(table))]

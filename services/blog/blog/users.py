@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 import sqlite3
 from dataclasses import dataclass
 from typing import Literal
 
 from .db import transaction
-from .passwords import DUMMY_HASH, check_policy, hash_password, needs_rehash, verify_password
+from .passwords import (
+    DUMMY_HASH,
+    check_policy,
+    hash_password,
+    needs_rehash,
+    off_loop,
+    verify_password,
+)
 from .posts import now_seconds
 
 Role = Literal["admin", "author"]
@@ -166,16 +172,16 @@ def store_password_hash(conn: sqlite3.Connection, user_id: int, password_hash: s
 async def authenticate(conn: sqlite3.Connection, name: str, password: str) -> User | None:
     """The active user with this name and password, or None.
 
-    Argon2 runs in a worker thread; the database is only touched on the event loop,
+    Argon2 runs in the bounded hashing threads; the database is only touched on the event loop,
     so the shared connection never sees two transactions at once.
     """
     row = conn.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone()
     stored = DUMMY_HASH if row is None else row["password_hash"]
-    matches = await asyncio.to_thread(verify_password, stored, password)
+    matches = await off_loop(verify_password, stored, password)
     if row is None or not matches or row["disabled"]:
         return None
     if needs_rehash(stored):
-        new_hash = await asyncio.to_thread(hash_password, password)
+        new_hash = await off_loop(hash_password, password)
         with transaction(conn):
             conn.execute("UPDATE users SET password_hash = ? WHERE id = ?", (new_hash, row["id"]))
     return _user(row)

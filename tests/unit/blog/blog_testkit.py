@@ -14,6 +14,7 @@ from aiohttp.test_utils import TestClient
 from blog import keys, users
 from blog.app import init_app
 from blog.config import Settings
+from blog.rendering import RenderPool
 
 MakeClient = Callable[..., Awaitable[TestClient]]
 PASSWORD = "correct horse battery staple"
@@ -33,8 +34,11 @@ def make_client(aiohttp_client, aiohttp_server, settings: Settings) -> MakeClien
     loopback, so the blog's Secure `__Host-` cookies round-trip over plain HTTP.
     """
 
-    async def make(**overrides: object) -> TestClient:
-        server = await aiohttp_server(init_app(dataclasses.replace(settings, **overrides)))
+    async def make(renderer: RenderPool | None = None, **overrides: object) -> TestClient:
+        app = init_app(dataclasses.replace(settings, **overrides))
+        if renderer is not None:  # a render job of the test's own (render_when_released)
+            app[keys.RENDERER] = renderer
+        server = await aiohttp_server(app)
         jar = CookieJar(unsafe=True, treat_as_secure_origin=str(server.make_url("/")))
         return await aiohttp_client(server, cookie_jar=jar)
 

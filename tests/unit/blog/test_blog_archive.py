@@ -42,7 +42,7 @@ def populated(tmp_path: Path) -> tuple[sqlite3.Connection, Path]:
 
 def snapshot(conn: sqlite3.Connection) -> list[tuple[object, ...]]:
     result = []
-    for post in posts.list_for_dashboard(conn, None, everyone=True):
+    for post in posts.all_posts(conn):
         category = posts.category_of(conn, post)
         result.append(
             (
@@ -145,3 +145,18 @@ def test_migrating_a_version_1_database(tmp_path: Path) -> None:
     assert post is not None and post.kind == "post" and post.author_id is None
     # The full-text index was built for rows that predate it.
     assert [p.slug for p in posts.search(conn, "searchable", NOW)] == ["kept"]
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [("x" * (300 * 1024), "the limit is 256 KiB"), (">" * 100 + " deep", "nests more than")],
+)
+def test_import_refuses_a_post_over_the_bounds_by_name(tmp_path: Path, body, reason) -> None:
+    """blogctl import renders in its own process, with the same bounds as the server."""
+    source = tmp_path / "big.zip"
+    with zipfile.ZipFile(source, "w") as archive_file:
+        archive_file.writestr("posts/big.md", '---\ntitle: "Big"\n---\n' + body)
+    conn = db.open_database(tmp_path / "blog.sqlite3")
+    with pytest.raises(archive.ArchiveError, match=f"posts/big.md: .*{reason}"):
+        archive.import_archive(conn, tmp_path / "media", source)
+    assert conn.execute("SELECT COUNT(*) FROM posts").fetchone()[0] == 0

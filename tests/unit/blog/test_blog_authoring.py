@@ -142,11 +142,17 @@ async def test_author_edits_only_own_posts(client: TestClient, db: sqlite3.Conne
     assert mine is not None
     dashboard = await (await client.get("/dashboard")).text()
     assert "Bob&#39;s" in dashboard and "Alice&#39;s" not in dashboard
-    assert (await client.get(f"/dashboard/posts/{theirs.id}")).status == 403
+    # Someone else's entry answers exactly as one that does not exist: 404, same body.
+    missing = await client.get("/dashboard/posts/999999")
+    other = await client.get(f"/dashboard/posts/{theirs.id}")
+    assert (other.status, await other.text()) == (404, await missing.text())
     token_page = f"/dashboard/posts/{mine.id}"
     response = await post_form(client, f"/dashboard/posts/{theirs.id}/delete", token_page)
-    assert response.status == 403
-    assert posts.get_by_id(db, theirs.id) is not None
+    assert response.status == 404
+    form = {"title": "Taken over", "body_md": "x", "kind": "post", "action": "publish"}
+    response = await post_form(client, f"/dashboard/posts/{theirs.id}", token_page, **form)
+    assert response.status == 404
+    assert posts.get_by_id(db, theirs.id).title == "Alice's"  # type: ignore[union-attr]
     assert (await client.get("/dashboard/users", allow_redirects=False)).status == 403
 
 

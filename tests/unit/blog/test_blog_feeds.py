@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 import feedparser
 import pytest
 from aiohttp.test_utils import TestClient
 from blog import keys, posts
+from blog.config import Settings
 
 NOW = posts.now_seconds()
+PUBLIC_URL = "https://blog.example"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Feeds link to the configured public URL: these tests configure one."""
+    return Settings(data_dir=tmp_path / "data", public_url=PUBLIC_URL)
 
 
 @pytest.fixture
@@ -46,7 +55,7 @@ def entries(db: sqlite3.Connection) -> None:
 async def test_site_feed_is_valid(
     client: TestClient, entries: None, path: str, version: str, content_type: str
 ) -> None:
-    response = await client.get(path, headers={"Host": "blog.example"})
+    response = await client.get(path)
     assert response.status == 200
     assert response.content_type == content_type
     parsed = feedparser.parse(await response.read())
@@ -54,7 +63,7 @@ async def test_site_feed_is_valid(
     assert parsed.version == version
     assert [e.title for e in parsed.entries] == ["New", "Old & <older>"]
     old = parsed.entries[1]
-    assert old.link == "http://blog.example/posts/old-older"
+    assert old.link == "https://blog.example/posts/old-older"
     assert "<em>one</em>" in old.summary
     assert old.tags[0].term == "Rail"
 
@@ -92,17 +101,32 @@ async def test_feed_changes_when_a_post_changes(
     assert second.headers["ETag"] != first.headers["ETag"]
 
 
-async def test_forwarded_scheme_and_host_make_feed_links(make_client) -> None:
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Host": "evil.example"},
+        {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Host": "evil.example"},
+        {"X-Forwarded-Proto": "http", "X-Forwarded-Host": "evil.example:8080"},
+    ],
+)
+@pytest.mark.parametrize("path", ["/feed.atom", "/feed.rss", "/category/rail/feed.atom"])
+async def test_links_come_from_the_public_url_never_the_request(
+    make_client, headers: dict[str, str], path: str
+) -> None:
+    """Feeds are cached publicly: a Host header must not choose where their links go."""
     client = await make_client(trusted_proxies=("127.0.0.1",))
     db = client.server.app[keys.DB]
-    posts.create_post(db, title="P", body_md="x", status="published", published_at=NOW - 5)
-    headers = {
-        "X-Forwarded-For": "203.0.113.9",
-        "X-Forwarded-Proto": "https",
-        "X-Forwarded-Host": "blog.example",
-    }
-    parsed = feedparser.parse(await (await client.get("/feed.atom", headers=headers)).read())
-    assert parsed.entries[0].link == "https://blog.example/posts/p"
+    posts.create_post(db, title="P", body_md="x", status="published", category="Rail")
+    body = await (await client.get(path, headers=headers)).read()
+    assert b"evil.example" not in body
+    assert feedparser.parse(body).entries[0].link == "https://blog.example/posts/p"
+
+
+async def test_without_a_public_url_links_name_this_machine(make_client) -> None:
+    client = await make_client(public_url="")
+    posts.create_post(client.server.app[keys.DB], title="P", body_md="x", status="published")
+    body = await (await client.get("/feed.atom", headers={"Host": "evil.example"})).read()
+    assert feedparser.parse(body).entries[0].link == "https://localhost/posts/p"
 
 
 async def test_deleting_a_post_moves_last_modified(

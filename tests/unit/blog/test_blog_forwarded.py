@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+from unittest import mock
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, make_mocked_request
 from blog import forwarded
-from blog.forwarded import CLIENT, TrustedProxies, forwarded_middleware, parse_ip
+from blog.forwarded import CLIENT, TrustedProxies, client_info, forwarded_middleware, parse_ip
 
 
 async def echo_client(request: web.Request) -> web.Response:
@@ -123,6 +124,60 @@ async def test_no_lookup_without_forwarding_headers(aiohttp_client) -> None:
     assert lookups == []
     await client.get("/", headers={"X-Forwarded-For": "198.51.100.7"})
     assert lookups == ["proxy"]
+
+
+async def test_a_recreated_proxy_is_looked_up_again_on_a_miss(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The proxy container came back with a new address: no 30 s of refusals."""
+    monkeypatch.setattr(forwarded, "REFRESH_ON_MISS", 0.0)
+    answers = [["172.20.0.5"], ["172.20.0.9"]]
+
+    async def resolver(name: str) -> list[str]:
+        return answers.pop(0)
+
+    proxies = TrustedProxies(["proxy"], resolver=resolver)
+    assert await proxies.contains(ipaddress.ip_address("172.20.0.5"))
+    assert await proxies.contains(ipaddress.ip_address("172.20.0.9"))
+
+
+def request_from(peer: str, headers: dict[str, str] | None = None) -> web.Request:
+    transport = mock.Mock()
+    transport.get_extra_info.side_effect = lambda key, default=None: (
+        (peer, 40000) if key == "peername" else default
+    )
+    return make_mocked_request("GET", "/", headers=headers or {}, transport=transport)
+
+
+@pytest.mark.parametrize(
+    ("peer", "headers", "answered"),
+    [
+        ("172.20.0.5", {"X-Forwarded-For": "203.0.113.9"}, True),  # the proxy
+        ("172.20.0.5", {}, True),  # the proxy's own health probe
+        ("127.0.0.1", {}, True),  # the container's health check
+        ("172.20.0.1", {}, False),  # the host, on the bridge's gateway address
+        ("172.20.0.1", {"X-Forwarded-For": "203.0.113.9"}, False),  # ... claiming a client
+        ("10.1.2.3", {}, False),
+    ],
+)
+async def test_with_trusted_proxies_only_they_and_loopback_are_answered(
+    peer: str, headers: dict[str, str], answered: bool
+) -> None:
+    async def resolver(name: str) -> list[str]:
+        return ["172.20.0.5"]
+
+    proxies = TrustedProxies(["proxy"], resolver=resolver)
+    request = request_from(peer, headers)
+    if answered:
+        assert (await client_info(request, proxies)).ip is not None
+    else:
+        with pytest.raises(web.HTTPForbidden) as refused:
+            await client_info(request, proxies)
+        assert "only through its reverse proxy" in (refused.value.text or "")
+
+
+async def test_without_trusted_proxies_every_peer_is_answered() -> None:
+    assert (await client_info(request_from("10.1.2.3"), TrustedProxies([]))).ip is not None
 
 
 @pytest.mark.parametrize(

@@ -2,32 +2,35 @@
 
 from __future__ import annotations
 
-import asyncio
+import math
 
 from aiohttp import web
 
-from .. import keys, sessions, users
+from .. import devices, keys, sessions, users
 from ..auth import current, login_required, principal_of
+from ..forms import read_form, text
 from ..forwarded import CLIENT
-from ..passwords import PasswordPolicyError, check_policy, hash_password
+from ..passwords import MAX_LENGTH, PasswordPolicyError, check_policy, hash_password, off_loop
 from ..posts import now_seconds
+from ..redirects import DEFAULT_AFTER_LOGIN, after_login
 from ..templating import render, see_other
+from ..throttle import Attempt
 from ..users import authenticate
 
 GENERIC_FAILURE = "Unknown user name or wrong password."
 
 
-def safe_next(value: object) -> str:
-    """Only same-site paths: an open redirect after login is a phishing aid."""
-    if isinstance(value, str) and value.startswith("/") and not value.startswith(("//", "/\\")):
-        return value
-    return "/dashboard"
+def throttled_message(attempt: Attempt) -> str:
+    """What a refused attempt is told: when to come back, in minutes past two minutes."""
+    seconds = math.ceil(attempt.retry_after)
+    wait = f"{seconds} seconds" if seconds < 120 else f"{math.ceil(seconds / 60)} minutes"
+    return f"Too many failed attempts. Try again in {wait}."
 
 
 def _login_page(
     request: web.Request, status: int, error: str = "", name: str = "", next_url: str = ""
 ) -> web.Response:
-    context = {"error": error, "username": name, "next": next_url or "/dashboard"}
+    context = {"error": error, "username": name, "next": next_url or DEFAULT_AFTER_LOGIN}
     return render("login.html", request, context, status)
 
 
@@ -36,30 +39,56 @@ async def login_form(request: web.Request) -> web.StreamResponse:
     if principal is not None and principal.session is None:
         # Open mode or trusted local access: there is nothing to log in to.
         raise web.HTTPSeeOther("/dashboard")
-    return _login_page(request, 200, next_url=safe_next(request.query.get("next")))
+    return _login_page(request, 200, next_url=after_login(request.query.get("next")))
+
+
+async def check_password(
+    request: web.Request, name: str, password: str
+) -> tuple[users.User | None, Attempt]:
+    """The user if `password` is theirs, under the login throttle; every password check
+    goes through here.
+
+    The attempt is charged before the hash is awaited (throttle.py), so concurrent
+    requests cannot all pass the check; a refused attempt checks nothing (user None).
+    """
+    app = request.app
+    cookie = request.cookies.get(devices.COOKIE_NAME, "")
+    known = devices.verify(app[keys.DEVICE_KEY], cookie, name, now_seconds()) if name else None
+    attempt = app[keys.THROTTLE].begin(request[CLIENT].ip, name, known)
+    if not attempt.admitted:
+        return None, attempt
+    plausible = name and 0 < len(password) <= MAX_LENGTH  # nothing longer was ever accepted
+    user = await authenticate(app[keys.DB], name, password) if plausible else None
+    if user is not None:
+        app[keys.THROTTLE].succeeded(attempt)
+    return user, attempt
+
+
+def too_many_attempts(response: web.Response, attempt: Attempt) -> web.Response:
+    response.headers["Retry-After"] = str(math.ceil(attempt.retry_after))
+    return response
 
 
 async def login(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
-    name = str(form.get("username", "")).strip()[:64]
-    password = str(form.get("password", ""))
-    next_url = safe_next(form.get("next"))
-    throttle = request.app[keys.THROTTLE]
-    address = str(request[CLIENT].ip)
-    wait = throttle.retry_after(address, name)
-    if wait > 0:
-        response = _login_page(
-            request, 429, "Too many failed attempts. Try again shortly.", name, next_url
-        )
-        response.headers["Retry-After"] = str(int(wait) + 1)
-        return response
-    conn = request.app[keys.DB]
-    user = await authenticate(conn, name, password) if name and password else None
+    form = await read_form(request)
+    name = text(form, "username").strip()[:64]
+    next_url = after_login(text(form, "next"))
+    user, attempt = await check_password(request, name, text(form, "password"))
+    if not attempt.admitted:
+        page = _login_page(request, 429, throttled_message(attempt), name, next_url)
+        return too_many_attempts(page, attempt)
     if user is None:
-        throttle.failure(address, name)
         return _login_page(request, 401, GENERIC_FAILURE, name, next_url)
-    throttle.success(address, name)
-    return start_session(request, user.id, next_url)
+    response = start_session(request, user.id, next_url)
+    remember_browser(request, response, user.name)
+    return response
+
+
+def remember_browser(request: web.Request, response: web.StreamResponse, name: str) -> None:
+    """Mark this browser as known for `name` (devices.py): its later attempts for that
+    account count against a budget of their own, which nobody else can use up."""
+    value = devices.issue(request.app[keys.DEVICE_KEY], name, now_seconds())
+    devices.set_cookie(response, value)
 
 
 def start_session(request: web.Request, user_id: int, next_url: str) -> web.Response:
@@ -105,22 +134,28 @@ async def change_password(request: web.Request) -> web.StreamResponse:
     principal = current(request)
     if principal.user_id is None or principal.session is None:
         raise web.HTTPBadRequest(text="open or local access has no password to change")
-    form = await request.post()
+    form = await read_form(request)
     conn = request.app[keys.DB]
-    new = str(form.get("new_password", ""))
+    new = text(form, "new_password")
     error = ""
-    if await authenticate(conn, principal.name, str(form.get("current_password", ""))) is None:
+    user, attempt = await check_password(request, principal.name, text(form, "current_password"))
+    if not attempt.admitted:
+        error = throttled_message(attempt)
+    elif user is None:
         error = "The current password is wrong."
-    elif new != str(form.get("confirm_password", "")):
+    elif new != text(form, "confirm_password"):
         error = "The new passwords differ."
     else:
         try:
-            await asyncio.to_thread(check_policy, new, principal.name)
+            await off_loop(check_policy, new, principal.name)
         except PasswordPolicyError as exc:
             error = as_sentence(exc)
     if error:
-        return render("password.html", request, {"error": error, "done": False}, status=400)
-    new_hash = await asyncio.to_thread(hash_password, new)
+        context = {"error": error, "done": False}
+        status = 400 if attempt.admitted else 429
+        response = render("password.html", request, context, status=status)
+        return response if attempt.admitted else too_many_attempts(response, attempt)
+    new_hash = await off_loop(hash_password, new)
     users.store_password_hash(conn, principal.user_id, new_hash)  # ends every session
     raw_id, _ = sessions.create_session(conn, principal.user_id, now_seconds())
     response = see_other("/dashboard/password?done=1")

@@ -23,7 +23,7 @@ def _respond(
     build, content_type = FORMATS[request.match_info["format"]]
     info = feeds.FeedInfo(
         title=title,
-        base_url=f"{request.scheme}://{request.host}",
+        base_url=request.app[keys.SETTINGS].link_origin,  # never the request's Host
         html_path=html_path,
         self_path=request.path,
         updated=updated,
@@ -38,7 +38,7 @@ async def site_feed(request: web.Request) -> web.Response:
 
 async def category_feed(request: web.Request) -> web.Response:
     conn = request.app[keys.DB]
-    term = posts.term_by_slug(conn, "categories", request.match_info["slug"])
+    term = posts.visible_term(conn, "categories", request.match_info["slug"], posts.now_seconds())
     if term is None:
         raise web.HTTPNotFound()
     title = f"{request.app[keys.SETTINGS].title}: {term.name}"

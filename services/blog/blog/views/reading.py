@@ -7,20 +7,13 @@ from collections.abc import Awaitable, Callable, Mapping
 from aiohttp import web
 
 from .. import keys, posts
-from ..templating import page
-
-
-def _page_number(request: web.Request) -> int:
-    raw = request.query.get("page", "1")
-    if not raw.isdigit() or not 1 <= int(raw) <= 100_000:
-        raise web.HTTPBadRequest(text="page must be a positive integer")
-    return int(raw)
+from ..templating import page, page_of
 
 
 def _paged(request: web.Request, listing: posts.Listing) -> dict[str, object]:
     conn = request.app[keys.DB]
     per_page = request.app[keys.SETTINGS].posts_per_page
-    page_number = _page_number(request)
+    page_number = page_of(request)
     now = posts.now_seconds()
     total = posts.count_visible(conn, now, listing)
     items = posts.list_visible(conn, now, per_page, (page_number - 1) * per_page, listing)
@@ -64,7 +57,8 @@ async def story_page(request: web.Request) -> Mapping[str, object]:
 @page("stories.html")
 async def story_list(request: web.Request) -> Mapping[str, object]:
     conn = request.app[keys.DB]
-    stories = posts.list_visible(conn, posts.now_seconds(), 1000, 0, posts.Listing(kind="story"))
+    listing = posts.Listing(kind="story")
+    stories = posts.list_visible(conn, posts.now_seconds(), 1000, 0, listing, shape=posts.Entry)
     return {"stories": stories}
 
 
@@ -76,7 +70,7 @@ def _term_page(table: str, label: str) -> Callable[[web.Request], Awaitable[web.
     @page("index.html")
     async def handler(request: web.Request) -> Mapping[str, object]:
         conn = request.app[keys.DB]
-        term = posts.term_by_slug(conn, table, request.match_info["slug"])
+        term = posts.visible_term(conn, table, request.match_info["slug"], posts.now_seconds())
         if term is None:
             raise web.HTTPNotFound()
         listing = (

@@ -7,17 +7,18 @@ counts as a failure for the client address in the login throttle.
 
 from __future__ import annotations
 
-import asyncio
 import logging
+import math
 
 from aiohttp import web
 
 from .. import keys, users
 from ..first_admin import LinkState
+from ..forms import read_form, text
 from ..forwarded import CLIENT
-from ..passwords import PasswordPolicyError, hash_password
+from ..passwords import PasswordPolicyError, hash_password, off_loop
 from ..templating import render
-from .account import as_sentence, start_session
+from .account import as_sentence, remember_browser, start_session
 
 log = logging.getLogger("blog")
 
@@ -42,16 +43,19 @@ def _is_live(request: web.Request, token: str) -> bool:
 
 
 def _require_live_link(request: web.Request) -> str:
-    """The token of a live link; otherwise raise 429 when throttled, else 404."""
+    """The token of a live link; otherwise raise 429 when throttled, else 404.
+
+    Every try is charged to the address's budget first (throttle.py); a live link
+    gives the charge back.
+    """
     token = request.match_info["token"]
     throttle = request.app[keys.THROTTLE]
-    address = str(request[CLIENT].ip)
-    wait = throttle.retry_after(address, None)
-    if wait > 0:
-        raise web.HTTPTooManyRequests(headers={"Retry-After": str(int(wait) + 1)})
+    attempt = throttle.begin(request[CLIENT].ip, None)
+    if not attempt.admitted:
+        raise web.HTTPTooManyRequests(headers={"Retry-After": str(math.ceil(attempt.retry_after))})
     if not _is_live(request, token):
-        throttle.failure(address, None)
         raise web.HTTPNotFound()
+    throttle.succeeded(attempt)
     return token
 
 
@@ -70,7 +74,7 @@ async def _form_error(name: str, password: str, repeated: str) -> str:
         return "The passwords differ."
     try:
         # The first check loads the common-password list: not on the event loop.
-        await asyncio.to_thread(users.check_new_user, name, password, "admin")
+        await off_loop(users.check_new_user, name, password, "admin")
     except (users.UserError, PasswordPolicyError) as exc:
         return as_sentence(exc)
     return ""
@@ -78,13 +82,13 @@ async def _form_error(name: str, password: str, repeated: str) -> str:
 
 async def create_first_admin(request: web.Request) -> web.StreamResponse:
     token = _require_live_link(request)
-    form = await request.post()
-    name = str(form.get("username", "")).strip()
-    password = str(form.get("password", ""))
-    error = await _form_error(name, password, str(form.get("confirm_password", "")))
+    form = await read_form(request)
+    name = text(form, "username").strip()
+    password = text(form, "password")
+    error = await _form_error(name, password, text(form, "confirm_password"))
     if error:
         return _form(request, 400, error, name)
-    password_hash = await asyncio.to_thread(hash_password, password)
+    password_hash = await off_loop(hash_password, password)
     link = request.app[keys.SETUP_LINK]
     if link.check(token) is not LinkState.LIVE:  # a parallel request used it meanwhile
         raise web.HTTPNotFound()
@@ -98,6 +102,7 @@ async def create_first_admin(request: web.Request) -> web.StreamResponse:
     except users.UserError as exc:  # the name belongs to an author
         return _form(request, 400, as_sentence(exc), name)
     link.revoke()
-    request.app[keys.THROTTLE].success(str(request[CLIENT].ip), None)
     log.warning("First admin %s created through the setup link; the link no longer works.", name)
-    return start_session(request, user.id, "/dashboard")
+    response = start_session(request, user.id, "/dashboard")
+    remember_browser(request, response, user.name)
+    return response
