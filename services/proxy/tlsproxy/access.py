@@ -4,19 +4,17 @@ authentication.
 
 Checked after routing and before any backend work, cheapest first. Routes without
 such settings get no ``RouteAccess`` at all. The client address is the TCP peer,
-which cannot be spoofed (a forwarded header can).
+which cannot be spoofed (a forwarded field can).
 """
 
 from __future__ import annotations
 
 import ipaddress
 
-from aiohttp import web
-from multidict import CIMultiDict
-
 from .basic_auth import BasicAuthGuard, FailureThrottle
 from .config import Route
-from .errors import NO_CLIENT_CERTIFICATE, error_response
+from .errors import NO_CLIENT_CERTIFICATE, Answer, error_answer
+from .fields import Fields
 
 # Set toward the backend by the proxy only; a client's own copies are always dropped.
 USER_HEADER = "X-Forwarded-User"
@@ -49,18 +47,17 @@ class RouteAccess:
             return False
         return not self.allow or any(address in network for network in self.allow)
 
-    async def check(
-        self, request: web.BaseRequest, peer: str, headers: CIMultiDict[str]
-    ) -> web.StreamResponse | None:
-        """A response refusing the request, or None (``headers`` then carry the user)."""
+    def refuse(self, peer: str, fields: Fields) -> Answer | None:
+        """The answer refusing by network or client certificate, or None to go on
+        (``fields``: what goes to the backend, with the client subject if any)."""
         if (self.allow or self.deny) and not self.network_allows(peer):
-            return error_response(403)
-        if self.client_cert_required and SUBJECT_HEADER not in headers:
-            return error_response(403, explanation=NO_CLIENT_CERTIFICATE)
-        if self.auth is not None:
-            verdict = await self.auth.check(request, peer)
-            if not isinstance(verdict, str):
-                return verdict
-            headers.popall("Authorization", None)  # the proxy's password stays here
-            headers[USER_HEADER] = verdict
+            return error_answer(403)
+        if self.client_cert_required and SUBJECT_HEADER.lower() not in fields:
+            return error_answer(403, explanation=NO_CLIENT_CERTIFICATE)
         return None
+
+
+def admit_user(fields: Fields, user: str) -> None:
+    """A verified Basic-auth user: the backend learns the name, never the password."""
+    fields.remove("authorization")
+    fields.set(USER_HEADER, user)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import sys
 import time
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from aiohttp import web
+if TYPE_CHECKING:
+    from .request import RequestHead
 
 
 class AccessLog:
@@ -28,41 +29,50 @@ class AccessLog:
         return self._stamp
 
     def log(
-        self, request: web.BaseRequest, peer: str, status: int, size: int, started: float
+        self, request: RequestHead | None, peer: str, status: int, size: int, started: float
     ) -> None:
+        """One line for a finished request; ``request`` is None when its head was refused
+        before it could be read (logged with ``-`` for what is unknown)."""
         if not self.enabled:
             return
         now = time.time()
-        headers = request.headers
-        version = request.version
-        target = request.raw_path
+        if request is None:
+            method, target, protocol, host, referer, agent = "-", "-", "-", "", "-", "-"
+        else:
+            method, target = request.method, request.raw_target
+            protocol = f"HTTP/{request.version}"
+            fields = request.fields
+            host = request.host.text
+            referer = fields.get("referer", "-") or "-"
+            agent = fields.get("user-agent", "-") or "-"
         if self._json:
             line = json.dumps(
                 {
                     "time": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(now)),
                     "remote": peer,
-                    "host": headers.get("Host", ""),
-                    "method": request.method,
+                    "host": host,
+                    "method": method,
                     "path": target,
-                    "protocol": f"HTTP/{version.major}.{version.minor}",
+                    "protocol": protocol,
                     "status": status,
                     "bytes": size,
                     "duration_ms": round((now - started) * 1000, 3),
-                    "referer": headers.get("Referer", ""),
-                    "user_agent": headers.get("User-Agent", ""),
+                    "referer": "" if referer == "-" else referer,
+                    "user_agent": "" if agent == "-" else agent,
                 },
                 separators=(",", ":"),
             )
         else:
             line = (
-                f'{peer} - - [{self._timestamp(now)}] "{request.method} {_quote(target)} '
-                f'HTTP/{version.major}.{version.minor}" {status} {size or "-"} '
-                f'"{_quote(headers.get("Referer", "-"))}" '
-                f'"{_quote(headers.get("User-Agent", "-"))}"'
+                f'{peer} - - [{self._timestamp(now)}] "{method} {_quote(target)} '
+                f'{protocol}" {status} {size or "-"} '
+                f'"{_quote(referer)}" "{_quote(agent)}"'
             )
         self._stream.write(line + "\n")
 
 
 def _quote(value: str) -> str:
-    # Client-controlled text must not be able to forge fields or lines.
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    """Client-controlled text must not forge fields or lines: quotes and backslashes
+    are escaped, and bytes outside ASCII shown as ``\\xNN`` (one line, plain ASCII)."""
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return escaped.encode("latin-1").decode("ascii", "backslashreplace")

@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import aiohttp
+import httptools
 
 from .config import Backend, HealthCheck, Route
 from .events import log_event
@@ -80,11 +80,8 @@ class HealthBoard:
 class ActiveChecks:
     """The probe tasks of one configuration: started with it, cancelled when replaced."""
 
-    def __init__(
-        self, routes: Iterable[Route], board: HealthBoard, session: aiohttp.ClientSession
-    ) -> None:
+    def __init__(self, routes: Iterable[Route], board: HealthBoard) -> None:
         self.board = board
-        self.session = session
         self.targets = [
             (board.states[b.url], route.health_check)
             for route in routes
@@ -105,21 +102,46 @@ class ActiveChecks:
         self.tasks = []
 
     async def _loop(self, state: BackendHealth, check: HealthCheck) -> None:
-        url = state.backend.url + check.path
-        timeout = aiohttp.ClientTimeout(total=check.timeout)
         while True:
-            ok, detail = await probe(self.session, url, timeout)
+            ok, detail = await probe(state.backend, check.path, check.timeout)
             self.board.probed(state, ok, check, detail)
             await asyncio.sleep(check.interval)
 
 
-async def probe(
-    session: aiohttp.ClientSession, url: str, within: aiohttp.ClientTimeout
-) -> tuple[bool, str]:
-    """One GET: healthy on a 2xx or 3xx answer within the timeout."""
+class _StatusReader:
+    """Takes the status code from a response head (llhttp), ignoring the rest."""
+
+    def __init__(self) -> None:
+        self.status = 0
+
+    def on_headers_complete(self) -> None:
+        self.status = self.parser.get_status_code()
+
+    parser: httptools.HttpResponseParser
+
+
+async def probe(backend: Backend, path: str, within: float) -> tuple[bool, str]:
+    """One ``GET path`` on a new connection: healthy on a 2xx or 3xx answer whose head
+    arrives within ``within`` seconds. Returns (healthy, what was seen)."""
+    reader = _StatusReader()
+    reader.parser = httptools.HttpResponseParser(reader)
+    request = (
+        f"GET {path} HTTP/1.1\r\nHost: {backend.authority}\r\n"
+        "User-Agent: tlsproxy-health-check\r\nConnection: close\r\n\r\n"
+    ).encode("latin-1")
+    writer = None
     try:
-        async with session.get(url, timeout=within, allow_redirects=False) as response:
-            await response.read()
-            return response.status < 400, f"status {response.status}"
-    except (TimeoutError, aiohttp.ClientError) as exc:
+        async with asyncio.timeout(within):
+            stream, writer = await asyncio.open_connection(backend.host, backend.port)
+            writer.write(request)
+            while not reader.status:
+                data = await stream.read(16 * 1024)
+                if not data:
+                    return False, "closed before a response head"
+                reader.parser.feed_data(data)
+    except (TimeoutError, OSError, httptools.HttpParserError) as exc:
         return False, f"{type(exc).__name__}: {exc}"
+    finally:
+        if writer is not None:
+            writer.close()
+    return reader.status < 400, f"status {reader.status}"

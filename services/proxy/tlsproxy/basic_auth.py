@@ -7,6 +7,12 @@ credentials with every request, so a successful check is remembered for
 this process; hash checks run in a worker thread, never on the event loop. An
 address that fails ``max_failures`` times within ``lockout`` seconds gets **429**
 without any hash being computed until its oldest failure is that old.
+
+The throttle holds under concurrency: a guess counts against its address from the
+moment its hash check starts, not when it fails, so a burst of simultaneous guesses
+gets at most ``max_failures`` checks, not one per request; simultaneous requests
+with the same credentials (a browser loading a page) share one check. Addresses are
+counted as the connection limits count them (an IPv6 /64 is one client).
 """
 
 from __future__ import annotations
@@ -21,10 +27,9 @@ import secrets
 import time
 from collections import OrderedDict, deque
 
-from aiohttp import web
-
 from .config import BasicAuth
-from .errors import error_response
+from .connection_limits import client_key
+from .errors import Answer, error_answer
 from .htpasswd import verify
 
 CACHE_SECONDS = 300.0
@@ -34,27 +39,48 @@ _DUMMY_HASH = "$2b$12$" + "C" * 53  # unknown users cost a check too (no user pr
 
 
 class FailureThrottle:
-    """Failed attempts per client address within a sliding window."""
+    """Failed attempts per client address within a sliding window; guesses whose hash
+    check is still running count as failures until they succeed."""
 
     def __init__(self, max_failures: int, window: float) -> None:
         self.max_failures = max_failures
         self.window = window
         self._failures: dict[str, deque[float]] = {}
+        self._checking: dict[str, int] = {}
 
-    def retry_after(self, address: str) -> float:
+    def begin(self, address: str) -> float:
+        """Reserve a guess for ``address``: 0 when it may check one now (call ``end``
+        after), else the seconds it must wait."""
+        in_flight = self._checking.get(address, 0)
+        wait = self.retry_after(address, in_flight)
+        if wait > 0:
+            return wait
+        self._checking[address] = in_flight + 1
+        return 0.0
+
+    def end(self, address: str, failed: bool) -> None:
+        left = self._checking[address] - 1
+        if left:
+            self._checking[address] = left
+        else:
+            del self._checking[address]
+        if failed:
+            self.failed(address)
+
+    def retry_after(self, address: str, in_flight: int = 0) -> float:
         """Seconds this address must wait; 0 when it may try."""
         failures = self._failures.get(address)
         if failures is None:
-            return 0.0
+            return 0.0 if in_flight < self.max_failures else self.window
         now = time.monotonic()
         while failures and failures[0] <= now - self.window:
             failures.popleft()
         if not failures:
             del self._failures[address]
+            return 0.0 if in_flight < self.max_failures else self.window
+        if len(failures) + in_flight < self.max_failures:
             return 0.0
-        if len(failures) < self.max_failures:
-            return 0.0
-        return failures[0] + self.window - now
+        return max(failures[0] + self.window - now, 1.0)
 
     def failed(self, address: str) -> None:
         if len(self._failures) >= MAX_TRACKED_ADDRESSES:
@@ -79,31 +105,56 @@ class BasicAuthGuard:
         self.challenge = f'Basic realm="{settings.realm}", charset="UTF-8"'
         self._key = secrets.token_bytes(32)
         self._verified: OrderedDict[bytes, float] = OrderedDict()
+        self._checking: dict[bytes, asyncio.Future[bool]] = {}
 
-    async def check(self, request: web.BaseRequest, peer: str) -> str | web.StreamResponse:
-        credentials = _credentials(request.headers.get("Authorization", ""))
+    def check_now(self, authorization: str | None, peer: str) -> str | Answer | None:
+        """The verdict that needs no hash check: the user, an answer refusing, or None
+        when ``verify`` must decide."""
+        credentials = _credentials(authorization or "")
         if credentials is None:
             return self._unauthorized()
-        wait = self.throttle.retry_after(peer)
+        wait = self.throttle.retry_after(client_key(peer))
         if wait > 0:
-            response = error_response(429)
-            response.headers["Retry-After"] = str(math.ceil(wait))
-            return response
+            return _too_many(wait)
+        if self._remembered(*credentials):
+            return credentials[0]
+        return None
+
+    async def verify(self, authorization: str | None, peer: str) -> str | Answer:
+        """Check the password's hash in a worker thread, throttled per client."""
+        credentials = _credentials(authorization or "")
+        if credentials is None:
+            return self._unauthorized()
         user, password = credentials
-        if self._remembered(user, password):
-            return user
-        hashed = self.users.get(user, _DUMMY_HASH)
-        ok = await asyncio.get_running_loop().run_in_executor(None, verify, hashed, password)
-        if ok and user in self.users:
+        digest = self._digest(user, password)
+        same = self._checking.get(digest)
+        if same is not None:  # the same credentials are being checked: one guess
+            ok = await asyncio.shield(same)
+            return user if ok else self._unauthorized()
+        key = client_key(peer)
+        wait = self.throttle.begin(key)
+        if wait > 0:
+            return _too_many(wait)
+        loop = asyncio.get_running_loop()
+        checked: asyncio.Future[bool] = loop.create_future()
+        self._checking[digest] = checked
+        ok = False
+        try:
+            hashed = self.users.get(user, _DUMMY_HASH)
+            ok = await loop.run_in_executor(None, verify, hashed, password) and user in self.users
+        finally:
+            self.throttle.end(key, failed=not ok)
+            del self._checking[digest]
+            checked.set_result(ok)
+        if ok:
             self._remember(user, password)
             return user
-        self.throttle.failed(peer)
         return self._unauthorized()
 
-    def _unauthorized(self) -> web.Response:
-        response = error_response(401)
-        response.headers["WWW-Authenticate"] = self.challenge
-        return response
+    def _unauthorized(self) -> Answer:
+        answer = error_answer(401)
+        answer.fields.add("WWW-Authenticate", self.challenge)
+        return answer
 
     def _digest(self, user: str, password: str) -> bytes:
         message = user.encode() + b"\0" + password.encode()
@@ -118,6 +169,12 @@ class BasicAuthGuard:
         self._verified[self._digest(user, password)] = time.monotonic() + CACHE_SECONDS
         while len(self._verified) > CACHE_SIZE:
             self._verified.popitem(last=False)
+
+
+def _too_many(wait: float) -> Answer:
+    answer = error_answer(429)
+    answer.fields.add("Retry-After", str(math.ceil(wait)))
+    return answer
 
 
 def _credentials(header: str) -> tuple[str, str] | None:

@@ -64,6 +64,9 @@ class Listener:
     redirect_port: int = 443  # redirect only: the public HTTPS port in Location
     client_ca: Path | None = None  # https only: ask clients for a certificate from this CA
     client_cert: str = "required"  # one of CLIENT_CERT_MODES, with client_ca
+    # https/http: the port clients reach this listener on (X-Forwarded-Port); None:
+    # the port in Host, else the scheme's default.
+    public_port: int | None = None
 
     @property
     def label(self) -> str:
@@ -136,15 +139,22 @@ class Route:
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    max_header_bytes: int = 8190
+    """Sizes in bytes, times in seconds, rates in bytes per second (docs/proxy.md)."""
+
+    max_header_bytes: int = 8190  # the request line (else 414) or one field line (else 431)
+    max_header_block_bytes: int = 65536  # the whole request head (431)
     max_header_count: int = 100
     max_body_bytes: int = 1024**3  # 0: no limit
     header_timeout: float = 30.0
-    body_timeout: float = 60.0
+    body_timeout: float = 60.0  # no byte of a request body for this long: 408
+    body_min_rate: int = 512  # average body bytes/s a client must keep after body_timeout
+    send_timeout: float = 60.0  # a client that takes no byte of our answer for this long
     idle_timeout: float = 75.0
+    tunnel_idle_timeout: float = 300.0  # a WebSocket with no byte either way
     backend_connect_timeout: float = 5.0
     backend_read_timeout: float = 60.0
     max_connections: int = 1024
+    max_connections_per_client: int = 256  # per IPv4 address or IPv6 /64
 
 
 @dataclass(frozen=True, slots=True)
@@ -406,15 +416,30 @@ def _limits(t: _Table) -> Limits:
     d = Limits()
     limits = Limits(
         max_header_bytes=t.integer("max_header_bytes", d.max_header_bytes, 256, 1024 * 1024),
+        max_header_block_bytes=t.integer(
+            "max_header_block_bytes", d.max_header_block_bytes, 1024, 16 * 1024 * 1024
+        ),
         max_header_count=t.integer("max_header_count", d.max_header_count, 8, 10000),
         max_body_bytes=t.integer("max_body_bytes", d.max_body_bytes, 0),
         header_timeout=t.number("header_timeout", d.header_timeout),
         body_timeout=t.number("body_timeout", d.body_timeout),
+        body_min_rate=t.integer("body_min_rate", d.body_min_rate, 0),
+        send_timeout=t.number("send_timeout", d.send_timeout),
         idle_timeout=t.number("idle_timeout", d.idle_timeout),
+        tunnel_idle_timeout=t.number("tunnel_idle_timeout", d.tunnel_idle_timeout),
         backend_connect_timeout=t.number("backend_connect_timeout", d.backend_connect_timeout),
         backend_read_timeout=t.number("backend_read_timeout", d.backend_read_timeout),
         max_connections=t.integer("max_connections", d.max_connections, 1),
+        max_connections_per_client=t.integer(
+            "max_connections_per_client", d.max_connections_per_client, 1
+        ),
     )
+    if limits.max_header_block_bytes < limits.max_header_bytes:
+        raise t.error(
+            "max_header_block_bytes",
+            f"must be at least max_header_bytes ({limits.max_header_bytes}): the whole head "
+            "holds at least one line",
+        )
     t.finish()
     return limits
 
@@ -458,7 +483,10 @@ def _listener(t: _Table) -> Listener:
     if kind == "https" and t.has("client_ca"):
         client_ca = Path(t.string("client_ca"))
         client_cert = t.choice("client_cert", CLIENT_CERT_MODES, "required")
-    t.seen.update(("certificates", "redirect_port", "client_ca", "client_cert"))
+    public_port = None
+    if kind != "redirect" and t.has("public_port"):
+        public_port = t.integer("public_port", None, 1, 65535)
+    t.seen.update(("certificates", "redirect_port", "client_ca", "client_cert", "public_port"))
     for key in ("certificates", "client_ca"):
         if kind != "https" and t.has(key):
             raise t.error(key, 'only allowed on listeners with kind = "https"')
@@ -466,8 +494,12 @@ def _listener(t: _Table) -> Listener:
         raise t.error("client_cert", "only allowed together with client_ca")
     if kind != "redirect" and t.has("redirect_port"):
         raise t.error("redirect_port", 'only allowed on listeners with kind = "redirect"')
+    if kind == "redirect" and t.has("public_port"):
+        raise t.error("public_port", "not on a redirect listener (its redirect_port says it)")
     t.finish()
-    return Listener(kind, address, port, certificates, redirect_port, client_ca, client_cert)
+    return Listener(
+        kind, address, port, certificates, redirect_port, client_ca, client_cert, public_port
+    )
 
 
 def _certificate(t: _Table) -> Certificate:

@@ -1,12 +1,14 @@
-"""The proxy's own short error pages: what failed, never how (no internals, no traces)."""
+"""The proxy's own answers: short pages that say what failed, never how (no internals,
+no traces), and the other responses the proxy makes itself (health, redirects)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from http import HTTPStatus
 
-from aiohttp import HttpVersion11, web
+from .fields import Fields
 
-# Our own name, so aiohttp does not announce its version and Python's in every answer.
+# Our own name in ``Server`` (the backends' versions are never announced).
 SERVER_NAME = "tlsproxy"
 
 EXPLANATIONS = {
@@ -15,10 +17,11 @@ EXPLANATIONS = {
     403: "Access to this service is not allowed from here.",
     404: "No route of this proxy matches the request.",
     405: "This method is not accepted by this proxy.",
-    408: "The request headers did not arrive in time.",
+    408: "The request did not arrive in time.",
     413: "The request body is larger than this proxy allows.",
+    414: "The request target is longer than this proxy allows.",
     417: "Only the expectation 100-continue is supported.",
-    429: "Too many failed sign-in attempts from this address; try again later.",
+    429: "Too many requests or connections from this address; try again later.",
     431: "The request headers are larger than this proxy allows.",
     501: "The request uses a transfer coding this proxy does not support.",
     502: "The backend service could not be reached or sent an invalid response.",
@@ -26,55 +29,59 @@ EXPLANATIONS = {
     504: "The backend service did not answer in time.",
 }
 
-
 NO_CLIENT_CERTIFICATE = (
     "This service needs a client certificate issued for it; none was presented. "
     "Install yours in the browser or pass it to your client, then retry."
 )
+PLAIN_HTTP_ON_TLS_PORT = (
+    "This port speaks HTTPS only: the request was sent in plain HTTP. Use an https:// address."
+)
+TOO_MANY_CONNECTIONS = (
+    "This address holds too many open connections to this proxy; close some and retry."
+)
+
+
+def reason_phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
 
 
 def error_body(status: int, explanation: str | None = None) -> bytes:
-    phrase = HTTPStatus(status).phrase
     explanation = EXPLANATIONS.get(status, "") if explanation is None else explanation
-    return f"{status} {phrase}\n{explanation}\n".encode()
+    return f"{status} {reason_phrase(status)}\n{explanation}\n".encode()
 
 
-_BODIES = {status: error_body(status) for status in EXPLANATIONS}
+@dataclass(slots=True)
+class Answer:
+    """A response the proxy makes itself: ``status``, extra ``fields``, a whole ``body``.
+
+    ``close`` ends the connection after it (the request was malformed or its body
+    was not read); framing fields (Content-Length, Connection) are added when sent.
+    """
+
+    status: int
+    body: bytes = b""
+    fields: Fields = field(default_factory=Fields)
+    close: bool = False
 
 
-def error_response(
-    status: int, *, close: bool = False, explanation: str | None = None
-) -> web.Response:
-    if explanation is None:
-        body = _BODIES.get(status) or error_body(status)
-    else:
-        body = error_body(status, explanation)
-    response = web.Response(status=status, body=body, content_type="text/plain", charset="utf-8")
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Server"] = SERVER_NAME
-    if close:
-        response.force_close()
-    return response
+def error_answer(status: int, *, close: bool = False, explanation: str | None = None) -> Answer:
+    """A plain-text error page that can never be cached."""
+    fields = Fields.of(
+        (("Content-Type", "text/plain; charset=utf-8"), ("Cache-Control", "no-store"))
+    )
+    return Answer(status, error_body(status, explanation), fields, close)
 
 
-def raw_error(status: int) -> bytes:
-    """A complete HTTP/1.1 response for places with no request object (closes the connection)."""
-    body = _BODIES.get(status) or error_body(status)
-    phrase = HTTPStatus(status).phrase
+def raw_error(status: int, explanation: str | None = None) -> bytes:
+    """A complete HTTP/1.1 error response that closes the connection, for places that
+    answer before any request was read (connection limits, plain HTTP on TLS)."""
+    body = error_body(status, explanation)
     head = (
-        f"HTTP/1.1 {status} {phrase}\r\nContent-Type: text/plain; charset=utf-8\r\n"
-        f"Content-Length: {len(body)}\r\nServer: {SERVER_NAME}\r\nConnection: close\r\n\r\n"
+        f"HTTP/1.1 {status} {reason_phrase(status)}\r\n"
+        f"Content-Type: text/plain; charset=utf-8\r\nContent-Length: {len(body)}\r\n"
+        f"Cache-Control: no-store\r\nServer: {SERVER_NAME}\r\nConnection: close\r\n\r\n"
     )
     return head.encode() + body
-
-
-def answer_as_http_1_1(request: web.BaseRequest) -> None:
-    """Make the coming answer's status line say HTTP/1.1.
-
-    aiohttp writes the status line with the request's version: for a request that
-    failed to parse that is a placeholder 1.0, or whatever the client claimed (2.0,
-    9.1, 0.9). A server answers with its own version (RFC 9112 section 2.3), as nginx
-    does. ``version`` is a cached property: the unit tests pin this down.
-    """
-    request._version = HttpVersion11  # type: ignore[attr-defined]
-    request._cache.pop("version", None)  # type: ignore[attr-defined]

@@ -1,8 +1,12 @@
-"""X-Forwarded-For/-Proto/-Host/-Port and RFC 7239 ``Forwarded`` toward the backend.
+"""The client's address toward the backend: ``X-Forwarded-For/-Proto/-Host/-Port`` and
+RFC 7239 ``Forwarded``.
 
-Headers from clients are never trusted: they are replaced by what the proxy saw,
-unless the peer is inside ``server.trusted_proxies`` (another proxy in front of us),
-in which case its chain is kept and our hop appended.
+Fields from clients are never trusted: every field that claims a client address or
+origin (``CLIENT_ADDRESS_FIELDS``: ``X-Real-IP``, ``True-Client-IP`` and the like, which
+frameworks read as readily as ``X-Forwarded-For``) is removed, and ours are set from
+what the proxy saw. Only when the peer is inside ``server.trusted_proxies`` (another
+proxy in front of us) is its ``X-Forwarded-*``/``Forwarded`` chain kept and our hop
+appended.
 """
 
 from __future__ import annotations
@@ -11,19 +15,46 @@ import ipaddress
 import re
 from collections.abc import Sequence
 
-from multidict import CIMultiDict, CIMultiDictProxy
+from .fields import Fields
 
-FORWARDING_HEADERS = frozenset(
+FORWARDING_FIELDS = frozenset(
     ("x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-forwarded-port", "forwarded")
 )
+# Claimed by clients, believed by some framework or other: never passed on.
+CLIENT_ADDRESS_FIELDS = frozenset(
+    (
+        "x-real-ip",
+        "true-client-ip",
+        "x-client-ip",
+        "client-ip",
+        "cf-connecting-ip",
+        "fastly-client-ip",
+        "x-cluster-client-ip",
+        "x-original-forwarded-for",
+        "x-forwarded",
+        "forwarded-for",
+        "x-forwarded-server",
+        "x-proxyuser-ip",
+        "x-originating-ip",
+        "x-remote-ip",
+        "x-remote-addr",
+        "x-forwarded-scheme",
+        "x-forwarded-ssl",
+        "x-url-scheme",
+        "front-end-https",
+        "x-original-url",
+        "x-rewrite-url",
+        "x-original-host",
+        "x-host",
+    )
+)
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
-_DEFAULT_PORTS = {"https": "443", "http": "80"}
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class TrustPolicy:
-    """Decides whether a peer address may pass forwarding headers through."""
+    """Decides whether a peer address may pass forwarding fields through."""
 
     def __init__(self, networks: Sequence[Network]) -> None:
         self._networks = tuple(networks)
@@ -45,47 +76,45 @@ class TrustPolicy:
         return known
 
 
-def _forwarded_node(peer: str) -> str:
+def forwarded_node(peer: str) -> str:
+    """RFC 7239 6: an IPv6 node is quoted and bracketed."""
     return f'"[{peer}]"' if ":" in peer else peer
 
 
-def _forwarded_value(value: str) -> str:
-    return value if _TOKEN.match(value) else '"' + value.replace('"', "") + '"'
+def forwarded_value(value: str) -> str:
+    """A token as is, anything else as an RFC 9110 5.6.4 quoted-string."""
+    if _TOKEN.match(value):
+        return value
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def add_forwarding_headers(
-    out: CIMultiDict[str],
-    incoming: CIMultiDictProxy[str],
+def add_forwarding_fields(
+    out: Fields,
+    incoming: Fields,
     *,
     peer: str,
     proto: str,
     host: str,
-    port: str | None,
+    port: int,
     trusted: bool,
 ) -> None:
-    """Add our hop to ``out`` (which must not hold forwarding headers yet).
+    """Add our hop to ``out`` (which holds no forwarding or client-address fields).
 
-    ``host`` is the client's Host header; ``port`` its port, else the scheme default,
-    so the backend learns the public port even when the container listens elsewhere.
+    ``host`` is the client's validated Host field; ``port`` the port the client
+    reached us on (the listener's public port, not the container's).
     """
-    port = port or _DEFAULT_PORTS[proto]
-    ours = f"for={_forwarded_node(peer)};proto={proto}"
-    if host:
-        ours += f";host={_forwarded_value(host)}"
+    ours = f"for={forwarded_node(peer)};proto={proto};host={forwarded_value(host)}"
     if trusted:
-        chain = ", ".join(incoming.getall("X-Forwarded-For", ()))
-        out["X-Forwarded-For"] = f"{chain}, {peer}" if chain else peer
-        out["X-Forwarded-Proto"] = incoming.get("X-Forwarded-Proto", proto)
-        forwarded_host = incoming.get("X-Forwarded-Host", host)
-        if forwarded_host:
-            out["X-Forwarded-Host"] = forwarded_host
-        out["X-Forwarded-Port"] = incoming.get("X-Forwarded-Port", port)
-        previous = ", ".join(incoming.getall("Forwarded", ()))
-        out["Forwarded"] = f"{previous}, {ours}" if previous else ours
+        chain = ", ".join(incoming.get_all("x-forwarded-for"))
+        out.add("X-Forwarded-For", f"{chain}, {peer}" if chain else peer)
+        out.add("X-Forwarded-Proto", incoming.get("x-forwarded-proto") or proto)
+        out.add("X-Forwarded-Host", incoming.get("x-forwarded-host") or host)
+        out.add("X-Forwarded-Port", incoming.get("x-forwarded-port") or str(port))
+        previous = ", ".join(incoming.get_all("forwarded"))
+        out.add("Forwarded", f"{previous}, {ours}" if previous else ours)
     else:
-        out["X-Forwarded-For"] = peer
-        out["X-Forwarded-Proto"] = proto
-        if host:  # HTTP/1.0 clients may send none
-            out["X-Forwarded-Host"] = host
-        out["X-Forwarded-Port"] = port
-        out["Forwarded"] = ours
+        out.add("X-Forwarded-For", peer)
+        out.add("X-Forwarded-Proto", proto)
+        out.add("X-Forwarded-Host", host)
+        out.add("X-Forwarded-Port", str(port))
+        out.add("Forwarded", ours)

@@ -1,49 +1,50 @@
-"""Hop-by-hop headers (RFC 9110 section 7.6.1): meaningful for one connection only.
+"""Hop-by-hop fields (RFC 9110 section 7.6.1): meaningful for one connection only.
 
-They are removed in both directions, together with any header the ``Connection``
-header names, so a client cannot, for example, ask the proxy to drop a header the
-backend relies on.
+They are removed in both directions, together with any field the ``Connection``
+field names, so a client cannot, for example, ask the proxy to drop a field the
+backend relies on. Framing (``Content-Length``, ``Transfer-Encoding``) is always the
+proxy's own: it describes the bytes the proxy sends, never the ones it received.
 """
 
 from __future__ import annotations
 
-from multidict import CIMultiDict, CIMultiDictProxy, istr
+from .fields import Fields, list_tokens
 
 HOP_BY_HOP = frozenset(
-    istr(name)
-    for name in (
-        "Connection",
-        "Keep-Alive",
-        "Proxy-Connection",
-        "Proxy-Authenticate",
-        "Proxy-Authorization",
-        "TE",
-        "Trailer",
-        "Transfer-Encoding",
-        "Upgrade",
+    (
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
     )
 )
 
 
-def connection_listed(headers: CIMultiDictProxy[str] | CIMultiDict[str]) -> frozenset[str]:
-    """Lower-case names the ``Connection`` header lists (``close`` and ``keep-alive`` too)."""
-    values = headers.getall("Connection", ())
-    if not values:
-        return frozenset()
-    return frozenset(
-        token.strip().lower() for value in values for token in value.split(",") if token.strip()
+def connection_listed(fields: Fields) -> frozenset[str]:
+    """Lower-case names the ``Connection`` field lists (``close`` and ``keep-alive`` too)."""
+    return frozenset(list_tokens(fields.get_all("connection")))
+
+
+def end_to_end(fields: Fields, also_drop: frozenset[str] = frozenset()) -> Fields:
+    """A copy of ``fields`` without hop-by-hop ones and without ``also_drop`` (lower-case
+    names). A name spelt with underscores for dashes counts as that name: CGI and WSGI
+    read ``X_Forwarded_For`` as ``X-Forwarded-For`` (nginx drops such names altogether)."""
+    dropped = HOP_BY_HOP | also_drop
+    if "connection" in fields:
+        dropped |= connection_listed(fields)
+    return Fields(
+        [
+            line
+            for line in fields.lines
+            if line[0] not in dropped and ("_" not in line[0] or _dashed(line[0]) not in dropped)
+        ]
     )
 
 
-def end_to_end(
-    headers: CIMultiDictProxy[str] | CIMultiDict[str], also_drop: frozenset[str] = frozenset()
-) -> CIMultiDict[str]:
-    """A copy of ``headers`` without hop-by-hop ones and without ``also_drop`` (lower-case)."""
-    listed = connection_listed(headers)
-    result: CIMultiDict[str] = CIMultiDict()
-    for name, value in headers.items():
-        lower = name.lower()
-        if name in HOP_BY_HOP or lower in listed or lower in also_drop:
-            continue
-        result.add(name, value)
-    return result
+def _dashed(name: str) -> str:
+    return name.replace("_", "-")

@@ -15,9 +15,7 @@ import weakref
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
-from aiohttp import web
 from prometheus_client import CollectorRegistry, exposition
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -27,9 +25,6 @@ from prometheus_client.core import (
 )
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
-# Set on the request by the forwarding handler when metrics are on.
-ROUTE_KEY = web.RequestKey("tlsproxy.route", str)
-BACKEND_KEY = web.RequestKey("tlsproxy.backend", str)
 
 
 @dataclass
@@ -57,9 +52,10 @@ class Metrics:
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(_Collector(self))  # type: ignore[arg-type]
 
-    def request_done(self, request: Any, status: int, started: float) -> None:
-        route = request.get(ROUTE_KEY, "none")
-        self.requests[(route, str(status), request.get(BACKEND_KEY, "none"))] += 1
+    def request_done(self, route: str, backend: str, status: int, started: float) -> None:
+        """One answered request: ``route`` and ``backend`` are ``"none"`` when the proxy
+        answered itself; ``started`` is the wall-clock time its head arrived."""
+        self.requests[(route, str(status), backend)] += 1
         seconds = time.time() - started
         latency = self.latency[route]
         latency.counts[bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
@@ -72,10 +68,10 @@ class Metrics:
         weakref.finalize(protocol, watch.gone)
         return watch
 
-    async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
-        accept = request.headers.get("Accept", "")
+    def exposition(self, accept: str) -> tuple[bytes, str]:
+        """The scrape body and its content type, in the format ``accept`` prefers."""
         encoder, content_type = exposition.choose_encoder(accept)
-        return web.Response(body=encoder(self.registry), headers={"Content-Type": content_type})
+        return encoder(self.registry), content_type
 
 
 class HandshakeWatch:

@@ -1,7 +1,7 @@
 """Starting, reloading and draining the proxy: listening sockets, generations, signals.
 
 A *generation* is everything built from one configuration: TLS contexts, listener
-handlers, aiohttp servers and the backend pool. The listening sockets outlive
+handlers, servers and the backend pool. The listening sockets outlive
 generations: a reload (SIGHUP, or renewed certificate files) builds a new generation
 on duplicates of the same sockets, then the old one stops accepting and each of its
 connections closes once its current request or WebSocket is finished. Nothing is
@@ -26,22 +26,22 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-import aiohttp
-from aiohttp import web
-
 from .accesslog import AccessLog
 from .backend_health import ActiveChecks, HealthBoard
+from .backend_pool import BackendPool
 from .certwatch import CertificateWatcher
+from .client_connection import ClientConnection, ListenerContext
 from .config import Config, ConfigError, Listener, load_config
-from .errors import error_response
+from .connection_limits import ConnectionGate
+from .errors import Answer, error_answer
 from .events import log_event
 from .handler import ProxyHandler
-from .listener import ListenerHandler
+from .listener import ListenerHandler, hsts_value
 from .metrics import Metrics, Snapshot
-from .protocol import ConnectionGate, ProxyProtocol, ProxyServer
 from .redirect import RedirectHandler
 from .tls import CertificateLoadError, certificate_expiry, listener_context
-from .upstream import Upstream
+
+METRICS_CONNECTIONS = 64  # scrapers are few
 
 
 class ReloadError(RuntimeError):
@@ -80,10 +80,10 @@ def bind_socket(
 @dataclass
 class _Generation:
     config: Config
-    upstream: Upstream
+    pool: BackendPool
     health: HealthBoard
     checks: ActiveChecks
-    web_servers: list[ProxyServer] = field(default_factory=list)
+    listeners: list[ListenerContext] = field(default_factory=list)
     certificate_expiry: dict[str, float] = field(default_factory=dict)
     servers: list[asyncio.Server] = field(default_factory=list)
 
@@ -91,14 +91,37 @@ class _Generation:
         for server in self.servers:
             server.close()
 
-    def open_connections(self) -> int:
-        return sum(len(ws.connections) for ws in self.web_servers)
+    def connections(self) -> list[ClientConnection]:
+        return [c for listener in self.listeners for c in listener.connections]
 
     def retire_connections(self) -> None:
-        for web_server in self.web_servers:
-            for connection in web_server.connections:
-                if isinstance(connection, ProxyProtocol):
-                    connection.retire()
+        """Idle connections close now, busy ones after their current exchange."""
+        for listener in self.listeners:
+            listener.retired = True
+        for connection in self.connections():
+            connection.retire()
+
+
+class MetricsHandler(ListenerHandler):
+    """The scrape endpoint: ``[metrics] path`` answers GET and HEAD, anything else 404."""
+
+    def __init__(self, config: Config, metrics: Metrics) -> None:
+        settings = config.metrics
+        super().__init__(config, Listener("http", settings.address, settings.port))
+        self.metrics = metrics
+        self.path = settings.path
+
+    def handle(self, client: ClientConnection, request: object) -> None:
+        from .request import RequestHead
+
+        assert isinstance(request, RequestHead)
+        if request.target.path != self.path or request.method not in ("GET", "HEAD"):
+            client.answer(error_answer(404))
+            return
+        body, content_type = self.metrics.exposition(request.fields.get("accept") or "")
+        answer = Answer(200, body)
+        answer.fields.add("Content-Type", content_type)
+        client.answer(answer)
 
 
 class Proxy:
@@ -115,6 +138,9 @@ class Proxy:
         self._retired: list[_Generation] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._reload_lock = asyncio.Lock()
+        limits = config.limits
+        # Shared by every listener and every generation of a reload.
+        self.gate = ConnectionGate(limits.max_connections, limits.max_connections_per_client)
         # Built before anything listens, so a bad certificate stops the start cleanly.
         self._first_contexts = _contexts(config)
         self.metrics = Metrics(self._snapshot) if config.metrics.enabled else None
@@ -125,38 +151,42 @@ class Proxy:
         return [int(s.getsockname()[1]) for s in self._sockets]
 
     @property
+    def pool(self) -> BackendPool | None:
+        """The backend pool new requests use (None before ``start``)."""
+        return self._current.pool if self._current else None
+
+    @property
     def metrics_port(self) -> int | None:
         if self._metrics_server is None:
             return None
         return int(self._metrics_server.sockets[0].getsockname()[1])
-
-    @property
-    def session(self) -> aiohttp.ClientSession | None:
-        return self._current.upstream.session if self._current else None
 
     async def start(self) -> None:
         for listener in self.config.listeners:
             self._sockets.append(bind_socket(listener.address, listener.port, self._reuse_port))
         if self.metrics is not None:
             await self._start_metrics()
-        upstream = Upstream(self.config.limits)
-        self._current = await self._start_generation(self.config, self._first_contexts, upstream)
+        pool = BackendPool(self.config.limits)
+        self._current = await self._start_generation(self.config, self._first_contexts, pool)
         watcher = CertificateWatcher(lambda: self.config, self._reload_same)
         self._spawn(watcher.run())
 
     async def _start_metrics(self) -> None:
         assert self.metrics is not None
         settings = self.config.metrics
-        metrics = self.metrics
-
-        async def answer(request: web.BaseRequest) -> web.StreamResponse:
-            if request.path != settings.path or request.method not in ("GET", "HEAD"):
-                return error_response(404)
-            return await metrics.handle(request)
-
+        context = ListenerContext(
+            handler=MetricsHandler(self.config, self.metrics),
+            limits=self.config.limits,
+            gate=ConnectionGate(METRICS_CONNECTIONS, METRICS_CONNECTIONS),
+            access_log=AccessLog("off"),
+            scheme="http",
+            hsts=None,
+            metrics=None,
+            connections=set(),
+        )
         sock = bind_socket(settings.address, settings.port)
         self._metrics_server = await asyncio.get_running_loop().create_server(
-            web.Server(answer, access_log=None), sock=sock
+            lambda: ClientConnection(context), sock=sock
         )
 
     def _snapshot(self) -> Snapshot:
@@ -165,69 +195,55 @@ class Proxy:
             return Snapshot(0, {}, {})
         now = time.monotonic()
         return Snapshot(
-            open_connections=generation.web_servers[0].gate.open,
+            open_connections=self.gate.open,
             backends_up={url: s.usable(now) for url, s in generation.health.states.items()},
             certificate_expiry=generation.certificate_expiry,
         )
 
     async def _start_generation(
-        self, config: Config, contexts: list[ssl.SSLContext | None], upstream: Upstream
+        self, config: Config, contexts: list[ssl.SSLContext | None], pool: BackendPool
     ) -> _Generation:
         health = HealthBoard(config.routes)
-        checks = ActiveChecks(config.routes, health, upstream.session)
-        generation = _Generation(config, upstream, health, checks)
+        checks = ActiveChecks(config.routes, health)
+        generation = _Generation(config, pool, health, checks)
         if self.metrics is not None:
             for certificate in (c for lst in config.listeners for c in lst.certificates):
                 expiry = certificate_expiry(certificate)
                 if expiry is not None:
                     generation.certificate_expiry[str(certificate.cert)] = expiry
-        gate = ConnectionGate(config.limits.max_connections)
-        if self._current is not None:
-            gate = self._current.web_servers[0].gate  # the limit counts old connections too
-            gate.limit = config.limits.max_connections
         limits = config.limits
+        self.gate.limit = limits.max_connections
+        self.gate.per_client = limits.max_connections_per_client
         loop = asyncio.get_running_loop()
         for listener, ctx, sock in zip(config.listeners, contexts, self._sockets, strict=True):
-            handler = self._handler(config, listener, upstream, generation.health)
-            web_server = ProxyServer(
-                handler,
-                gate=gate,
-                protocol_options={
-                    "header_timeout": limits.header_timeout,
-                    "access_log_writer": self.access_log,
-                    "hsts": handler.hsts,
-                    "metrics": self.metrics if ctx is not None else None,
-                },
-                keepalive_timeout=limits.idle_timeout,
-                max_line_size=limits.max_header_bytes,
-                max_field_size=limits.max_header_bytes,
-                max_headers=limits.max_header_count,
-                access_log=None,
-                auto_decompress=False,  # bodies are relayed as sent
-                read_bufsize=64 * 1024,
+            context = ListenerContext(
+                handler=self._handler(config, listener, pool, health),
+                limits=limits,
+                gate=self.gate,
+                access_log=self.access_log,
+                scheme="https" if ctx is not None else "http",
+                hsts=hsts_value(config) if ctx is not None else None,
+                metrics=self.metrics,
+                connections=set(),
             )
             server = await loop.create_server(
-                web_server,
+                _factory(context),
                 sock=sock.dup(),  # each generation closes only its own descriptor
                 ssl=ctx,
                 backlog=1024,
                 ssl_handshake_timeout=limits.header_timeout if ctx else None,
             )
-            generation.web_servers.append(web_server)
+            generation.listeners.append(context)
             generation.servers.append(server)
         generation.checks.start()
         return generation
 
     def _handler(
-        self,
-        config: Config,
-        listener: Listener,
-        upstream: Upstream,
-        health: HealthBoard,
+        self, config: Config, listener: Listener, pool: BackendPool, health: HealthBoard
     ) -> ListenerHandler:
         if listener.kind == "redirect":
-            return RedirectHandler(config, listener, self.access_log, self.metrics)
-        return ProxyHandler(config, listener, self.access_log, upstream, health, self.metrics)
+            return RedirectHandler(config, listener)
+        return ProxyHandler(config, listener, pool, health)
 
     # -- live changes ---------------------------------------------------------------
     async def reload(self, config: Config) -> None:
@@ -245,8 +261,8 @@ class Proxy:
                 )
             contexts = _contexts(config)  # CertificateLoadError: nothing changed yet
             same_pool = config.limits == old.config.limits
-            upstream = old.upstream if same_pool else Upstream(config.limits)
-            self._current = await self._start_generation(config, contexts, upstream)
+            pool = old.pool if same_pool else BackendPool(config.limits)
+            self._current = await self._start_generation(config, contexts, pool)
             self.config = config
             old.stop_accepting()
             await old.checks.stop()
@@ -286,17 +302,17 @@ class Proxy:
             log_event("certificates", reason=reason, outcome="applied")
 
     async def _drain(self, old: _Generation) -> None:
-        # aiohttp forgets connections in task callbacks, with no event to wait on; this
-        # poll runs only while an old generation drains.
-        while old.open_connections():  # noqa: ASYNC110
+        # Connections leave their listener's set as they close; this poll runs only
+        # while an old generation drains.
+        while old.connections():  # noqa: ASYNC110
             await asyncio.sleep(0.2)
         for server in old.servers:
             await server.wait_closed()
         self._retired.remove(old)
         # Generations share a pool while the limits stay the same: close it with the last.
         others = (g for g in (self._current, *self._retired) if g is not None)
-        if all(g.upstream is not old.upstream for g in others):
-            await old.upstream.close()
+        if all(g.pool is not old.pool for g in others):
+            old.pool.close()
 
     def _spawn(self, coro: object) -> None:
         task = asyncio.ensure_future(coro)  # type: ignore[arg-type]
@@ -305,7 +321,7 @@ class Proxy:
 
     # -- shutdown ---------------------------------------------------------------------
     async def stop(self, grace: float | None = None) -> None:
-        """Stop accepting, drain in-flight requests for ``grace`` seconds, close."""
+        """Stop accepting, let in-flight requests finish for ``grace`` seconds, close."""
         grace = self.config.server.shutdown_grace if grace is None else grace
         for task in list(self._tasks):
             task.cancel()
@@ -315,12 +331,19 @@ class Proxy:
         for generation in generations:
             generation.stop_accepting()
             await generation.checks.stop()
-        await asyncio.gather(*(ws.shutdown(grace) for g in generations for ws in g.web_servers))
+            generation.retire_connections()
+        deadline = time.monotonic() + grace
+        # Connections leave their sets as they close, with no event to wait on.
+        while any(g.connections() for g in generations) and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        for generation in generations:
+            for connection in generation.connections():
+                connection.abort()
         for generation in generations:
             for server in generation.servers:
                 await server.wait_closed()
-        for upstream in {id(g.upstream): g.upstream for g in generations}.values():
-            await upstream.close()
+        for pool in {id(g.pool): g.pool for g in generations}.values():
+            pool.close()
         if self._metrics_server is not None:
             self._metrics_server.close()
             await self._metrics_server.wait_closed()
@@ -330,6 +353,13 @@ class Proxy:
         self._sockets.clear()
         self._current = None
         self._retired.clear()
+
+
+def _factory(context: ListenerContext) -> object:
+    def make() -> ClientConnection:
+        return ClientConnection(context)
+
+    return make
 
 
 def handle_signals(proxy: Proxy, source: str) -> asyncio.Event:

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from multidict import CIMultiDict, CIMultiDictProxy
 from proxy_testkit import LocalCA, RunningProxy, base_document, config_from, echoed_headers
 from tlsproxy.config import Backend
-from tlsproxy.forwarded import TrustPolicy, add_forwarding_headers
+from tlsproxy.fields import Fields
+from tlsproxy.forwarded import TrustPolicy, add_forwarding_fields
 from tlsproxy.rewrite import BackendRewriter
 
 INCOMING = {
@@ -81,18 +81,18 @@ def test_forwarding_headers_trust_rules(
     peer: str, networks: list[str], incoming: dict[str, str], expected: dict[str, str]
 ) -> None:
     policy = TrustPolicy([ipaddress.ip_network(n) for n in networks])
-    out: CIMultiDict[str] = CIMultiDict()
-    add_forwarding_headers(
+    out = Fields()
+    add_forwarding_fields(
         out,
-        CIMultiDictProxy(CIMultiDict(incoming)),
+        Fields.of(incoming.items()),
         peer=peer,
         proto="https",
         host="blog.example.org",
-        port=None,
+        port=443,
         trusted=policy.trusts(peer),
     )
     for name, value in expected.items():
-        assert out.getall(name) == [value]
+        assert out.get_all(name.lower()) == [value]
 
 
 async def test_trusted_proxy_chain_reaches_the_backend(

@@ -316,15 +316,15 @@ async def test_new_limits_get_a_new_backend_pool_and_the_old_one_is_closed(
     on_one: TwoBackends, ca: LocalCA
 ) -> None:
     running = on_one.proxy.proxy
-    old_session = running.session
+    old_pool = running.pool
     limits = dataclasses.replace(running.config.limits, backend_read_timeout=30)
     await running.reload(dataclasses.replace(running.config, limits=limits))
-    assert running.session is not None and running.session is not old_session
+    assert running.pool is not None and running.pool is not old_pool
     for _ in range(50):  # the old generation drains (it has no connections), then closes
-        if old_session is not None and old_session.closed:
+        if old_pool is not None and old_pool.closed:
             break
         await asyncio.sleep(0.05)
-    assert old_session is not None and old_session.closed
+    assert old_pool is not None and old_pool.closed
     async with aiohttp.ClientSession() as client:
         url = f"https://localhost:{on_one.proxy.https_port}/"
         async with client.get(url, ssl=ca.client_context()) as response:

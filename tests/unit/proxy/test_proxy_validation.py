@@ -27,6 +27,8 @@ REJECTED = [
     ("TE duplicated", b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n"
      b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
     ("TE unknown", b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: xchunked\r\n\r\n", 400),
+    ("TE chunked not last", b"POST / HTTP/1.1\r\n" + H +
+     b"Transfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n", 400),
     ("TE gzip then chunked", b"POST / HTTP/1.1\r\n" + H +
      b"Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 501),
     ("bad chunk size", b"POST / HTTP/1.1\r\n" + H +

@@ -1,0 +1,677 @@
+"""The client side of the proxy: one asyncio protocol per client connection, parsing
+HTTP/1.1 with llhttp (``httptools``, strict: no leniency flag is ever set).
+
+A request's way through this module, top to bottom:
+
+1. ``data_received`` feeds the parser. ``on_url``/``on_header`` enforce the size
+   limits as the head arrives (414, 431); ``on_headers_complete`` applies the head
+   rules (``request.RequestHead.build``) and hands the request to the listener's
+   handler (``dispatch``), which answers it itself (``answer``) or starts an
+   exchange with a backend that becomes this request's *body sink*.
+2. ``on_body``/``on_message_complete`` pass the request body to the sink; the sink
+   streams the response back through ``send_head``/``send_body``/``end_response``.
+3. ``_request_done`` logs it, then waits for the next request (keep-alive),
+   takes the next pipelined one, or closes.
+
+Pipelined requests are parsed as they come but answered in order: while one is
+being answered, a complete next head is queued and reading pauses, so at most one
+read's worth of data waits. Time limits are deadlines checked by one timer per
+connection (``_on_timer``), re-armed only when a state needs an earlier one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+import httptools
+
+from .connection_limits import ConnectionGate, client_key
+from .errors import (
+    SERVER_NAME,
+    TOO_MANY_CONNECTIONS,
+    Answer,
+    error_answer,
+    raw_error,
+    reason_phrase,
+)
+from .fields import Fields
+from .request import WATCHED, RequestHead, RequestRefused
+
+if TYPE_CHECKING:
+    from .accesslog import AccessLog
+    from .config import Limits
+    from .metrics import Metrics
+
+# Connection states.
+AWAITING = 0  # waiting for the first byte of a request (fresh, or idle keep-alive)
+HEAD = 1  # reading a request head
+BUSY = 2  # answering a request
+TUNNEL = 3  # relaying bytes after a protocol switch (101)
+LINGER = 4  # answered and closing; unread request bytes are read and dropped
+CLOSED = 5
+
+# Why reading from the client is paused (a bit each; reading resumes when none is left).
+PAUSE_PIPELINE = 1  # a next request waits for the current one to be answered
+PAUSE_BACKEND = 2  # the backend is not taking the request body as fast as it comes
+PAUSE_HELD = 4  # request bytes are held until a decision (upgrade, connect)
+
+LINGER_SECONDS = 2.0  # at most this long unread request bytes are drained before closing
+LINGER_QUIET = 0.25  # ...and no longer than this once nothing more arrives
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+# ``send_head``'s ``length`` when the body's length is not known in advance.
+UNKNOWN_LENGTH = -1
+NO_BODY = -2
+# How a response body goes to the client.
+_SILENT = 0  # no body (HEAD, 204, 304)
+_RAW = 1  # as is (a known length, or until close to an HTTP/1.0 client)
+_CHUNKED = 2  # in chunks (an unknown length to an HTTP/1.1 client)
+
+
+class BodySink(Protocol):
+    """What answers a request over time (an exchange with a backend)."""
+
+    def request_body(self, data: bytes) -> None: ...
+    def request_end(self) -> None: ...
+    def request_broken(self, status: int) -> None: ...
+    def client_congested(self, congested: bool) -> None: ...
+    def client_lost(self) -> None: ...
+    def next_deadline(self, now: float) -> float | None: ...
+
+
+class Handler(Protocol):
+    def dispatch(self, connection: ClientConnection, request: RequestHead) -> None: ...
+
+
+@dataclass(slots=True)
+class ListenerContext:
+    """What every connection of one listener shares (one per listener and generation)."""
+
+    handler: Handler
+    limits: Limits
+    gate: ConnectionGate
+    access_log: AccessLog
+    scheme: str  # "https" or "http"
+    hsts: str | None
+    metrics: Metrics | None
+    connections: set[ClientConnection]
+    retired: bool = False
+
+
+@dataclass(slots=True)
+class _Incoming:
+    """A request parsed while another is answered (pipelining), or refused."""
+
+    head: RequestHead | None
+    refusal: RequestRefused | None = None
+    chunks: list[bytes] | None = None
+    complete: bool = False
+
+
+class ClientConnection(asyncio.Protocol):
+    """One client connection (plain TCP or TLS); see the module docstring."""
+
+    def __init__(self, context: ListenerContext) -> None:
+        # -- per listener
+        self.context = context
+        self.limits = context.limits
+        self.loop = asyncio.get_running_loop()
+        self.handshake = None
+        if context.metrics is not None and context.scheme == "https":
+            self.handshake = context.metrics.watch_handshake(self)
+        # -- per connection
+        self.transport: asyncio.Transport | None = None
+        self.peer = "-"
+        self.key = ""
+        self.state = AWAITING
+        self.parser = httptools.HttpRequestParser(self)
+        self.pending: deque[_Incoming] = deque()
+        self.parsing: _Incoming | None = None  # the request whose body is being parsed
+        self.held: bytes | None = None  # bytes after an upgrade request, until decided
+        self.tunnel: Callable[[bytes], None] | None = None
+        self.tunnel_deadline: Callable[[float], float | None] | None = None
+        self.paused = 0  # PAUSE_* bits
+        self.blocked_since = 0.0  # loop time our writes started waiting (0: not waiting)
+        self.timer: asyncio.TimerHandle | None = None
+        self.timer_at = math.inf
+        self.state_deadline = self.loop.time() + self.limits.header_timeout
+        self.linger_until = 0.0
+        self.corked: list[bytes] | None = None
+        self._subject: str | None = None
+        self._subject_read = False
+        self._counted = False
+        # -- per request head being parsed
+        self.url_parts: list[bytes] = []
+        self.url_length = 0
+        self.fields = Fields()
+        self.watched: dict[str, list[str]] = {}
+        self.in_head = False
+        self.head_bytes = 0
+        # -- per request being answered
+        self.request: RequestHead | None = None
+        self.sink: BodySink | None = None
+        self.request_complete = False
+        self.started = 0.0  # wall clock, for the access log
+        self.status = 0
+        self.framing = _SILENT
+        self.sent = 0
+        self.close_after = False
+        self.log_extra: tuple[str, str] = ("none", "none")  # (route, backend) for metrics
+
+    # -- connection life ------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # uvloop's are duck-typed
+        if self.handshake is not None:
+            self.handshake.completed()
+        peername = transport.get_extra_info("peername")
+        self.peer = str(peername[0]) if peername else "-"
+        self.key = client_key(self.peer)
+        refusal = self.context.gate.admit(self.key)
+        if refusal is not None:
+            explanation = TOO_MANY_CONNECTIONS if refusal == 429 else None
+            transport.write(raw_error(refusal, explanation))
+            transport.close()
+            self.state = CLOSED
+            return
+        self._counted = True
+        self.context.connections.add(self)
+        if self.context.retired:
+            self.close()
+            return
+        self._arm(self.state_deadline)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._counted:
+            self._counted = False
+            self.context.gate.release(self.key)
+            self.context.connections.discard(self)
+        previous, self.state = self.state, CLOSED
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        sink, self.sink = self.sink, None
+        if sink is not None and previous in (BUSY, TUNNEL):
+            sink.client_lost()
+
+    def eof_received(self) -> bool:
+        # A client that half-closes after its whole request still gets the answer.
+        return self.state == BUSY and self.request_complete
+
+    def pause_writing(self) -> None:
+        self.blocked_since = self.loop.time()
+        if self.sink is not None:
+            self.sink.client_congested(True)
+
+    def resume_writing(self) -> None:
+        self.blocked_since = 0.0
+        if self.sink is not None:
+            self.sink.client_congested(False)
+
+    def close(self) -> None:
+        if self.transport is not None and self.state != CLOSED:
+            self.transport.close()
+
+    def abort(self) -> None:
+        """Cut the connection: the client must not take a cut-short answer as whole."""
+        if self.transport is not None:
+            self.transport.abort()
+
+    def retire(self) -> None:
+        """A reload happened: an idle connection closes now, a busy one after its
+        current exchange, so its next request meets the new configuration."""
+        if self.state == AWAITING:
+            self.close()
+
+    @property
+    def idle(self) -> bool:
+        return self.state == AWAITING
+
+    def client_subject(self) -> str | None:
+        """The verified client certificate's subject (RFC 4514), read once."""
+        if not self._subject_read:
+            self._subject_read = True
+            from .tls import certificate_subject
+
+            ssl_object = self.transport.get_extra_info("ssl_object") if self.transport else None
+            der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+            self._subject = certificate_subject(der) if der else None
+        return self._subject
+
+    # -- reading --------------------------------------------------------------------
+    def data_received(self, data: bytes) -> None:
+        state = self.state
+        if state == TUNNEL:
+            assert self.tunnel is not None
+            self.tunnel(data)
+            return
+        if state >= LINGER:
+            if state == LINGER:  # answered and closing: dropped, the quiet clock restarts
+                self.state_deadline = min(self.loop.time() + LINGER_QUIET, self.linger_until)
+                self._arm(self.state_deadline)
+            return
+        if self.held is not None:
+            self.held += data
+            return
+        if state == AWAITING:
+            self.state = HEAD
+            self.state_deadline = self.loop.time() + self.limits.header_timeout
+        self.feed(data)
+
+    def feed(self, data: bytes) -> None:
+        if self.in_head or self.state == HEAD:
+            self.head_bytes += len(data)
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade as upgrade:
+            self._after_upgrade_request(data[upgrade.args[0] :])
+            return
+        except httptools.HttpParserCallbackError as exc:
+            refusal = exc.__context__
+            if isinstance(refusal, RequestRefused):
+                self._refused(refusal)
+            else:
+                raise
+            return
+        except httptools.HttpParserError:
+            self._malformed()
+            return
+        if self.in_head:
+            if self.head_bytes > self.limits.max_header_block_bytes:
+                self._refused(RequestRefused(431))
+            elif self.state == HEAD:
+                self._arm(self.state_deadline)
+
+    # llhttp callbacks, in the order they come for one request.
+    def on_message_begin(self) -> None:
+        self.url_parts = []
+        self.url_length = 0
+        self.fields = Fields()
+        self.watched = {}
+        self.in_head = True
+
+    def on_url(self, piece: bytes) -> None:
+        self.url_length += len(piece)
+        if self.url_length > self.limits.max_header_bytes:
+            raise RequestRefused(414)
+        self.url_parts.append(piece)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if not self.in_head:
+            return  # a trailer field: not forwarded (RFC 9110 6.5.1 allows dropping)
+        if len(name) + len(value) > self.limits.max_header_bytes:
+            raise RequestRefused(431)
+        lines = self.fields.lines
+        if len(lines) >= self.limits.max_header_count:
+            raise RequestRefused(431)
+        text = name.decode("latin-1")
+        lower = text.lower()
+        decoded = value.decode("latin-1")
+        lines.append((lower, text, decoded))
+        if lower in WATCHED:
+            self.watched.setdefault(lower, []).append(decoded)
+
+    def on_headers_complete(self) -> None:
+        self.in_head = False
+        self.head_bytes = 0
+        parser = self.parser
+        head = RequestHead.build(
+            parser.get_method().decode("ascii"),
+            b"".join(self.url_parts).decode("ascii"),
+            parser.get_http_version(),
+            self.fields,
+            self.watched,
+            parser.should_keep_alive(),
+            parser.should_upgrade(),
+            self.context.scheme,
+            self.limits.max_body_bytes,
+        )
+        incoming = _Incoming(head)
+        self.parsing = incoming
+        if self.request is None and not self.pending:
+            self._begin(incoming)
+        else:
+            incoming.chunks = []
+            self.pending.append(incoming)
+            self._pause(PAUSE_PIPELINE)
+
+    def on_body(self, data: bytes) -> None:
+        incoming = self.parsing
+        assert incoming is not None
+        if incoming.chunks is not None:
+            incoming.chunks.append(data)
+        elif self.sink is not None:
+            self.sink.request_body(data)
+
+    def on_message_complete(self) -> None:
+        incoming = self.parsing
+        if incoming is None:
+            return
+        incoming.complete = True
+        self.parsing = None
+        if incoming.chunks is None:
+            self.request_complete = True
+            if self.sink is not None:
+                self.sink.request_end()
+
+    # -- requests in turn -----------------------------------------------------------
+    def _begin(self, incoming: _Incoming) -> None:
+        """Start answering ``incoming``: its head is complete, all before it answered."""
+        self.state = BUSY
+        if incoming.refusal is not None:
+            self._answer_refusal(incoming.refusal)
+            return
+        head = incoming.head
+        assert head is not None
+        self.request = head
+        self.sink = None
+        self.request_complete = incoming.complete or not head.has_body
+        self.started = time.time()
+        self.status = 0
+        self.framing = _SILENT
+        self.sent = 0
+        self.close_after = not head.keep_alive or self.context.retired
+        self.log_extra = ("none", "none")
+        self.context.handler.dispatch(self, head)
+        chunks, incoming.chunks = incoming.chunks, None
+        if chunks and self.sink is not None:
+            for chunk in chunks:
+                self.sink.request_body(chunk)
+            if incoming.complete:
+                self.sink.request_end()
+
+    def attach(self, sink: BodySink) -> None:
+        """``sink`` answers the current request and gets its body from now on."""
+        self.sink = sink
+
+    def send_continue(self) -> None:
+        """RFC 9110 10.1.1: the body is wanted now (sent only when it was asked for)."""
+        request = self.request
+        if request is not None and request.expect_continue and not self.request_complete:
+            request.expect_continue = False
+            self.write(CONTINUE)
+
+    def _refused(self, refusal: RequestRefused) -> None:
+        """A request head broke a rule (or a limit): answered in turn, then closed."""
+        self.in_head = False
+        self._pause(PAUSE_PIPELINE)  # nothing after it on this connection is read
+        if self.state == BUSY and (self.request is not None or self.pending):
+            self.pending.append(_Incoming(None, refusal))
+            return
+        self._answer_refusal(refusal)
+
+    def _malformed(self) -> None:
+        """llhttp refused the bytes: a bad head, or a broken body of a request."""
+        incoming = self.parsing
+        if self.in_head or incoming is None:
+            self._refused(RequestRefused(400))
+            return
+        self._pause(PAUSE_PIPELINE)
+        if incoming.chunks is not None:  # a pipelined request's body
+            incoming.head, incoming.refusal = None, RequestRefused(400)
+            incoming.chunks = None
+        elif self.sink is not None:
+            self.sink.request_broken(400)
+        elif self.state == BUSY and self.status == 0:
+            self.answer(error_answer(400, close=True))
+        else:
+            self.abort()
+
+    def _answer_refusal(self, refusal: RequestRefused) -> None:
+        self.state = BUSY
+        self.request = None
+        self.started = time.time()
+        self.close_after = True
+        self.answer(error_answer(refusal.status, close=True, explanation=refusal.explanation))
+
+    def _after_upgrade_request(self, rest: bytes) -> None:
+        """llhttp stops at an upgrade request's head (or at CONNECT): ``rest`` belongs
+        to the new protocol if the backend switches, else to the next request."""
+        self.held = rest
+        self._pause(PAUSE_HELD)
+
+    def continue_http(self) -> None:
+        """The upgrade did not happen: go on parsing the held bytes as HTTP/1.1."""
+        if self.held is None or self.state == CLOSED:
+            return
+        held, self.held = self.held, None
+        self.parser = httptools.HttpRequestParser(self)
+        self._resume(PAUSE_HELD)
+        if held and self.state < LINGER:
+            self.data_received(held)
+
+    def switch_to_tunnel(
+        self, relay: Callable[[bytes], None], deadline: Callable[[float], float | None]
+    ) -> bytes:
+        """The backend switched protocols (101): from now on every byte goes to ``relay``;
+        returns the bytes that came after the upgrade request."""
+        held, self.held = self.held or b"", None
+        self.context.access_log.log(self.request, self.peer, 101, 0, self.started)
+        self.state = TUNNEL
+        self.tunnel = relay
+        self.tunnel_deadline = deadline
+        self._resume(PAUSE_HELD)
+        self._arm(self.loop.time() + self.limits.tunnel_idle_timeout)
+        return held
+
+    # -- writing --------------------------------------------------------------------
+    def write(self, data: bytes) -> None:
+        if self.corked is not None:
+            self.corked.append(data)
+        elif self.transport is not None:
+            self.transport.write(data)
+
+    def cork(self) -> None:
+        """Collect writes until ``uncork``: a head and a small body leave in one write."""
+        if self.corked is None:
+            self.corked = []
+
+    def uncork(self) -> None:
+        corked, self.corked = self.corked, None
+        if corked and self.transport is not None:
+            self.transport.write(corked[0] if len(corked) == 1 else b"".join(corked))
+
+    def send_head(self, status: int, reason: str, fields: Fields, length: int) -> None:
+        """Send the response head; ``length``: the body's length, ``UNKNOWN_LENGTH``
+        (chunked to HTTP/1.1 clients, until close to HTTP/1.0 ones) or ``NO_BODY``
+        (HEAD, 204, 304: the head alone, RFC 9112 6.3). ``fields`` must not hold
+        framing or hop-by-hop fields."""
+        request = self.request
+        head_only = request is not None and request.method == "HEAD"
+        version = request.version if request is not None else "1.1"
+        if length == UNKNOWN_LENGTH and version == "1.0" and not head_only:
+            self.close_after = True
+        if not self.request_complete:
+            self.close_after = True  # the rest of its body is not read: no keep-alive
+        parts = [f"HTTP/1.1 {status} {reason}\r\n".encode("latin-1"), fields.encode()]
+        if self.context.hsts is not None:
+            parts.append(b"Strict-Transport-Security: " + self.context.hsts.encode() + b"\r\n")
+        if "server" not in fields:
+            parts.append(b"Server: " + SERVER_NAME.encode() + b"\r\n")
+        if length >= 0:
+            parts.append(b"Content-Length: %d\r\n" % length)
+        elif length == UNKNOWN_LENGTH and version == "1.1" and not head_only:
+            parts.append(b"Transfer-Encoding: chunked\r\n")
+        if self.close_after:
+            parts.append(b"Connection: close\r\n")
+        elif version == "1.0":
+            parts.append(b"Connection: keep-alive\r\n")
+        parts.append(b"\r\n")
+        self.status = status
+        if head_only or length == NO_BODY:
+            self.framing = _SILENT
+        elif length == UNKNOWN_LENGTH and version == "1.1":
+            self.framing = _CHUNKED
+        else:
+            self.framing = _RAW
+        self.write(b"".join(parts))
+
+    def send_interim(self, status: int, reason: str, fields: Fields) -> None:
+        """Relay a 1xx answer (RFC 9110 15.2: a proxy forwards them), never to an
+        HTTP/1.0 client, which cannot read them."""
+        request = self.request
+        if request is not None and request.version == "1.1":
+            self.write(
+                f"HTTP/1.1 {status} {reason}\r\n".encode("latin-1") + fields.encode() + b"\r\n"
+            )
+
+    def send_switching_protocols(self, fields: Fields) -> None:
+        """The 101 head of a WebSocket switch (RFC 6455 4.2.2); a tunnel follows."""
+        hsts = self.context.hsts
+        self.status = 101
+        self.write(
+            b"HTTP/1.1 101 Switching Protocols\r\n"
+            + fields.encode()
+            + (b"Strict-Transport-Security: " + hsts.encode() + b"\r\n" if hsts else b"")
+            + b"Upgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+        )
+
+    def send_body(self, data: bytes) -> None:
+        if self.framing == _SILENT or not data:
+            return
+        self.sent += len(data)
+        if self.framing == _CHUNKED:
+            self.write(b"%x\r\n" % len(data) + data + b"\r\n")
+        else:
+            self.write(data)
+
+    def end_response(self) -> None:
+        """The response is complete: its end is marked, the request logged, and the
+        connection goes on to the next request or closes."""
+        if self.framing == _CHUNKED:
+            self.write(b"0\r\n\r\n")
+        self._request_done()
+
+    def answer(self, answer: Answer) -> None:
+        """Send one of the proxy's own answers to the current request."""
+        if answer.close:
+            self.close_after = True
+        self.sink = None
+        corked = self.corked is not None
+        self.cork()
+        self.send_head(answer.status, reason_phrase(answer.status), answer.fields, len(answer.body))
+        self.send_body(answer.body)
+        if not corked:
+            self.uncork()
+        self._request_done()
+
+    # -- between requests -----------------------------------------------------------
+    def _request_done(self) -> None:
+        request = self.request
+        self.context.access_log.log(request, self.peer, self.status, self.sent, self.started)
+        metrics = self.context.metrics
+        if metrics is not None:
+            metrics.request_done(*self.log_extra, self.status, self.started)
+        self.sink = None
+        self.request = None
+        if self.close_after or self.context.retired or not self.request_complete:
+            self._close_after_answer()
+            return
+        if self.held is not None:  # after an upgrade request that was not switched
+            self.state = AWAITING
+            self.state_deadline = self.loop.time() + self.limits.idle_timeout
+            self._arm(self.state_deadline)
+            self.loop.call_soon(self.continue_http)  # as pipelined requests: see below
+            return
+        if self.pending:
+            # Once the callbacks that finished this answer have returned: the backend
+            # connection it used is back in the pool by then, ready for the next one.
+            self.loop.call_soon(self._next_pipelined)
+            return
+        self.state = AWAITING
+        self.state_deadline = self.loop.time() + self.limits.idle_timeout
+        self._arm(self.state_deadline)
+
+    def _next_pipelined(self) -> None:
+        if self.state != BUSY or self.request is not None or not self.pending:
+            return
+        self._begin(self.pending.popleft())
+        if not self.pending:
+            self._resume(PAUSE_PIPELINE)
+
+    def _close_after_answer(self) -> None:
+        """Close once the answer is sent; unread request bytes first are drained for a
+        moment, so the client reads our answer instead of a reset (as nginx lingers)."""
+        if self.transport is None or self.state == CLOSED:
+            return
+        self.uncork()
+        if self.request_complete and not self.held:
+            self.state = CLOSED
+            self.transport.close()
+            return
+        self.state = LINGER
+        self.sink = None
+        self._resume(PAUSE_PIPELINE | PAUSE_BACKEND | PAUSE_HELD)
+        now = self.loop.time()
+        self.linger_until = now + LINGER_SECONDS
+        self.state_deadline = now + LINGER_QUIET
+        self._arm(self.state_deadline)
+
+    # -- flow control -----------------------------------------------------------------
+    def _pause(self, reason: int) -> None:
+        if not self.paused and self.transport is not None:
+            self.transport.pause_reading()
+        self.paused |= reason
+
+    def _resume(self, reason: int) -> None:
+        if not self.paused:
+            return
+        self.paused &= ~reason
+        if not self.paused and self.transport is not None and not self.transport.is_closing():
+            self.transport.resume_reading()
+
+    def backend_congested(self, congested: bool) -> None:
+        """The backend's side is (or no longer is) full: stop (resume) reading here."""
+        if congested:
+            self._pause(PAUSE_BACKEND)
+        else:
+            self._resume(PAUSE_BACKEND)
+
+    # -- deadlines --------------------------------------------------------------------
+    def _arm(self, when: float) -> None:
+        """Make sure the timer fires no later than ``when`` (loop time)."""
+        if when >= self.timer_at:
+            return
+        if self.timer is not None:
+            self.timer.cancel()
+        self.timer_at = when
+        self.timer = self.loop.call_at(when, self._on_timer)
+
+    def rearm(self, when: float) -> None:
+        """A deadline of the current exchange or tunnel may be sooner than the timer."""
+        self._arm(when)
+
+    def _on_timer(self) -> None:
+        self.timer = None
+        self.timer_at = math.inf
+        now = self.loop.time()
+        state = self.state
+        if state == BUSY and self.sink is not None:
+            deadline = self.sink.next_deadline(now)
+        elif state == TUNNEL and self.tunnel_deadline is not None:
+            deadline = self.tunnel_deadline(now)
+        elif state in (AWAITING, HEAD, LINGER):
+            deadline = self.state_deadline
+            if now >= deadline:
+                self._deadline_passed(state)
+                return
+        else:
+            return
+        if deadline is not None and self.state != CLOSED:
+            self._arm(deadline)
+
+    def _deadline_passed(self, state: int) -> None:
+        if state == HEAD:  # the head did not arrive in time (slow or stalled client)
+            self.state = BUSY
+            self.request = None
+            self.started = time.time()
+            self.answer(error_answer(408, close=True))
+        else:  # idle keep-alive, or the lingering close is over
+            self.state = CLOSED
+            if self.transport is not None:
+                self.transport.close()
