@@ -60,6 +60,7 @@ class Kit:
             "HTTPS_PORT": str(https_port),
             "HTTP_PORT": str(http_port),
             "PUBLISH_ADDRESS": "127.0.0.1",
+            "PUBLISH_ADDRESS_V6": "::1",  # both families, loopback only
             "BLOG_PUBLIC_URL": f"https://localhost:{https_port}",  # for the setup link
             **settings,
         }
