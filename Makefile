@@ -89,7 +89,8 @@ user: ## add a blog user: make user NAME=alice [ADMIN=1] (prompts for the passwo
 	@[ -n "$(NAME)" ] || { echo "usage: make user NAME=alice [ADMIN=1]"; exit 2; }
 	docker compose exec blog blogctl user add "$(NAME)" $(if $(ADMIN),--admin)
 
-$(VENV)/.stamp: requirements-dev.txt tests/requirements.txt tests/requirements-stack.txt services/proxy/requirements.txt services/blog/requirements.txt
+$(VENV)/.stamp: requirements-dev.txt tests/requirements.txt tests/requirements-stack.txt services/proxy/requirements.txt services/blog/requirements.txt \
+		services/acme/requirements.txt
 	[ -x $(PY) ] || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements-dev.txt

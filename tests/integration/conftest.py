@@ -22,13 +22,13 @@ import docker
 import pytest
 from docker.models.containers import Container
 
-from .images import BLOG_IMAGE, PROXY_IMAGE
+from .images import ACME_IMAGE, BLOG_IMAGE, PROXY_IMAGE
 
 # The whole-stack summary (TLS compliance, faults survived, writes lost) at the end.
 from .stack_probes import pytest_terminal_summary  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
-IMAGES = (PROXY_IMAGE, BLOG_IMAGE)
+IMAGES = (PROXY_IMAGE, BLOG_IMAGE, ACME_IMAGE)
 OWNER = "owner"
 OWNER_PASSWORD = "correct horse battery staple 42"
 

@@ -217,6 +217,13 @@ def _covered(item: str | IPNetwork, subtrees: Sequence[str | IPNetwork]) -> bool
     )
 
 
+def is_private(host: Host) -> bool:
+    """Whether ``host`` lies inside the private name spaces and ranges (PRIVATE_SUBTREES):
+    a local CA's name, never a publicly trusted one's."""
+    item = host.removeprefix("*.") if isinstance(host, str) else ipaddress.ip_network(host)
+    return _covered(item, PRIVATE_SUBTREES)
+
+
 def subtrees_for(
     hosts: Sequence[Host],
     extra: Sequence[str | IPNetwork] = (),

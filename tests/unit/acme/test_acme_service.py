@@ -1,0 +1,72 @@
+"""Rounds of the service against ACME servers that refuse: nothing served changes, the
+owner reads why and what to do, and the next attempt waits as it must."""
+
+from __future__ import annotations
+
+import re
+import socket
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from acme_support import DOMAINS, NOW, leaf_for, make_settings, refusing_acme_server
+from acmekit import served
+from acmekit.service import Outcome, Service
+
+RATE_LIMITED = {
+    "type": "urn:ietf:params:acme:error:rateLimited",
+    "detail": "too many new accounts from this address",
+}
+
+
+def test_a_rate_limit_answer_is_waited_out_and_changes_nothing(tmp_path: Path) -> None:
+    with refusing_acme_server(RATE_LIMITED, 429, {"Retry-After": "7200"}) as directory:
+        settings = make_settings(tmp_path, directory=directory, retry_interval=timedelta(seconds=5))
+        key, chain, _ = leaf_for(DOMAINS, now=NOW)
+        served.write_served(settings, key, chain, NOW)  # from another directory: reissue due
+        before = settings.certificate.read_bytes()
+        result = Service(settings, clock=lambda: NOW).round()
+    assert result.outcome is Outcome.FAILED
+    assert result.wait == timedelta(hours=2)  # Retry-After, not the 5 s retry interval
+    assert "rateLimited: too many new accounts" in result.message
+    assert "rate limited: next attempt at 2026-03-01 14:00:00 UTC (Retry-After)" in result.message
+    assert "the served certificate is unchanged (valid until 2026-05-30" in result.message
+    assert settings.certificate.read_bytes() == before
+    assert list(settings.challenge_dir.iterdir()) == []
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_an_unreachable_server_backs_off_doubling(tmp_path: Path) -> None:
+    directory = f"http://127.0.0.1:{closed_port()}/directory"
+    settings = make_settings(tmp_path, directory=directory, retry_interval=timedelta(seconds=5))
+    service = Service(settings, clock=lambda: NOW)
+    waits = [service.round() for _ in range(3)]
+    assert [r.outcome for r in waits] == [Outcome.FAILED] * 3
+    assert [r.wait for r in waits] == [timedelta(seconds=s) for s in (5, 10, 20)]
+    message = waits[0].message
+    assert f"cannot reach the ACME server {directory}" in message
+    assert "the proxy keeps serving the local CA's certificate for these names" in message
+    assert re.search(r"next attempt in 0:00:05 \(1 failed in a row\)\.$", message)
+    assert not settings.certificate.exists()
+    # The account key was made once, before the server was tried, and is kept.
+    assert [p.name for p in settings.account_dir.iterdir()] == ["account-key.pem"]
+
+
+@pytest.mark.parametrize("expired", [False, True])
+def test_the_message_says_whether_the_kept_pair_is_still_valid(
+    tmp_path: Path, expired: bool
+) -> None:
+    directory = f"http://127.0.0.1:{closed_port()}/directory"
+    settings = make_settings(tmp_path, directory=directory)
+    key, chain, _ = leaf_for(DOMAINS, now=NOW)
+    served.write_served(settings, key, chain, NOW)
+    later = NOW + timedelta(days=100 if expired else 61)
+    result = Service(replace(settings), clock=lambda: later).round()
+    assert result.outcome is Outcome.FAILED
+    assert ("visitors get a warning" in result.message) is expired
