@@ -174,41 +174,47 @@ async def common_name_soon(port: int, ca: LocalCA, sni: str, wanted: str) -> str
     return seen
 
 
-def acme_first(acme: Path, local: tuple[Path, Path]) -> Config:
-    """The kit's layout: the optional ACME pair listed first, the local pair the default."""
+def kit_layout(acme: Path, local: tuple[Path, Path], acme_first: bool = False) -> Config:
+    """The kit's layout: the local pair first (the default, keeping its names), then
+    the optional ACME pair; ``acme_first`` lists it first instead."""
     document = base_document(*local, "http://127.0.0.1:9")
     document["tls"] = {"certificate_check_interval": 0.05}
     document["listeners"][0]["certificates"].insert(
-        0, {"cert": str(acme), "key": str(acme), "optional": True}
+        0 if acme_first else 1, {"cert": str(acme), "key": str(acme), "optional": True}
     )
     return config_from(document)
 
 
-# (SNI sent, common name served while the ACME pair is absent, and once it is there)
+# (SNI sent, ACME pair listed first, common name served while the ACME pair is absent,
+# and once it is there). The ACME pair also claims localhost and blog.example.org.
 CHOICES = [
-    ("public.example", "localhost", "public.example"),
-    ("www.public.example", "localhost", "public.example"),
-    ("blog.example.org", "localhost", "public.example"),  # on both: the one listed first
-    ("localhost", "localhost", "localhost"),
-    ("other.example", "localhost", "localhost"),
-    (None, "localhost", "localhost"),  # https://192.168.1.20/ sends no name
+    ("public.example", False, "localhost", "public.example"),
+    ("www.public.example", False, "localhost", "public.example"),
+    ("blog.example.org", False, "localhost", "localhost"),  # on both: the one listed first
+    ("localhost", False, "localhost", "localhost"),
+    ("blog.example.org", True, "localhost", "public.example"),
+    ("localhost", True, "localhost", "public.example"),
+    ("other.example", False, "localhost", "localhost"),
+    (None, False, "localhost", "localhost"),  # https://192.168.1.20/ sends no name
+    (None, True, "localhost", "localhost"),  # an optional certificate is never the default
 ]
 
 
-@pytest.mark.parametrize(("sni", "before", "after"), CHOICES)
+@pytest.mark.parametrize(("sni", "acme_first", "before", "after"), CHOICES)
 async def test_the_acme_pair_is_served_by_sni_once_it_appears(
     tmp_path: Path,
     ca: LocalCA,
     server_cert: tuple[Path, Path],
     sni: str | None,
+    acme_first: bool,
     before: str,
     after: str,
 ) -> None:
     acme = tmp_path / "acme" / "certificate.pem"
-    async with RunningProxy(acme_first(acme, server_cert)) as proxy:
+    async with RunningProxy(kit_layout(acme, server_cert, acme_first)) as proxy:
         port = proxy.https_port
         assert await served_common_name(port, ca, sni) == before  # it started without it
-        names = ["public.example", "www.public.example", "blog.example.org"]
+        names = ["public.example", "www.public.example", "blog.example.org", "localhost"]
         staged = combined_pair(ca, acme.parent, names)
         os.replace(staged, acme)
         await common_name_soon(port, ca, "public.example", "public.example")
@@ -219,7 +225,7 @@ async def test_a_broken_acme_pair_keeps_what_is_served(
     tmp_path: Path, ca: LocalCA, server_cert: tuple[Path, Path]
 ) -> None:
     acme = tmp_path / "acme" / "certificate.pem"
-    async with RunningProxy(acme_first(acme, server_cert)) as proxy:
+    async with RunningProxy(kit_layout(acme, server_cert)) as proxy:
         os.replace(combined_pair(ca, acme.parent, ["public.example"]), acme)
         port = proxy.https_port
         assert await common_name_soon(port, ca, "public.example", "public.example") == (

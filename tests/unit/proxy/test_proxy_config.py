@@ -25,7 +25,7 @@ def test_default_config_is_the_kit_layout() -> None:
     config = load_config(DEFAULT, environ={})
     https, redirect = config.listeners
     assert (https.kind, https.address, https.port) == ("https", "0.0.0.0", 8443)
-    acme, local = https.certificates
+    local, acme = https.certificates
     assert (acme.cert, acme.key, acme.optional) == (
         Path("/acme/certs/certificate.pem"),
         Path("/acme/certs/certificate.pem"),
