@@ -70,7 +70,8 @@ client-cert: images ## make a client certificate for mutual TLS: make client-cer
 	(umask 077; $(COPY_OUT) "/certs/clients/$(NAME).p12" > "$(EXPORT_DIR)/clients/$(NAME).p12")
 
 up: certs ## build, check certificates, start the kit and wait until it is healthy
-	docker compose up -d --wait
+	docker compose up -d --wait || { echo "The kit did not come up healthy; the last lines of each log:"; \
+		docker compose logs --tail 3; exit 1; }
 	@echo "The blog is at https://localhost:$${HTTPS_PORT:-443}/ (trust $(EXPORT_DIR)/ca.pem first)."
 
 setup-link: ## print the one-time link that makes the first admin (while there is none)

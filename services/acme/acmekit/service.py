@@ -263,12 +263,12 @@ def main(env: Mapping[str, str] | None = None) -> None:
     def stop(signum: int, frame: FrameType | None) -> None:
         raise SystemExit(0)
 
-    signal.signal(signal.SIGTERM, stop)
     try:
         settings = settings_from(env)
     except SettingsError as error:
         log.error("%s", error)
         raise SystemExit(2) from None
+    signal.signal(signal.SIGTERM, stop)
     STATUS_FILE.write_text("running\n")
     if settings is None:
         idle(env)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from acme_support import DOMAINS, NOW, leaf_for, make_settings, refusing_acme_server
 from acmekit import served
-from acmekit.service import Outcome, Service
+from acmekit.service import Outcome, Service, main
 
 RATE_LIMITED = {
     "type": "urn:ietf:params:acme:error:rateLimited",
@@ -70,3 +70,12 @@ def test_the_message_says_whether_the_kept_pair_is_still_valid(
     result = Service(replace(settings), clock=lambda: later).round()
     assert result.outcome is Outcome.FAILED
     assert ("visitors get a warning" in result.message) is expired
+
+
+def test_bad_settings_stop_the_service_at_start_with_the_reason(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main({"ACME_DOMAINS": "blog.example.org", "ACME_DIRECTORY": "stagin"})
+    assert stopped.value.code == 2
+    assert "ACME_DIRECTORY='stagin' is neither production, staging" in caplog.text
