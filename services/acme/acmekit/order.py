@@ -3,10 +3,9 @@ pending authorization, finalization, the chain.
 
 certbot's ``acme`` does the protocol (JWS, nonces with one retry on badNonce,
 polling); this module only chooses the challenge and hands its answer to the proxy.
-The challenge response is the one ``response_and_validation`` builds: it carries the
-key authorization, so the library posts ``{}`` (RFC 8555 7.5.1) and the server starts
-validating; an object without fields would go out as an empty POST-as-GET, which only
-reads the challenge and never starts it.
+The challenge response is the one ``response_and_validation`` builds, which the library
+posts as ``{}``: RFC 8555 7.5.1 starts validation on a JSON object, while an empty
+body is a POST-as-GET that only reads the challenge and never starts it.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Helpers for the acme service tests: settings on temporary folders, certificates made
-by a throwaway CA (tlsproxy.certs), and a minimal ACME server on loopback."""
+by a throwaway CA (tlsproxy.certs), and a minimal, scripted ACME server on loopback."""
 
 from __future__ import annotations
 
@@ -7,11 +7,10 @@ import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import ClassVar
 
 from acmekit.settings import LETS_ENCRYPT, Settings
 from cryptography import x509
@@ -47,65 +46,84 @@ def leaf_for(
     return key, (cert_to_pem(leaf) + cert_to_pem(ca)).decode(), leaf
 
 
-class _Problem(BaseHTTPRequestHandler):
-    """Directory, nonces, and one RFC 8555 problem for every POST."""
+@dataclass
+class MiniACME:
+    """A minimal RFC 8555 server on loopback, as scripted: the directory (with
+    renewalInfo when ``window`` is set), nonces, accounts (or ``account_problem``), the
+    ARI window (RFC 9773), and ``order_problem`` for every other POST."""
 
-    problem: ClassVar[dict[str, str]] = {}
-    status = 429
-    headers_out: ClassVar[dict[str, str]] = {}
+    order_problem: tuple[int, dict[str, str], dict[str, str]]
+    account_problem: tuple[int, dict[str, str], dict[str, str]] | None = None
+    window: tuple[datetime, datetime] | None = None
+    seen: list[str] = field(default_factory=list)  # "METHOD /path" of every request
+    url: str = ""
+
+    def directory(self) -> dict[str, object]:
+        entries: dict[str, object] = {
+            name: self.url + path
+            for name, path in (("newNonce", "/nonce"), ("newAccount", "/account"),
+                               ("newOrder", "/order"))
+        }  # fmt: skip
+        if self.window is not None:
+            entries["renewalInfo"] = self.url + "/renewal-info"
+        entries["meta"] = {"termsOfService": "https://example.org/terms"}
+        return entries
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: ThreadingHTTPServer  # with an ``acme`` attribute: the MiniACME
 
     def log_message(self, *args: object) -> None:
         pass
 
-    def _base(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def do_GET(self) -> None:
-        body = json.dumps(
-            {
-                "newNonce": self._base() + "/nonce",
-                "newAccount": self._base() + "/account",
-                "newOrder": self._base() + "/order",
-                "meta": {"termsOfService": "https://example.org/terms"},
-            }
-        ).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
+    def _send(self, status: int, body: object, headers: dict[str, str]) -> None:
+        data = json.dumps(body).encode() if body is not None else b""
+        self.send_response(status)
+        for name, value in {"Replay-Nonce": "bm9uY2Vub25jZW5vbmNl", **headers}.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
         self.end_headers()
-        self.wfile.write(body)
+        self.wfile.write(data)
 
     def do_HEAD(self) -> None:
-        self.send_response(200)
-        self.send_header("Replay-Nonce", "bm9uY2Vub25jZW5vbmNl")
-        self.send_header("Content-Length", "0")
-        self.end_headers()
+        self.server.acme.seen.append(f"HEAD {self.path}")  # type: ignore[attr-defined]
+        self._send(200, None, {})
+
+    def do_GET(self) -> None:
+        acme: MiniACME = self.server.acme  # type: ignore[attr-defined]
+        acme.seen.append(f"GET {self.path}")
+        if self.path.startswith("/renewal-info/") and acme.window is not None:
+            start, end = (moment.strftime("%Y-%m-%dT%H:%M:%SZ") for moment in acme.window)
+            window = {"suggestedWindow": {"start": start, "end": end}}
+            self._send(200, window, {"Content-Type": "application/json", "Retry-After": "21600"})
+        else:
+            self._send(200, acme.directory(), {"Content-Type": "application/json"})
 
     def do_POST(self) -> None:
+        acme: MiniACME = self.server.acme  # type: ignore[attr-defined]
+        acme.seen.append(f"POST {self.path}")
         self.rfile.read(int(self.headers["Content-Length"]))
-        body = json.dumps(self.problem).encode()
-        self.send_response(self.status)
-        self.send_header("Content-Type", "application/problem+json")
-        self.send_header("Replay-Nonce", "bm9uY2Vub25jZW5vbmNl")
-        for name, value in self.headers_out.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        if self.path == "/account" and acme.account_problem is None:
+            headers = {"Content-Type": "application/json", "Location": acme.url + "/acct/1"}
+            self._send(201, {"status": "valid"}, headers)
+            return
+        status, problem, headers = (
+            acme.account_problem if self.path == "/account" and acme.account_problem
+            else acme.order_problem
+        )  # fmt: skip
+        self._send(status, problem, {"Content-Type": "application/problem+json", **headers})
 
 
 @contextmanager
-def refusing_acme_server(
-    problem: dict[str, str], status: int, headers: dict[str, str]
-) -> Iterator[str]:
-    """A directory URL whose server answers every POST with ``problem`` (and ``headers``)."""
-    handler = type("Handler", (_Problem,), {"problem": problem, "status": status,
-                                            "headers_out": headers})  # fmt: skip
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+def mini_acme(acme: MiniACME) -> Iterator[MiniACME]:
+    """``acme`` served on a free loopback port; its ``url`` set; directory at /directory."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    server.acme = acme  # type: ignore[attr-defined]
+    acme.url = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/directory"
+        yield acme
     finally:
         server.shutdown()
         server.server_close()

@@ -6,11 +6,11 @@ from __future__ import annotations
 import re
 import socket
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from acme_support import DOMAINS, NOW, leaf_for, make_settings, refusing_acme_server
+from acme_support import DOMAINS, NOW, MiniACME, leaf_for, make_settings, mini_acme
 from acmekit import served
 from acmekit.service import Outcome, Service, main
 
@@ -21,7 +21,9 @@ RATE_LIMITED = {
 
 
 def test_a_rate_limit_answer_is_waited_out_and_changes_nothing(tmp_path: Path) -> None:
-    with refusing_acme_server(RATE_LIMITED, 429, {"Retry-After": "7200"}) as directory:
+    limited = (429, RATE_LIMITED, {"Retry-After": "7200"})
+    with mini_acme(MiniACME(limited, account_problem=limited)) as server:
+        directory = server.url + "/directory"
         settings = make_settings(tmp_path, directory=directory, retry_interval=timedelta(seconds=5))
         key, chain, _ = leaf_for(DOMAINS, now=NOW)
         served.write_served(settings, key, chain, NOW)  # from another directory: reissue due
@@ -79,3 +81,37 @@ def test_bad_settings_stop_the_service_at_start_with_the_reason(
         main({"ACME_DOMAINS": "blog.example.org", "ACME_DIRECTORY": "stagin"})
     assert stopped.value.code == 2
     assert "ACME_DIRECTORY='stagin' is neither production, staging" in caplog.text
+
+
+SERVER_ERROR = (500, {"type": "urn:ietf:params:acme:error:serverInternal", "detail": "x"}, {})
+
+
+@pytest.mark.parametrize(("window_days", "ordered"), [((10, 11), False), ((-2, -1), True)])
+def test_the_renewal_window_of_ari_decides_when_to_renew(
+    tmp_path: Path, window_days: tuple[int, int], ordered: bool
+) -> None:
+    """RFC 9773: the server's suggested window, not two thirds, once it offers one."""
+    now = datetime.now(UTC)  # acme checks the certificate's expiry with the real clock
+    window = (now + timedelta(days=window_days[0]), now + timedelta(days=window_days[1]))
+    with mini_acme(MiniACME(SERVER_ERROR, window=window)) as server:
+        settings = make_settings(tmp_path, directory=server.url + "/directory")
+        key, chain, leaf = leaf_for(DOMAINS, now=now - timedelta(days=1))
+        served.write_served(settings, key, chain, now)
+        result = Service(settings).round()
+    asked = [r for r in server.seen if r.startswith("GET /renewal-info/")]
+    assert len(asked) == 1
+    assert ("POST /order" in server.seen) is ordered
+    if ordered:  # due: an order was placed (and this server refused it)
+        assert result.outcome is Outcome.FAILED
+    else:  # within the window, not at two thirds (day 60), and ARI asked again in 6 h
+        assert result.outcome is Outcome.CURRENT
+        assert timedelta(hours=5, minutes=59) < result.wait <= timedelta(hours=6, seconds=1)
+        found = re.search(r"renewal from (\S+ \S+) UTC", result.message)
+        assert found is not None
+        due = datetime.strptime(found[1], "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+        assert window[0] - timedelta(seconds=1) <= due <= window[1]
+        assert (
+            due
+            < leaf.not_valid_before_utc
+            + (leaf.not_valid_after_utc - leaf.not_valid_before_utc) * 2 / 3
+        )
