@@ -4,10 +4,14 @@ SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
 
-# Settings from .env (see .env.example) reach the scripts as well as compose.
--include .env
-export IMAGE_TAG HTTPS_PORT HTTP_PORT PUBLISH_ADDRESS TLS_PROFILE CERT_HOSTS CERT_LIFETIME CERT_DAYS \
-	CERT_RENEW_INTERVAL CERT_RETRY_INTERVAL BLOG_ACCESS_MODE BLOG_TITLE BASE_IMAGE
+# Settings from .env (see .env.example) reach the scripts as well as compose. ENV_FILE
+# names another file (the integration tests follow the README with their own).
+ENV_FILE ?= .env
+-include $(ENV_FILE)
+export IMAGE_TAG HTTPS_PORT HTTP_PORT PUBLISH_ADDRESS PUBLISH_ADDRESS_V6 TLS_PROFILE CERT_HOSTS \
+	CERT_PERMIT CERT_LIFETIME CERT_DAYS CERT_RENEW_INTERVAL CERT_RETRY_INTERVAL BLOG_ACCESS_MODE \
+	BLOG_TITLE BASE_IMAGE ACME_DOMAINS ACME_EMAIL ACME_DIRECTORY ACME_CA_BUNDLE ACME_RENEW_INTERVAL \
+	ACME_RETRY_INTERVAL
 
 # The address the first-run setup link is logged with (this machine, unless .env says).
 ifeq ($(BLOG_PUBLIC_URL),)
@@ -26,13 +30,18 @@ export CERT_HOSTNAME
 EXPORT_DIR := $(CURDIR)/certs
 CERTS_RUN := docker compose run --rm --no-deps -T -e CERTS_HOST_DIR=$(EXPORT_DIR) certs
 COPY_OUT := docker compose run --rm --no-deps -T --entrypoint cat certs
+# certs/ca.pem: the CA certificate to trust, replaced whole (never half written).
+define copy_ca_out
+	$(COPY_OUT) /certs/ca.pem > $(EXPORT_DIR)/.ca.pem.tmp
+	mv $(EXPORT_DIR)/.ca.pem.tmp $(EXPORT_DIR)/ca.pem
+endef
 
 VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST := $(VENV)/bin/pytest
 CODE := services tests bench
 
-.PHONY: help images certs client-cert up setup-link down logs user venv test test-unit test-differential test-integration bench lint format clean
+.PHONY: help images certs new-ca client-cert up setup-link down logs user venv test test-unit test-differential test-integration bench lint format clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -47,8 +56,12 @@ certs: images ## make the CA and (re)issue the server certificate when due; copy
 		cat "$(EXPORT_DIR)/ca.pem" "$(EXPORT_DIR)/ca-key.pem" | $(CERTS_RUN) import-ca -; \
 	fi
 	$(CERTS_RUN) ensure
-	$(COPY_OUT) /certs/ca.pem > $(EXPORT_DIR)/.ca.pem.tmp
-	mv $(EXPORT_DIR)/.ca.pem.tmp $(EXPORT_DIR)/ca.pem
+	$(copy_ca_out)
+
+new-ca: images ## a new CA for CERT_HOSTS and CERT_PERMIT (old one kept as .bak); devices must trust it again
+	$(CERTS_RUN) ensure --new-ca
+	$(copy_ca_out)
+	@echo "Trust the new $(EXPORT_DIR)/ca.pem on every device again (docs/certificates.md)."
 
 client-cert: images ## make a client certificate for mutual TLS: make client-cert NAME=laptop
 	@[ -n "$(NAME)" ] || { echo "usage: make client-cert NAME=laptop"; exit 2; }
@@ -57,7 +70,8 @@ client-cert: images ## make a client certificate for mutual TLS: make client-cer
 	(umask 077; $(COPY_OUT) "/certs/clients/$(NAME).p12" > "$(EXPORT_DIR)/clients/$(NAME).p12")
 
 up: certs ## build, check certificates, start the kit and wait until it is healthy
-	docker compose up -d --wait
+	docker compose up -d --wait || { echo "The kit did not come up healthy; the last lines of each log:"; \
+		docker compose logs --tail 3; exit 1; }
 	@echo "The blog is at https://localhost:$${HTTPS_PORT:-443}/ (trust $(EXPORT_DIR)/ca.pem first)."
 
 setup-link: ## print the one-time link that makes the first admin (while there is none)
@@ -76,7 +90,8 @@ user: ## add a blog user: make user NAME=alice [ADMIN=1] (prompts for the passwo
 	@[ -n "$(NAME)" ] || { echo "usage: make user NAME=alice [ADMIN=1]"; exit 2; }
 	docker compose exec blog blogctl user add "$(NAME)" $(if $(ADMIN),--admin)
 
-$(VENV)/.stamp: requirements-dev.txt tests/requirements.txt tests/requirements-stack.txt services/proxy/requirements.txt services/blog/requirements.txt
+$(VENV)/.stamp: requirements-dev.txt tests/requirements.txt tests/requirements-stack.txt services/proxy/requirements.txt services/blog/requirements.txt \
+		services/acme/requirements.txt
 	[ -x $(PY) ] || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements-dev.txt

@@ -7,7 +7,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 base="$1"
 cd "$(dirname "$0")/.."
-reqs=(services/proxy/requirements.txt services/blog/requirements.txt)
+reqs=(services/proxy/requirements.txt services/blog/requirements.txt services/acme/requirements.txt)
 pyver=$(docker run --rm "$base" python3 -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
 stamp=".wheels/.stamp"
 want="$pyver $(cat "${reqs[@]}" | sha256sum | cut -d' ' -f1)"

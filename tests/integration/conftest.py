@@ -22,13 +22,13 @@ import docker
 import pytest
 from docker.models.containers import Container
 
-from .images import BLOG_IMAGE, PROXY_IMAGE
+from .images import ACME_IMAGE, BLOG_IMAGE, PROXY_IMAGE
 
 # The whole-stack summary (TLS compliance, faults survived, writes lost) at the end.
 from .stack_probes import pytest_terminal_summary  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
-IMAGES = (PROXY_IMAGE, BLOG_IMAGE)
+IMAGES = (PROXY_IMAGE, BLOG_IMAGE, ACME_IMAGE)
 OWNER = "owner"
 OWNER_PASSWORD = "correct horse battery staple 42"
 
@@ -60,6 +60,7 @@ class Kit:
             "HTTPS_PORT": str(https_port),
             "HTTP_PORT": str(http_port),
             "PUBLISH_ADDRESS": "127.0.0.1",
+            "PUBLISH_ADDRESS_V6": "::1",  # both families, loopback only
             "BLOG_PUBLIC_URL": f"https://localhost:{https_port}",  # for the setup link
             **settings,
         }

@@ -8,3 +8,4 @@ import os
 IMAGE_TAG = os.environ.get("IMAGE_TAG") or "local"
 PROXY_IMAGE = f"blogkit-proxy:{IMAGE_TAG}"
 BLOG_IMAGE = f"blogkit-blog:{IMAGE_TAG}"
+ACME_IMAGE = f"blogkit-acme:{IMAGE_TAG}"

@@ -50,12 +50,14 @@ def test_only_the_certs_service_has_the_ca_key_mounted(
     assert bool(holding) == holds_the_ca_key, holding
 
 
-def test_the_proxy_mounts_only_the_served_volume_read_only(
+def test_the_proxy_mounts_only_the_served_volumes_read_only(
     stack: Kit, docker_client: docker.DockerClient
 ) -> None:
     mounts = service_container(docker_client, stack, "proxy").attrs["Mounts"]
-    assert [(m["Name"], m["Destination"], m["RW"]) for m in mounts] == [
-        (f"{stack.project}_certs-served", "/certs", False)
+    assert sorted((m["Name"], m["Destination"], m["RW"]) for m in mounts) == [
+        (f"{stack.project}_acme-certs", "/acme/certs", False),
+        (f"{stack.project}_acme-challenges", "/acme/challenges", False),
+        (f"{stack.project}_certs-served", "/certs", False),
     ]
 
 
@@ -74,12 +76,13 @@ def test_the_certs_service_has_no_network_but_loopback(
         assert container.attrs["HostConfig"]["NetworkMode"] == "none"
 
 
-def test_the_certs_service_runs_without_privileges(
-    stack: Kit, docker_client: docker.DockerClient
+@pytest.mark.parametrize("service", ["certs", "acme"])
+def test_the_key_holding_services_run_without_privileges(
+    stack: Kit, docker_client: docker.DockerClient, service: str
 ) -> None:
-    host_config = service_container(docker_client, stack, "certs").attrs["HostConfig"]
+    host_config = service_container(docker_client, stack, service).attrs["HostConfig"]
     assert host_config["ReadonlyRootfs"] is True
     assert host_config["CapDrop"] == ["ALL"] and not host_config["CapAdd"]
     assert "no-new-privileges:true" in host_config["SecurityOpt"]
-    config = service_container(docker_client, stack, "certs").attrs["Config"]
+    config = service_container(docker_client, stack, service).attrs["Config"]
     assert config["User"] not in ("", "0", "root")

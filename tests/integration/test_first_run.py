@@ -95,7 +95,14 @@ def test_the_certificate_renews_itself_while_clients_keep_going(fresh: Kit) -> N
 def test_the_fresh_kit_leaves_nothing_behind(fresh: Kit, tmp_path: Path) -> None:
     """The volumes are the project's own, named after it (and removed with `down -v`)."""
     volumes = fresh.compose("config", "--volumes").stdout.split()
-    assert sorted(volumes) == ["blog-data", "certs-ca", "certs-served"]
+    assert sorted(volumes) == [
+        "acme-account",
+        "acme-certs",
+        "acme-challenges",
+        "blog-data",
+        "certs-ca",
+        "certs-served",
+    ]
     assert os.environ.get("CERTS_DIR") is None
 
 

@@ -38,6 +38,21 @@ async def test_https_is_refused_without_trusting_the_kit_ca(stack: Kit) -> None:
             await session.get(stack.url("/"))
 
 
+@pytest.mark.parametrize("host", ["127.0.0.1", "[::1]"])
+async def test_both_address_families_answer_verified_by_the_kit_ca(
+    stack: Kit, https: aiohttp.ClientSession, host: str
+) -> None:
+    """Issue 16: published on IPv4 and IPv6; the redirect keeps an IPv6 literal bracketed."""
+    async with https.get(f"https://{host}:{stack.https_port}/") as response:
+        assert response.status == 200
+        assert "<title>My blog</title>" in await response.text()
+    async with aiohttp.ClientSession() as session:
+        url = f"http://{host}:{stack.http_port}/a/b?c=1"
+        async with session.get(url, allow_redirects=False) as response:
+            assert response.status == 308
+            assert response.headers["Location"] == f"https://{host}:{stack.https_port}/a/b?c=1"
+
+
 @pytest.mark.parametrize("path", ["/any/path?q=1", "/", "/posts/x?a=1&b=%2F", "/a%2Fb/?x=%26y"])
 async def test_plain_http_redirects_to_same_path_on_https(stack: Kit, path: str) -> None:
     async with aiohttp.ClientSession() as session:

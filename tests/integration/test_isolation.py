@@ -95,11 +95,15 @@ def test_proxy_joins_both_networks_and_publishes_only_https_and_http(
     networks = set(proxy_container.attrs["NetworkSettings"]["Networks"])
     assert networks == {f"{stack.project}_internal", f"{stack.project}_public"}
     published = {
-        port: [b["HostPort"] for b in bindings]
+        port: sorted((b["HostIp"], b["HostPort"]) for b in bindings)
         for port, bindings in proxy_container.ports.items()
         if bindings
     }
-    assert published == {"8443/tcp": [str(stack.https_port)], "8080/tcp": [str(stack.http_port)]}
+    # On both address families (the test stack: loopback of each), and nothing else.
+    assert published == {
+        "8443/tcp": [("127.0.0.1", str(stack.https_port)), ("::1", str(stack.https_port))],
+        "8080/tcp": [("127.0.0.1", str(stack.http_port)), ("::1", str(stack.http_port))],
+    }
 
 
 @pytest.mark.parametrize("service", ["blog", "proxy"])

@@ -48,11 +48,16 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Certificate:
-    """One certificate chain and its key; ``names`` add to the names in the certificate."""
+    """One certificate chain and its key; ``names`` add to the names in the certificate.
+
+    ``optional``: may be absent (served once its files appear, e.g. a pair an ACME client
+    has yet to obtain), and chosen only by SNI for its names, never as the default.
+    """
 
     cert: Path
     key: Path
     names: tuple[str, ...] = ()
+    optional: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +72,8 @@ class Listener:
     # https/http: the port clients reach this listener on (X-Forwarded-Port); None:
     # the port in Host, else the scheme's default.
     public_port: int | None = None
+    # redirect only: key authorizations answered for HTTP-01 (RFC 8555 8.3), see acme_challenge
+    acme_challenge_dir: Path | None = None
 
     @property
     def label(self) -> str:
@@ -475,10 +482,17 @@ def _listener(t: _Table) -> Listener:
     port = t.integer("port", None, 1, 65535)
     certificates: tuple[Certificate, ...] = ()
     redirect_port = 443
+    acme_challenge_dir = None
     if kind == "https":
         certificates = tuple(_certificate(c) for c in t.tables("certificates", required=True))
+        if all(c.optional for c in certificates):
+            raise t.error(
+                "certificates", "needs one certificate without optional = true (the default)"
+            )
     elif kind == "redirect":
         redirect_port = t.integer("redirect_port", 443, 1, 65535)
+        if t.has("acme_challenge_dir"):
+            acme_challenge_dir = _directory(t, "acme_challenge_dir")
     client_ca, client_cert = None, "required"
     if kind == "https" and t.has("client_ca"):
         client_ca = Path(t.string("client_ca"))
@@ -486,20 +500,46 @@ def _listener(t: _Table) -> Listener:
     public_port = None
     if kind != "redirect" and t.has("public_port"):
         public_port = t.integer("public_port", None, 1, 65535)
-    t.seen.update(("certificates", "redirect_port", "client_ca", "client_cert", "public_port"))
+    t.seen.update(
+        (
+            "certificates",
+            "redirect_port",
+            "client_ca",
+            "client_cert",
+            "acme_challenge_dir",
+            "public_port",
+        )
+    )
     for key in ("certificates", "client_ca"):
         if kind != "https" and t.has(key):
             raise t.error(key, 'only allowed on listeners with kind = "https"')
     if client_ca is None and t.has("client_cert"):
         raise t.error("client_cert", "only allowed together with client_ca")
-    if kind != "redirect" and t.has("redirect_port"):
-        raise t.error("redirect_port", 'only allowed on listeners with kind = "redirect"')
+    for key in ("redirect_port", "acme_challenge_dir"):
+        if kind != "redirect" and t.has(key):
+            raise t.error(key, 'only allowed on listeners with kind = "redirect"')
     if kind == "redirect" and t.has("public_port"):
         raise t.error("public_port", "not on a redirect listener (its redirect_port says it)")
     t.finish()
     return Listener(
-        kind, address, port, certificates, redirect_port, client_ca, client_cert, public_port
+        kind,
+        address,
+        port,
+        certificates,
+        redirect_port,
+        client_ca,
+        client_cert,
+        public_port,
+        acme_challenge_dir,
     )
+
+
+def _directory(t: _Table, key: str) -> Path:
+    # Not required to exist: a volume that only the acme service fills, empty while ACME is off.
+    path = Path(t.string(key))
+    if not path.is_absolute():
+        raise t.error(key, f"must be an absolute path, got {str(path)!r}")
+    return path
 
 
 def _certificate(t: _Table) -> Certificate:
@@ -507,7 +547,9 @@ def _certificate(t: _Table) -> Certificate:
     for name in names:
         if not _HOST_PATTERN.match(name):
             raise t.error("names", f"{name!r} is not a host name (or *.domain)")
-    cert = Certificate(Path(t.string("cert")), Path(t.string("key")), names)
+    cert = Certificate(
+        Path(t.string("cert")), Path(t.string("key")), names, t.boolean("optional", False)
+    )
     t.finish()
     return cert
 

@@ -52,6 +52,8 @@ def parse_authority(value: str) -> Authority:
         if end == -1:
             raise HostError("an unterminated IPv6 literal")
         literal, rest = value[1:end], value[end + 1 :]
+        if "%" in literal:
+            raise HostError("a zone index means nothing to another machine")
         try:
             ipaddress.IPv6Address(literal)
         except ValueError as exc:

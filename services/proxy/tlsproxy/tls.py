@@ -1,7 +1,10 @@
 """Server-side TLS: the Mozilla profiles, certificate loading and SNI selection.
 
 One ``SSLContext`` is built per certificate at start; the SNI callback only swaps a
-prepared context, so a handshake does no configuration work. Key-exchange groups
+prepared context, so a handshake does no configuration work. An ``optional``
+certificate (the kit's ACME pair) is left out while its files are absent and is chosen
+only by SNI for its own names: clients that send no name, or another one, keep the
+default (the first required certificate, the kit's local-CA pair). Key-exchange groups
 cannot be listed from Python 3.11 (``set_ecdh_curve`` takes one curve), so the image
 points ``OPENSSL_CONF`` at ``openssl.cnf``, which limits them to X25519, P-256 and P-384.
 """
@@ -146,12 +149,26 @@ class SNISelector:
             sslobj.context = ctx
 
 
+def certificate_present(certificate: Certificate) -> bool:
+    """Whether both files of ``certificate`` exist (an optional one may not, yet)."""
+    return certificate.cert.is_file() and certificate.key.is_file()
+
+
 def listener_context(listener: Listener, profile: str) -> ssl.SSLContext:
-    """The context an HTTPS listener starts with; others are chosen by SNI."""
+    """The context an HTTPS listener starts with; others are chosen by SNI.
+
+    Names are registered in the listener's order, so a certificate listed first wins a
+    name two of them carry. Raises CertificateLoadError for a required certificate that
+    is missing, or any present one that does not load.
+    """
     # Every SNI context asks for client certificates too: switching context mid-handshake
     # does not carry the verification settings over.
-    contexts = [(c, server_context(c, profile, listener)) for c in listener.certificates]
-    default = contexts[0][1]
+    contexts = [
+        (c, server_context(c, profile, listener))
+        for c in listener.certificates
+        if not c.optional or certificate_present(c)
+    ]
+    default = next(ctx for c, ctx in contexts if not c.optional)
     selector = SNISelector(default)
     for certificate, ctx in contexts:
         for name in certificate_names(certificate):

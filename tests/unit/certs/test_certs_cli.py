@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import ipaddress
 import os
 import subprocess
 import sys
@@ -14,7 +15,7 @@ from certs_support import HOSTS, NOW, read_cert, snapshot
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import pkcs12
-from tlsproxy.certs import keys
+from tlsproxy.certs import authority, keys, store
 from tlsproxy.certs.cli import run
 
 PROXY_SOURCES = Path(__file__).resolve().parents[3] / "services" / "proxy"
@@ -145,7 +146,7 @@ def test_inspect_shows_extensions_and_fingerprint(certs: Path) -> None:
     assert code == 0
     assert "basicConstraints (critical): CA:TRUE, pathlen 0" in output
     assert "keyUsage (critical): key_cert_sign, crl_sign" in output
-    assert "nameConstraints (critical): permitted: localhost, blog.home.arpa" in output
+    assert "nameConstraints (critical): permitted: localhost, home.arpa, internal" in output
     fingerprint = read_cert(certs / "ca.pem").fingerprint(hashes.SHA256()).hex(":").upper()
     assert fingerprint in output
 
@@ -232,10 +233,40 @@ def test_verify_skips_a_detected_name_that_ensure_left_out(tmp_path: Path) -> No
     assert code == 0 and "note: detected name newname is not in the certificate" in output
 
 
-def test_placeholder_subtrees_are_explained(tmp_path: Path) -> None:
-    code, output = cli("ensure", "--dir", str(tmp_path), "--hosts", "localhost")
+def test_cert_permit_widens_a_new_ca_and_is_not_nagged_about_later(tmp_path: Path) -> None:
+    env = {
+        "CERT_HOSTS": "localhost",
+        "CERT_HOSTNAME": "",
+        "CERT_PERMIT": "example.org,203.0.113.0/24",
+    }
+    code, output = cli("ensure", "--dir", str(tmp_path), env=env)
+    assert code == 0 and "local, example.org, 127.0.0.0/8" in output
+    assert "fe80::/10, 203.0.113.0/24\n" in output
+    code, output = cli("ensure", "--dir", str(tmp_path), env=env)
+    assert code == 0 and "only apply when a CA is made" not in output  # .env is not a typo
+
+
+@pytest.mark.parametrize(
+    ("permit", "message"),
+    [("10.0.0.0/99", "in CERT_PERMIT is not a valid address range"), ("a..b", "CERT_PERMIT: ")],
+)
+def test_a_bad_cert_permit_is_refused_and_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], permit: str, message: str
+) -> None:
+    assert cli("ensure", "--dir", str(tmp_path), env={"CERT_PERMIT": permit})[0] == 2
+    assert message in capsys.readouterr().err
+    assert not tmp_path.joinpath("ca.pem").exists()
+
+
+def test_placeholder_subtrees_of_an_older_ca_are_explained(tmp_path: Path) -> None:
+    """An address-only CA (made by hand or an older kit) is shown closed to DNS names."""
+    key = keys.generate_key()
+    store.atomic_write(tmp_path / "ca-key.pem", keys.key_to_pem(key), store.KEY_MODE)
+    ca = authority.create_ca(key, [ipaddress.ip_network("127.0.0.1/32")], NOW)
+    store.atomic_write(tmp_path / "ca.pem", keys.cert_to_pem(ca), store.CERT_MODE)
+    code, output = cli("ensure", "--dir", str(tmp_path), "--hosts", "127.0.0.1")
     assert code == 0
-    assert "name constraints: only localhost, 0.0.0.0/32 (no IP addresses)" in output
+    assert "name constraints: only invalid (no DNS names), 127.0.0.1/32" in output
 
 
 def test_paths_are_shown_as_the_host_sees_them(tmp_path: Path) -> None:

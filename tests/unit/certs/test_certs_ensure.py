@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from certs_support import HOSTS, NOW, ensure, read_cert, snapshot
-from tlsproxy.certs import keys, store
+from tlsproxy.certs import authority, keys, names, store
 from tlsproxy.certs.errors import CertsError
 
 
@@ -150,11 +150,65 @@ def test_permission_denied_is_an_error(certs: Path) -> None:
         ensure(certs)
 
 
-def test_names_outside_the_ca_constraints_are_refused(certs: Path) -> None:
+# The README's second device (issue 16): LAN names and addresses of every private kind
+# are added to a CA made with the defaults, and the same CA signs them.
+LATER_LAN_NAMES = [
+    "blog.home.arpa,192.168.1.20",
+    "nas.lan,printer.local,kit.internal,10.1.2.3,172.31.0.9",
+    "100.101.102.103,fd12:3456::20,fe80::1,www.localhost,127.0.1.1",
+]
+
+
+@pytest.mark.parametrize("added", LATER_LAN_NAMES)
+def test_lan_names_added_later_are_signed_by_the_same_ca(tmp_path: Path, added: str) -> None:
+    first = ensure(tmp_path, hosts="localhost,127.0.0.1,::1", machine="laptop")
+    later = ensure(tmp_path, hosts=f"localhost,127.0.0.1,::1,laptop,{added}", machine="laptop")
+    assert not later.ca_created and later.ca == first.ca
+    assert later.server_reason is not None and later.server_reason.startswith("its names changed")
+
+
+# Public names and addresses: outside every default CA (issue 16's example is the first).
+OUTSIDE = ["blog.example.com", "203.0.113.9", "2001:db8::9", "local.example", "evil-lan"]
+
+
+@pytest.mark.parametrize("outside", OUTSIDE)
+def test_names_outside_the_ca_constraints_are_refused_with_the_way_on(
+    certs: Path, outside: str
+) -> None:
     before = snapshot(certs)
-    with pytest.raises(CertsError, match=r"may not sign for new\.example, 10\.0\.0\.9.*--new-ca"):
-        ensure(certs, hosts=HOSTS + ",new.example,www.blog.home.arpa,10.0.0.9")
+    with pytest.raises(CertsError) as refused:
+        ensure(certs, hosts=HOSTS + f",www.blog.home.arpa,{outside}")
+    message = str(refused.value)
+    assert message.startswith(f"The CA may not sign for {outside}: its name constraints permit")
+    for part in (
+        "ACME_DOMAINS",
+        "`make new-ca` (without make: `docker compose run --rm certs ensure --new-ca`)",
+        "CERT_PERMIT",
+        "each must trust the new ca.pem again",
+        "Nothing was changed.",
+    ):
+        assert part in message
     assert snapshot(certs) == before
+
+
+def test_an_older_narrow_ca_keeps_working_and_explains_a_refusal(tmp_path: Path) -> None:
+    """A CA from a kit before issue 16 permits exactly its first names and no more."""
+    narrow = names.subtrees_for(names.parse_hosts("localhost,127.0.0.1,::1"), private=False)
+    key = keys.generate_key()
+    store.ensure_dir(tmp_path)
+    store.atomic_write(tmp_path / "ca-key.pem", keys.key_to_pem(key), store.KEY_MODE)
+    ca = authority.create_ca(key, narrow, NOW)
+    store.atomic_write(tmp_path / "ca.pem", keys.cert_to_pem(ca), store.CERT_MODE)
+    kept = ensure(tmp_path, hosts="localhost,127.0.0.1,::1,www.localhost")
+    assert kept.ca == ca and not kept.ca_created
+    before = snapshot(tmp_path)
+    with pytest.raises(
+        CertsError,
+        match=r"may not sign for blog\.home\.arpa, 192\.168\.1\.20: "
+        r"its name constraints permit localhost, 127\.0\.0\.1/32, ::1/128\b.*make new-ca",
+    ):
+        ensure(tmp_path, hosts="localhost,127.0.0.1,::1,blog.home.arpa,192.168.1.20")
+    assert snapshot(tmp_path) == before
 
 
 def test_new_ca_keeps_the_old_one_as_backups(certs: Path) -> None:

@@ -78,15 +78,26 @@ def test_default_hosts_add_the_machine_name(env: dict[str, str], expected_extra:
 
 
 def test_subtrees_cover_names_and_exact_addresses() -> None:
-    hosts = names.parse_hosts("blog.example,*.pics.example,10.1.2.3,::1")
-    extra = names.parse_permit("home.arpa,192.168.0.0/16")
-    assert names.subtrees_for(hosts, extra) == [
+    hosts = names.parse_hosts("blog.example,*.pics.example,203.0.113.3,::1,nas.home.arpa")
+    extra = names.parse_permit("example.org,198.51.100.0/24")
+    assert names.subtrees_for(hosts, extra, machine="laptop") == [
+        *names.PRIVATE_SUBTREES,
+        "laptop",
         "blog.example",
         "pics.example",
-        ipaddress.ip_network("10.1.2.3/32"),
+        ipaddress.ip_network("203.0.113.3/32"),  # ::1 and nas.home.arpa: already inside
+        "example.org",
+        ipaddress.ip_network("198.51.100.0/24"),
+    ]
+
+
+def test_without_the_private_subtrees_only_the_names_are_listed() -> None:
+    """What kits before issue 16 made, and what tests use to make such an older CA."""
+    hosts = names.parse_hosts("localhost,127.0.0.1,::1,www.localhost")
+    assert names.subtrees_for(hosts, private=False) == [
+        "localhost",
+        ipaddress.ip_network("127.0.0.1/32"),
         ipaddress.ip_network("::1/128"),
-        "home.arpa",
-        ipaddress.ip_network("192.168.0.0/16"),
     ]
 
 
@@ -106,15 +117,24 @@ PERMITTED = [
     ("evilblog.example", False),
     ("example", False),
     ("192.168.1.20", True),
+    ("203.0.113.77", True),
+    ("203.0.114.1", False),
     ("192.169.0.1", False),
-    ("::1", False),
+    ("172.32.0.1", False),
+    ("100.128.0.1", False),
+    ("::ffff:192.168.1.20", False),  # an IPv6 name is checked against IPv6 ranges only
+    ("fe00::1", False),
+    ("2001:db8::1", False),
+    ("localhost.example", False),
+    ("home.arpa.example", False),
+    ("::1", True),
 ]
 
 
 @pytest.mark.parametrize(("host", "permitted"), PERMITTED)
 def test_not_permitted_follows_subtrees(host: str, permitted: bool) -> None:
     constraints = names.name_constraints(
-        names.subtrees_for(names.parse_hosts("blog.example"), names.parse_permit("192.168.0.0/16"))
+        names.subtrees_for(names.parse_hosts("blog.example"), names.parse_permit("203.0.113.0/24"))
     )
     refused = names.not_permitted([names.parse_host(host)], constraints)
     assert (refused == []) is permitted

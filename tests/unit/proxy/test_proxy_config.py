@@ -25,9 +25,19 @@ def test_default_config_is_the_kit_layout() -> None:
     config = load_config(DEFAULT, environ={})
     https, redirect = config.listeners
     assert (https.kind, https.address, https.port) == ("https", "0.0.0.0", 8443)
-    assert https.certificates[0].cert == Path("/certs/server.pem")
-    assert https.certificates[0].key == Path("/certs/server-key.pem")
+    local, acme = https.certificates
+    assert (acme.cert, acme.key, acme.optional) == (
+        Path("/acme/certs/certificate.pem"),
+        Path("/acme/certs/certificate.pem"),
+        True,
+    )
+    assert (local.cert, local.key, local.optional) == (
+        Path("/certs/server.pem"),
+        Path("/certs/server-key.pem"),
+        False,
+    )
     assert (redirect.kind, redirect.port, redirect.redirect_port) == ("redirect", 8080, 443)
+    assert redirect.acme_challenge_dir == Path("/acme/challenges")
     assert [b.url for b in config.routes[0].backends] == ["http://blog:4334"]
     assert config.tls.profile == "intermediate" and config.tls.hsts_max_age == 31536000
     assert config.server.shutdown_grace == 8  # inside Docker's 10 s stop timeout
@@ -129,6 +139,24 @@ INVALID = [
         ["routes[1].health_check.fails", "1-100"],
     ),
     ("[tls]\ncertificate_check_interval = 0", ["tls.certificate_check_interval", "> 0"]),
+    (
+        "[[listeners]]\nkind = 'https'\nport = 9443\n"
+        "certificates = [{ cert = 'a', key = 'a', optional = true }]",
+        ["listeners[1].certificates", "one certificate without optional = true"],
+    ),
+    (
+        "[[listeners]]\nkind = 'https'\nport = 9443\n"
+        "certificates = [{ cert = 'a', key = 'b', optional = 'yes' }]",
+        ["listeners[1].certificates[0].optional", "true or false"],
+    ),
+    (
+        "[[listeners]]\nkind = 'http'\nport = 80\nacme_challenge_dir = '/acme'",
+        ["listeners[1].acme_challenge_dir", 'kind = "redirect"'],
+    ),
+    (
+        "[[listeners]]\nkind = 'redirect'\nport = 80\nacme_challenge_dir = 'acme'",
+        ["listeners[1].acme_challenge_dir", "absolute path"],
+    ),
     ("[metrics]\nenabled = 'yes'", ["metrics.enabled", "true or false"]),
     ("[metrics]\nport = 0", ["metrics.port", "1-65535"]),
     ("[metrics]\naddress = 'any'", ["metrics.address", "IPv4 or IPv6"]),

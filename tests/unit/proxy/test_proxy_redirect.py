@@ -15,6 +15,12 @@ REDIRECTS = [
     (8443, "/p?q", "blog.example.org:80", "https://blog.example.org:8443/p?q"),
     (443, "/", "[::1]:80", "https://[::1]/"),
     (443, "/x", "192.168.1.20", "https://192.168.1.20/x"),
+    # IPv6 literals stay bracketed, with the public HTTPS port after the bracket (issue 16)
+    (8443, "/p?q", "[::1]:8080", "https://[::1]:8443/p?q"),
+    (8443, "/", "[::1]", "https://[::1]:8443/"),
+    (443, "/", "[2001:DB8::20]:80", "https://[2001:db8::20]/"),
+    (443, "/", "[fd00::20]", "https://[fd00::20]/"),
+    (443, "/", "[::ffff:192.168.1.20]", "https://[::ffff:192.168.1.20]/"),
 ]
 
 
@@ -42,6 +48,12 @@ async def test_redirect_listener_sends_308_to_https(
         (b"GET / HTTP/1.1\r\nHost: a:b\r\nConnection: close\r\n\r\n", 400),
         (b"GET / HTTP/1.1\r\nHost: a@b.example\r\nConnection: close\r\n\r\n", 400),
         (b"GET / HTTP/1.1\r\nHost: []\r\nConnection: close\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: [::1]junk\r\nConnection: close\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: [::1]:8a\r\nConnection: close\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: [:::::]\r\nConnection: close\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: [fe80::1%25eth0]\r\nConnection: close\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: [::1\r\nConnection: close\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: ::1\r\nConnection: close\r\n\r\n", 400),
         (b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 200),
     ],
 )

@@ -63,6 +63,15 @@ def ca_constraints(ca: x509.Certificate) -> x509.NameConstraints | None:
         return None
 
 
+def constraint_text(ca: x509.Certificate) -> str:
+    """The CA's permitted subtrees as one line: ``only localhost, home.arpa, ...``."""
+    constraints = ca_constraints(ca)
+    if constraints is None:
+        return "none (this CA can sign for any name)"
+    permitted = constraints.permitted_subtrees or []
+    return "only " + ", ".join(names.general_name_text(name) for name in permitted)
+
+
 def check_ca(ca: x509.Certificate, key: PrivateKey, cert_path: str, now: datetime) -> None:
     """Refuse a CA pair that cannot sign: mismatched, not a CA, or expired."""
     if not key_matches(ca, key):

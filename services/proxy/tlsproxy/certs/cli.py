@@ -57,7 +57,8 @@ def _parser() -> argparse.ArgumentParser:
     ensure.add_argument(
         "--permit",
         default="",
-        help="extra domains or address ranges a new CA may sign for, e.g. home.arpa,192.168.0.0/16",
+        help="domains or address ranges a new CA may sign for beyond the private ones "
+        "(env CERT_PERMIT), e.g. example.org,203.0.113.0/24",
     )
     ensure.add_argument("--force", action="store_true", help="reissue the server certificate now")
     ensure.add_argument(

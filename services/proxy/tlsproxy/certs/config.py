@@ -3,8 +3,9 @@
 Environment: CERTS_DIR (default ./certs), CERTS_SERVED_DIR (default CERTS_DIR/served: what
 the proxy is given), CERT_HOSTS (comma-separated names and
 addresses), CERT_LIFETIME (server lifetime with a unit: 90d, 36h, 30s) or CERT_DAYS (whole
-days, 1-397), CERT_HOSTNAME (the machine's name to add to the defaults; inside a
-container gethostname() is only the container id; set but empty: no machine name).
+days, 1-397), CERT_HOSTNAME (the machine's name to add to the defaults and to a new CA's
+name constraints; inside a container gethostname() is only the container id; set but
+empty: no machine name), CERT_PERMIT (more domains and address ranges a new CA permits).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class ServerSettings:
     ca_key_type: KeyType = "ecdsa"
     name_constraints: bool = True
     permit: tuple[str | names.IPNetwork, ...] = ()
+    machine: str | None = None  # this machine's name: a new CA permits it
     force: bool = False
     new_ca: bool = False
     # Detected, not configured (the machine name): left out rather than fatal when an
@@ -57,12 +59,20 @@ def server_settings(args: argparse.Namespace, env: Mapping[str, str], days: int)
         lifetime=server_lifetime(args.days, env, days),
         ca_key_type=key_type(args.ca_key_type),
         name_constraints=not args.no_name_constraints,
-        permit=names.parse_permit(args.permit),
+        permit=permit(args.permit, env),
+        machine=names.machine_name(env),
         force=args.force,
         new_ca=args.new_ca,
         optional_hosts=detected_hosts(args.hosts, env),
         served_directory=served_directory(env),
     )
+
+
+def permit(value: str, env: Mapping[str, str]) -> tuple[str | names.IPNetwork, ...]:
+    """--permit, else CERT_PERMIT: subtrees a new CA permits beyond the private ones."""
+    if value:
+        return names.parse_permit(value, "--permit")
+    return names.parse_permit(env.get("CERT_PERMIT", ""), "CERT_PERMIT")
 
 
 def directory(value: str | None, env: Mapping[str, str]) -> Path:

@@ -22,6 +22,32 @@ Host = str | IPAddress  # a str is always a validated, lower-case DNS name
 _NETWORKS = (ipaddress.IPv4Network, ipaddress.IPv6Network)
 
 BASE_HOSTS = "localhost,127.0.0.1,::1"
+# Name spaces and address ranges that are private by definition, permitted by every new
+# CA so that adding a LAN name or address later needs no new CA, while a stolen CA key
+# still cannot impersonate any public site: localhost (RFC 6761), home.arpa (RFC 8375),
+# internal (ICANN, 2024), lan and local (mDNS, RFC 6762; lan is in common home use);
+# loopback, RFC 1918, shared address space (RFC 6598, CGNAT and Tailscale), unique local
+# (RFC 4193) and link-local IPv6 addresses.
+PRIVATE_SUBTREES: tuple[str | IPNetwork, ...] = (
+    "localhost",
+    "home.arpa",
+    "internal",
+    "lan",
+    "local",
+    *(
+        ipaddress.ip_network(text)
+        for text in (
+            "127.0.0.0/8",
+            "::1/128",
+            "10.0.0.0/8",
+            "172.16.0.0/12",
+            "192.168.0.0/16",
+            "100.64.0.0/10",
+            "fc00::/7",
+            "fe80::/10",
+        )
+    ),
+)
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 # Permitted subtrees that no real name falls under (RFC 2606 reserves .invalid; 0.0.0.0 is
 # never a server address), used to close a name type the user did not configure.
@@ -110,24 +136,30 @@ def parse_hosts(text: str | Iterable[str]) -> tuple[Host, ...]:
     return tuple(hosts)
 
 
-def default_hosts(env: Mapping[str, str]) -> tuple[Host, ...]:
-    """localhost and loopback addresses, plus this machine's name when it is a valid DNS name.
+def machine_name(env: Mapping[str, str]) -> str | None:
+    """This machine's name as a DNS name, or None (not set, or not a valid DNS name).
 
     Inside a container gethostname() is the container id, so CERT_HOSTNAME (passed by the
     Makefile from the host) wins when set; set but empty means no machine name.
     """
-    hosts = list(parse_hosts(BASE_HOSTS))
     machine = env.get("CERT_HOSTNAME")
     if machine is None:
         machine = socket.gethostname()
-    if not machine:  # set but empty (compose without a host name): localhost only
-        return tuple(hosts)
+    if not machine:  # set but empty (compose without a host name)
+        return None
     try:
         name = parse_dns_name(machine)
     except CertsError:
-        return tuple(hosts)  # e.g. "my_laptop": leave it out rather than fail
-    if name and "*" not in name and name not in hosts:
-        hosts.append(name)
+        return None  # e.g. "my_laptop": left out rather than fatal
+    return name if name and "*" not in name else None
+
+
+def default_hosts(env: Mapping[str, str]) -> tuple[Host, ...]:
+    """localhost and loopback addresses, plus this machine's name (``machine_name``)."""
+    hosts = list(parse_hosts(BASE_HOSTS))
+    machine = machine_name(env)
+    if machine is not None and machine not in hosts:
+        hosts.append(machine)
     return tuple(hosts)
 
 
@@ -145,8 +177,11 @@ def host_from_general_name(name: x509.GeneralName) -> Host | None:
     return None
 
 
-def parse_permit(text: str) -> tuple[str | IPNetwork, ...]:
-    """Extra name-constraint subtrees: domains (home.arpa) or address ranges (192.168.0.0/16)."""
+def parse_permit(text: str, source: str = "--permit") -> tuple[str | IPNetwork, ...]:
+    """Extra name-constraint subtrees: domains (example.org) or address ranges (203.0.113.0/24).
+
+    ``source`` names where the text came from (``--permit`` or ``CERT_PERMIT``) in errors.
+    """
     subtrees: list[str | IPNetwork] = []
     for entry in (part.strip() for part in text.split(",")):
         if not entry:
@@ -156,32 +191,64 @@ def parse_permit(text: str) -> tuple[str | IPNetwork, ...]:
                 subtrees.append(ipaddress.ip_network(entry, strict=False))
             except ValueError:
                 raise CertsError(
-                    f"{entry!r} in --permit is not a valid address range; write it as "
-                    "192.168.0.0/16 or fd00::/8."
+                    f"{entry!r} in {source} is not a valid address range; write it as "
+                    "203.0.113.0/24 or 2001:db8::/48."
                 ) from None
         else:
-            name = parse_dns_name(entry)
+            try:
+                name = parse_dns_name(entry)
+            except CertsError as error:
+                raise CertsError(f"{source}: {error}") from None
             subtrees.append(name.removeprefix("*."))
     return tuple(subtrees)
 
 
-def subtrees_for(
-    hosts: Sequence[Host], extra: Sequence[str | IPNetwork] = ()
-) -> list[str | IPNetwork]:
-    """The permitted subtrees that cover exactly the configured names (and any extras).
+def _subtree_name(item: str | IPNetwork) -> x509.GeneralName:
+    return x509.DNSName(item) if isinstance(item, str) else x509.IPAddress(item)
 
-    A DNS name permits itself and its subdomains; an address permits only itself
-    (/32 or /128) unless a wider range is given explicitly.
+
+def _covered(item: str | IPNetwork, subtrees: Sequence[str | IPNetwork]) -> bool:
+    """Whether ``item`` lies inside one of ``subtrees`` (so listing it adds nothing)."""
+    if isinstance(item, str):
+        return any(_within(item, _subtree_name(subtree)) for subtree in subtrees)
+    return any(
+        not isinstance(subtree, str) and subtree.version == item.version and item.subnet_of(subtree)  # type: ignore[arg-type]
+        for subtree in subtrees
+    )
+
+
+def is_private(host: Host) -> bool:
+    """Whether ``host`` lies inside the private name spaces and ranges (PRIVATE_SUBTREES):
+    a local CA's name, never a publicly trusted one's."""
+    item = host.removeprefix("*.") if isinstance(host, str) else ipaddress.ip_network(host)
+    return _covered(item, PRIVATE_SUBTREES)
+
+
+def subtrees_for(
+    hosts: Sequence[Host],
+    extra: Sequence[str | IPNetwork] = (),
+    machine: str | None = None,
+    private: bool = True,
+) -> list[str | IPNetwork]:
+    """The permitted subtrees of a new CA, in this order, each listed once:
+
+    the name spaces and ranges that are private by definition (``PRIVATE_SUBTREES``,
+    unless ``private`` is false), this machine's name, the configured hosts and the
+    extras (CERT_PERMIT). A DNS name permits itself and its subdomains; an address
+    permits only itself (/32 or /128); an entry already inside an earlier subtree is
+    left out (``blog.home.arpa`` adds nothing to ``home.arpa``).
     """
-    subtrees: list[str | IPNetwork] = []
+    wanted: list[str | IPNetwork] = list(PRIVATE_SUBTREES) if private else []
+    if machine is not None:
+        wanted.append(machine)
     for host in hosts:
-        item: str | IPNetwork = (
+        wanted.append(
             host.removeprefix("*.") if isinstance(host, str) else ipaddress.ip_network(host)
         )
-        if item not in subtrees:
-            subtrees.append(item)
-    for item in extra:
-        if item not in subtrees:
+    wanted.extend(extra)
+    subtrees: list[str | IPNetwork] = []
+    for item in wanted:
+        if not _covered(item, subtrees):
             subtrees.append(item)
     return subtrees
 
@@ -193,13 +260,22 @@ def name_constraints(subtrees: Sequence[str | IPNetwork]) -> x509.NameConstraint
     so a CA for addresses only would still sign for any DNS name. A placeholder subtree
     (the reserved .invalid domain, or the unspecified address) closes that gap.
     """
-    dns = [x509.DNSName(item) for item in subtrees if isinstance(item, str)]
-    ips = [x509.IPAddress(item) for item in subtrees if not isinstance(item, str)]
+    dns = [_subtree_name(item) for item in subtrees if isinstance(item, str)]
+    ips = [_subtree_name(item) for item in subtrees if not isinstance(item, str)]
     permitted: list[x509.GeneralName] = [
         *(dns or [NO_DNS_NAMES]),
         *(ips or [NO_IP_ADDRESSES]),
     ]
     return x509.NameConstraints(permitted_subtrees=permitted, excluded_subtrees=None)
+
+
+def general_name_text(name: x509.GeneralName) -> str:
+    """A subtree or alternative name as written in messages; placeholders explained."""
+    if name == NO_DNS_NAMES:
+        return "invalid (no DNS names)"
+    if name == NO_IP_ADDRESSES:
+        return "0.0.0.0/32 (no IP addresses)"
+    return str(name.value)
 
 
 def _within(host: Host, subtree: x509.GeneralName) -> bool:

@@ -15,7 +15,7 @@ from pathlib import Path
 from cryptography import x509
 
 from . import names, store
-from .authority import ca_constraints, check_ca, create_ca
+from .authority import ca_constraints, check_ca, constraint_text, create_ca
 from .config import ServerSettings
 from .errors import CertsError, VerificationFailed
 from .issue import client_bundle, issue_client, issue_server
@@ -82,16 +82,27 @@ def load_ca(
     return ca, key
 
 
+# The two forms of the command that makes a new CA (docs/certificates.md, "Changing names").
+NEW_CA_MAKE = "make new-ca"
+NEW_CA_COMPOSE = "docker compose run --rm certs ensure --new-ca"
+
+
 def _refuse_unpermitted(ca: x509.Certificate, hosts: tuple[names.Host, ...]) -> None:
     refused = names.not_permitted(hosts, ca_constraints(ca))
     if refused:
         listed = ", ".join(str(host) for host in refused)
         raise CertsError(
-            f"The existing CA may not sign for {listed}: its name constraints only permit the "
-            "names it was made for, so browsers would reject such a certificate. Either remove "
-            f"{listed} from CERT_HOSTS, or run `python -m tlsproxy.certs ensure --new-ca` to "
-            "make a new CA for the new list (the old CA files are kept as timestamped backups; "
-            "every device must then trust the new ca.pem)."
+            f"The CA may not sign for {listed}: its name constraints permit "
+            f"{constraint_text(ca).removeprefix('only ')}, so that a stolen CA key cannot "
+            "impersonate any other site (browsers would reject such a certificate). "
+            f"For a public name that readers reach from the internet, the usual answer is a "
+            "publicly trusted certificate from ACME (Let's Encrypt): move the name from "
+            'CERT_HOSTS to ACME_DOMAINS (README, "From the internet"). To have the local CA '
+            f"cover it instead, make a new CA that permits it: `{NEW_CA_MAKE}` (without make: "
+            f"`{NEW_CA_COMPOSE}`), with its domain or range in CERT_PERMIT for room to grow. "
+            "A new CA costs a visit to every device: each must trust the new ca.pem again, and "
+            "client certificates must be made again (the old CA files are kept as .bak). "
+            f"Or remove {listed} from CERT_HOSTS. Nothing was changed."
         )
 
 
@@ -118,7 +129,9 @@ def _ca_for(
         return *existing, False
     key = generate_key(settings.ca_key_type)
     subtrees = (
-        names.subtrees_for(settings.hosts, settings.permit) if settings.name_constraints else None
+        names.subtrees_for(settings.hosts, settings.permit, settings.machine)
+        if settings.name_constraints
+        else None
     )
     return create_ca(key, subtrees, now), key, True
 

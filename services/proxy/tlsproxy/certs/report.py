@@ -11,7 +11,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
 from . import names
-from .authority import ca_constraints
+from .authority import constraint_text
 from .keys import describe_key
 from .operations import EnsureResult
 from .policy import cert_hosts, renew_after
@@ -26,22 +26,6 @@ def fingerprint(cert: x509.Certificate) -> str:
 
 def _when(cert_time: datetime) -> str:
     return f"{cert_time:%Y-%m-%d %H:%M} UTC"
-
-
-def _general_name(name: x509.GeneralName) -> str:
-    if name == names.NO_DNS_NAMES:
-        return "invalid (no DNS names)"
-    if name == names.NO_IP_ADDRESSES:
-        return "0.0.0.0/32 (no IP addresses)"
-    return str(name.value)
-
-
-def constraint_text(cert: x509.Certificate) -> str:
-    constraints = ca_constraints(cert)
-    if constraints is None:
-        return "none (this CA can sign for any name)"
-    permitted = ", ".join(_general_name(name) for name in constraints.permitted_subtrees or [])
-    return f"only {permitted}"
 
 
 def summary(cert: x509.Certificate, title: str) -> list[str]:
@@ -98,10 +82,14 @@ def _extension_value(value: x509.ExtensionType) -> str:
     if isinstance(value, x509.ExtendedKeyUsage):
         return ", ".join(getattr(oid, "_name", oid.dotted_string) for oid in value)
     if isinstance(value, x509.SubjectAlternativeName):
-        return ", ".join(_general_name(name) for name in value)
+        return ", ".join(names.general_name_text(name) for name in value)
     if isinstance(value, x509.NameConstraints):
-        permitted = ", ".join(_general_name(name) for name in value.permitted_subtrees or [])
-        excluded = ", ".join(_general_name(name) for name in value.excluded_subtrees or [])
+        permitted = ", ".join(
+            names.general_name_text(name) for name in value.permitted_subtrees or []
+        )
+        excluded = ", ".join(
+            names.general_name_text(name) for name in value.excluded_subtrees or []
+        )
         return f"permitted: {permitted or '-'}; excluded: {excluded or '-'}"
     if isinstance(value, x509.SubjectKeyIdentifier):
         return value.digest.hex(":")
