@@ -53,7 +53,7 @@ async def test_both_address_families_answer_verified_by_the_kit_ca(
             assert response.headers["Location"] == f"https://{host}:{stack.https_port}/a/b?c=1"
 
 
-@pytest.mark.parametrize("path", ["/any/path?q=1", "/", "/posts/x?a=1&b=%2F", "/a%2Fb/?x=%26y"])
+@pytest.mark.parametrize("path", ["/any/path?q=1", "/", "/posts/x?a=1&b=%2F", "/a%20b/?x=%26y"])
 async def test_plain_http_redirects_to_same_path_on_https(stack: Kit, path: str) -> None:
     async with aiohttp.ClientSession() as session:
         # encoded=True: send the path exactly as written, escapes included.

@@ -48,9 +48,9 @@ CASES: list[tuple[str, Build, int]] = [
         431,
     ),
     (
-        "request_line_over_8190_bytes_gets_431",
+        "request_target_over_8190_bytes_gets_414",
         lambda p: request(f"GET {p}?{'q' * 9000} HTTP/1.1", "Host: localhost"),
-        431,
+        414,
     ),
     (
         "over_100_header_fields_get_431",

@@ -323,11 +323,13 @@ TRAVERSALS = [
 
 
 @pytest.mark.parametrize("path", TRAVERSALS)
-def test_path_traversal_in_media_and_static_gets_404(
+def test_path_traversal_in_media_and_static_gets_400_or_404(
     stack: Kit, docker_client: docker.DockerClient, path: str
 ) -> None:
+    # The proxy refuses what climbs above the root or hides a separator (%2F, %5C) with
+    # 400 and normalizes the rest; the blog answers what is left with 404.
     answer = send_raw(stack, get_request(path))
-    assert answer.status == 404, (path, answer)
+    assert answer.status in (400, 404), (path, answer)
     record("bad inputs tried", "traversal")
 
 

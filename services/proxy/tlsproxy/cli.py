@@ -56,11 +56,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _check(config: Config) -> int:
-    from .tls import CertificateLoadError, certificate_names, server_context
+    from .tls import CertificateLoadError, certificate_names, certificate_present, server_context
 
     print(f"{config.source}: configuration is valid")
     for listener in config.listeners:
         for certificate in listener.certificates:
+            if certificate.optional and not certificate_present(certificate):
+                print(f"  {listener.label}: {certificate.cert} (optional, not there yet)")
+                continue
             try:
                 server_context(certificate, config.tls.profile)
             except CertificateLoadError as exc:

@@ -270,22 +270,28 @@ class ClientConnection(asyncio.Protocol):
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade as upgrade:
             self._after_upgrade_request(data[upgrade.args[0] :])
-            return
         except httptools.HttpParserCallbackError as exc:
             refusal = exc.__context__
-            if isinstance(refusal, RequestRefused):
-                self._refused(refusal)
-            else:
+            if not isinstance(refusal, RequestRefused):
                 raise
-            return
+            self._refused(refusal)
         except httptools.HttpParserError:
             self._malformed()
-            return
-        if self.in_head:
-            if self.head_bytes > self.limits.max_header_block_bytes:
-                self._refused(RequestRefused(431))
-            elif self.state == HEAD:
-                self._arm(self.state_deadline)
+        else:
+            if self.in_head:
+                if self.head_bytes > self.limits.max_header_block_bytes:
+                    self._refused(RequestRefused(431))
+                elif self.state == HEAD:
+                    self._arm(self.state_deadline)
+        # Requests are answered once all the bytes at hand are parsed: a request whose
+        # body breaks its framing in the same read is refused before any of it is
+        # forwarded.
+        if self.request is None and self.pending and self.state in (AWAITING, HEAD, BUSY):
+            self._begin(self.pending.popleft())
+        if self.pending:
+            self._pause(PAUSE_PIPELINE)
+        elif self.state < LINGER:
+            self._resume(PAUSE_PIPELINE)
 
     # llhttp callbacks, in the order they come for one request.
     def on_message_begin(self) -> None:
@@ -331,14 +337,9 @@ class ClientConnection(asyncio.Protocol):
             self.context.scheme,
             self.limits.max_body_bytes,
         )
-        incoming = _Incoming(head)
+        incoming = _Incoming(head, chunks=[])
         self.parsing = incoming
-        if self.request is None and not self.pending:
-            self._begin(incoming)
-        else:
-            incoming.chunks = []
-            self.pending.append(incoming)
-            self._pause(PAUSE_PIPELINE)
+        self.pending.append(incoming)
 
     def on_body(self, data: bytes) -> None:
         incoming = self.parsing
@@ -390,9 +391,10 @@ class ClientConnection(asyncio.Protocol):
         self.sink = sink
 
     def send_continue(self) -> None:
-        """RFC 9110 10.1.1: the body is wanted now (sent only when it was asked for)."""
+        """RFC 9110 10.1.1: the body is wanted now (sent only when it was asked for, even
+        if the body is here already: clients wait for it either way)."""
         request = self.request
-        if request is not None and request.expect_continue and not self.request_complete:
+        if request is not None and request.expect_continue:
             request.expect_continue = False
             self.write(CONTINUE)
 
@@ -400,10 +402,7 @@ class ClientConnection(asyncio.Protocol):
         """A request head broke a rule (or a limit): answered in turn, then closed."""
         self.in_head = False
         self._pause(PAUSE_PIPELINE)  # nothing after it on this connection is read
-        if self.state == BUSY and (self.request is not None or self.pending):
-            self.pending.append(_Incoming(None, refusal))
-            return
-        self._answer_refusal(refusal)
+        self.pending.append(_Incoming(None, refusal))
 
     def _malformed(self) -> None:
         """llhttp refused the bytes: a bad head, or a broken body of a request."""
