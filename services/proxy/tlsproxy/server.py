@@ -24,6 +24,7 @@ import socket
 import ssl
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .accesslog import AccessLog
@@ -40,6 +41,7 @@ from .listener import ListenerHandler, hsts_value
 from .metrics import Metrics, Snapshot
 from .redirect import RedirectHandler
 from .tls import CertificateLoadError, certificate_expiry, listener_context
+from .tls_transport import TLSListener
 
 METRICS_CONNECTIONS = 64  # scrapers are few
 
@@ -85,7 +87,7 @@ class _Generation:
     checks: ActiveChecks
     listeners: list[ListenerContext] = field(default_factory=list)
     certificate_expiry: dict[str, float] = field(default_factory=dict)
-    servers: list[asyncio.Server] = field(default_factory=list)
+    servers: list[asyncio.Server | TLSListener] = field(default_factory=list)
 
     def stop_accepting(self) -> None:
         for server in self.servers:
@@ -226,13 +228,13 @@ class Proxy:
                 metrics=self.metrics,
                 connections=set(),
             )
-            server = await loop.create_server(
-                _factory(context),
-                sock=sock.dup(),  # each generation closes only its own descriptor
-                ssl=ctx,
-                backlog=1024,
-                ssl_handshake_timeout=limits.header_timeout if ctx else None,
-            )
+            own = sock.dup()  # each generation closes only its own descriptor
+            own.setblocking(False)
+            server: asyncio.Server | TLSListener
+            if ctx is not None:
+                server = TLSListener(loop, own, ctx, _factory(context), limits.header_timeout)
+            else:
+                server = await loop.create_server(_factory(context), sock=own, backlog=1024)
             generation.listeners.append(context)
             generation.servers.append(server)
         generation.checks.start()
@@ -355,7 +357,7 @@ class Proxy:
         self._retired.clear()
 
 
-def _factory(context: ListenerContext) -> object:
+def _factory(context: ListenerContext) -> Callable[[], ClientConnection]:
     def make() -> ClientConnection:
         return ClientConnection(context)
 

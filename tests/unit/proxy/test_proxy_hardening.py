@@ -279,3 +279,22 @@ async def test_a_reader_that_stops_reading_is_cut_at_send_timeout(
         writer.close()
         assert proxy.proxy.gate.open == 0
     assert received < 64 * 1024 * 1024  # cut, not completed
+
+
+async def test_plain_http_on_the_https_port_gets_a_readable_400(
+    backend_url: str, server_cert: tuple[Path, Path], ca: LocalCA
+) -> None:
+    """Issue 14 #6: as nginx does, the client learns what went wrong (instead of a
+    connection closed without a word), and TLS clients are still served."""
+    async with RunningProxy(config_from(base_document(*server_cert, backend_url))) as proxy:
+        answer = await raw_exchange(
+            proxy.https_port, b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n", ctx=None
+        )
+        served = await raw_exchange(
+            proxy.https_port,
+            b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+            ca.client_context(),
+        )
+    assert status_of(answer) == 400
+    assert b"speaks HTTPS only" in answer and b"https://" in answer
+    assert status_of(served) == 200
