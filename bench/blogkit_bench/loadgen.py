@@ -1,4 +1,5 @@
-"""The load generators: ``wrk`` (keep-alive and new connections) and ``curl`` (upload).
+"""The load generators: ``wrk`` (keep-alive and new connections), ``curl`` (upload) and
+``resume_client`` (resumed TLS sessions).
 
 Each run returns a ``Load``: what was done in the window, measured by the client.
 """
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,3 +72,24 @@ def upload(url: str, body: Path, size: int, ca: Path, core: int) -> Load:
     if done.returncode != 0 or len(lines) < 2 or lines[0] != str(size):
         raise LoadError(f"upload to {url} failed ({done.returncode}): {done.stderr}{done.stdout}")
     return Load(requests=1, seconds=float(lines[-1]), bytes=size)
+
+
+def resumed(url: str, seconds: float, ca: Path, core: int) -> Load:
+    """New connections, each resuming the last one's TLS session (``resume_client``)."""
+    command = ["taskset", "-c", str(core), sys.executable, "-m", "blogkit_bench.resume_client"]
+    done = subprocess.run(  # noqa: S603 - our own fixed command line
+        [*command, url, f"{seconds:g}", str(ca)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        raise LoadError(f"resume_client {url} failed ({done.returncode}): {done.stderr}")
+    figures = json.loads(lines[-1])
+    if figures["resumed"] < figures["connections"] - 1:
+        raise LoadError(
+            f"{url}: only {figures['resumed']} of {figures['connections']} sessions resumed"
+        )
+    return Load(requests=figures["connections"], seconds=figures["seconds"], bytes=figures["bytes"])

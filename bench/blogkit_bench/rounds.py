@@ -84,6 +84,8 @@ def measure(stack: Stack, system: System, workload: Workload, plan: Plan) -> Sam
             load = loadgen.upload(
                 url, plan.upload_file, plan.upload_bytes, stack.certificates.ca, plan.client_core
             )
+        elif workload.client == "resumed":
+            load = loadgen.resumed(url, plan.seconds, stack.certificates.ca, plan.client_core)
         else:
             load = loadgen.wrk(url, plan.seconds, CONNECTIONS, plan.client_core, headers)
     cpu = procstat.cpu_seconds(system.pid) - cpu_before if system.pid else None
@@ -110,6 +112,8 @@ def run(stack: Stack, plan: Plan, results: Results) -> list[str]:
             if workload.name in results.notes:
                 continue
             for system in order:
+                if workload.client == "resumed" and not system.base.startswith("https:"):
+                    continue  # the ceiling speaks no TLS: nothing to resume
                 try:
                     sample = measure(stack, system, workload, plan)
                 except LoadError as exc:

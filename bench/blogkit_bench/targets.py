@@ -29,9 +29,9 @@ class Target:
 TARGETS: tuple[Target, ...] = (
     Target("small", "cpu", 2.0, True, label="CPU per request"),
     Target("small", "throughput", 0.6, False, label="req/s"),
-    Target("small", "p99_ms", 2.0, True, label="p99 latency"),
+    Target("small", "p99_ms", 1.5, True, label="p99 latency"),
     Target("mib", "cpu", 1.0, True, label="CPU per MiB"),
     Target("mib", "throughput", 1.0, False, label="MiB/s"),
     Target("newconn", "cpu", 1.25, True, label="CPU per connection"),
-    Target("upload", "peak_mib", 100.0, True, ratio=False, label="peak memory MiB"),
+    Target("upload", "peak_mib", 64.0, True, ratio=False, label="peak memory MiB"),
 )

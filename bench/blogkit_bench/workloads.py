@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Client = Literal["keepalive", "close", "upload"]
+Client = Literal["keepalive", "close", "resumed", "upload"]
 Per = Literal["request", "MiB", "connection"]
 Backend = Literal["bench", "blog"]
 MIB = 1024 * 1024
@@ -50,6 +50,7 @@ WORKLOADS: tuple[Workload, ...] = (
     Workload("small", "1 KiB responses, keep-alive", "/small", "keepalive", "request"),
     Workload("mib", "1 MiB responses, keep-alive", "/mib", "keepalive", "MiB"),
     Workload("newconn", "new TLS connection per request", "/small", "close", "connection"),
+    Workload("resumed", "resumed TLS session per request", "/small", "resumed", "connection"),
     Workload("upload", "upload streamed through", "/upload", "upload", "MiB"),
     Workload("blog_front", "blog front page", "/", "keepalive", "request", "blog"),
     Workload("blog_front_304", "blog front page, 304", "/", "keepalive", "request", "blog", True),

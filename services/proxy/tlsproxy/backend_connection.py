@@ -66,6 +66,8 @@ class ResponseSink(Protocol):
     """What receives a backend's response (an exchange)."""
 
     def response_head(self, status: int, reason: str, fields: Fields, keep_alive: bool) -> None: ...
+    def cork(self) -> None: ...
+    def uncork(self) -> None: ...
     def response_interim(self, status: int, reason: str, fields: Fields) -> None: ...
     def response_body(self, data: bytes) -> None: ...
     def response_end(self) -> None: ...
@@ -110,6 +112,8 @@ class BackendConnection(asyncio.Protocol):
         self.done = False  # the final response was read to its end
         self.until_close = False  # its body ends when the backend closes
         self.release_due = False
+        self.body_left = -1  # bytes of a Content-Length body still to come (-1: not known)
+        self.raw = False  # the rest of that body is relayed without the parser
         # -- per response head being parsed
         self.reason: list[bytes] = []
         self.fields = Fields()
@@ -174,6 +178,8 @@ class BackendConnection(asyncio.Protocol):
         self.done = False
         self.until_close = False
         self.release_due = False
+        self.body_left = -1
+        self.raw = False
         self.last_read = self.loop.time()
         self.send(head)
 
@@ -208,20 +214,52 @@ class BackendConnection(asyncio.Protocol):
             self.close()  # bytes on an idle connection answer nothing we asked
             return
         self.release_due = True
+        if sink is not None:
+            sink.cork()
+        if self.raw:
+            self._relay_raw(data)
+        else:
+            self._parse(data)
+        if sink is not None:
+            sink.uncork()
+        self.release_due = False
+        if self.sink is None and self.tunnel is None:
+            self._release()
+
+    def _parse(self, data: bytes) -> None:
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade as upgrade:
             rest = data[upgrade.args[0] :]
             if self.tunnel is not None and rest:
                 self.tunnel(rest)
+            return
         except httptools.HttpParserCallbackError as exc:
             if not isinstance(exc.__context__, _Stop):
                 raise
+            return
         except httptools.HttpParserError as exc:
             self._invalid(f"invalid HTTP/1.1 response: {exc}")
-        self.release_due = False
-        if self.sink is None and self.tunnel is None:
-            self._release()
+            return
+        if self.body_left > 0 and not self.done and self.sink is not None:
+            # The head is parsed and the body's length is known: the rest of it is
+            # counted, not parsed (llhttp would copy every chunk once more).
+            self.raw = True
+
+    def _relay_raw(self, data: bytes) -> None:
+        """The rest of a Content-Length body: relayed as it comes, counted to its end."""
+        sink = self.sink
+        if sink is None or self.done:
+            self.reusable = False  # bytes after the answer: never reused
+            return
+        left = self.body_left
+        if len(data) > left:
+            self.reusable = False  # the body is followed by bytes nobody asked for
+            data = data[:left]
+        self.body_left = left - len(data)
+        sink.response_body(data)
+        if self.body_left == 0:
+            self._complete(sink)
 
     def _invalid(self, reason: str) -> None:
         self.reusable = False
@@ -267,9 +305,13 @@ class BackendConnection(asyncio.Protocol):
         keep_alive = self.parser.should_keep_alive()
         self.reusable = keep_alive
         fields = self.fields
-        if status not in (204, 304) and not self.head_only and "content-length" not in fields:
-            codings = list_tokens(fields.get_all("transfer-encoding"))
-            self.until_close = not codings or codings[-1] != "chunked"
+        if status not in (204, 304) and not self.head_only:
+            length = fields.get("content-length")
+            if length is None:
+                codings = list_tokens(fields.get_all("transfer-encoding"))
+                self.until_close = not codings or codings[-1] != "chunked"
+            elif "transfer-encoding" not in fields:
+                self.body_left = int(length)  # llhttp checked it is one decimal number
         reason = b"".join(self.reason).decode("latin-1")
         sink.response_head(status, reason, self.fields, keep_alive)
         if self.head_only and status >= 200 and self.sink is sink:
@@ -284,6 +326,8 @@ class BackendConnection(asyncio.Protocol):
     def on_body(self, data: bytes) -> None:
         sink = self.sink
         if sink is not None and not self.done:
+            if self.body_left > 0:
+                self.body_left -= len(data)
             sink.response_body(data)
 
     def on_message_complete(self) -> None:

@@ -27,6 +27,7 @@ class BackendPool:
 
     def __init__(self, limits: Limits) -> None:
         self._limits = limits
+        self._loop = asyncio.get_running_loop()
         self._idle: dict[Backend, list[BackendConnection]] = {}
         self.closed = False
 
@@ -35,7 +36,7 @@ class BackendPool:
         idle = self._idle.get(backend)
         if not idle:
             return None
-        oldest = asyncio.get_running_loop().time() - KEEPALIVE_SECONDS
+        oldest = self._loop.time() - KEEPALIVE_SECONDS
         while idle:
             connection = idle.pop()
             if connection.idle_since >= oldest and not connection.closed:

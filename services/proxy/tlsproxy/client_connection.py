@@ -143,6 +143,7 @@ class ClientConnection(asyncio.Protocol):
         self.state_deadline = self.loop.time() + self.limits.header_timeout
         self.linger_until = 0.0
         self.corked: list[bytes] | None = None
+        self.head_at = -1  # where the current response's head sits in ``corked``
         self._subject: str | None = None
         self._subject_read = False
         self._counted = False
@@ -163,6 +164,7 @@ class ClientConnection(asyncio.Protocol):
         self.sent = 0
         self.close_after = False
         self.log_extra: tuple[str, str] = ("none", "none")  # (route, backend) for metrics
+        self.beginning: _Incoming | None = None  # while its handler runs
 
     # -- connection life ------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -378,17 +380,23 @@ class ClientConnection(asyncio.Protocol):
         self.sent = 0
         self.close_after = not head.keep_alive or self.context.retired
         self.log_extra = ("none", "none")
+        self.beginning = incoming
         self.context.handler.dispatch(self, head)
-        chunks, incoming.chunks = incoming.chunks, None
-        if chunks and self.sink is not None:
-            for chunk in chunks:
-                self.sink.request_body(chunk)
-            if incoming.complete:
-                self.sink.request_end()
+        self.beginning = None
+        incoming.chunks = None  # no sink took them: the proxy answered itself
 
     def attach(self, sink: BodySink) -> None:
-        """``sink`` answers the current request and gets its body from now on."""
+        """``sink`` answers the current request and gets its body from now on, starting
+        with what already arrived with the head."""
         self.sink = sink
+        incoming = self.beginning
+        if incoming is None:
+            return
+        chunks, incoming.chunks = incoming.chunks, None
+        for chunk in chunks or ():
+            sink.request_body(chunk)
+        if chunks is not None and incoming.complete:
+            sink.request_end()
 
     def send_continue(self) -> None:
         """RFC 9110 10.1.1: the body is wanted now (sent only when it was asked for, even
@@ -471,6 +479,7 @@ class ClientConnection(asyncio.Protocol):
             self.corked = []
 
     def uncork(self) -> None:
+        self.head_at = -1
         corked, self.corked = self.corked, None
         if corked and self.transport is not None:
             self.transport.write(corked[0] if len(corked) == 1 else b"".join(corked))
@@ -501,6 +510,7 @@ class ClientConnection(asyncio.Protocol):
         elif version == "1.0":
             parts.append(b"Connection: keep-alive\r\n")
         parts.append(b"\r\n")
+        self.head_at = len(self.corked) if self.corked is not None else -1
         self.status = status
         if head_only or length == NO_BODY:
             self.framing = _SILENT
@@ -529,6 +539,18 @@ class ClientConnection(asyncio.Protocol):
             + (b"Strict-Transport-Security: " + hsts.encode() + b"\r\n" if hsts else b"")
             + b"Upgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
         )
+
+    def retract_response(self) -> bool:
+        """Take back a response whose head has not left yet (it waits in the cork), so
+        that an error page can answer instead; False when bytes of it were sent."""
+        if self.corked is None or self.head_at < 0 or self.status == 0:
+            return False
+        del self.corked[self.head_at :]
+        self.head_at = -1
+        self.status = 0
+        self.framing = _SILENT
+        self.sent = 0
+        return True
 
     def send_body(self, data: bytes) -> None:
         if self.framing == _SILENT or not data:

@@ -155,23 +155,25 @@ class Exchange:
         self._fail(error.status)
 
     def _use(self, connection: BackendConnection, state: BackendHealth) -> None:
+        """Send on ``connection`` everything there is: the head (or, retrying, what the
+        stale connection got), the body held so far and its end, in one write."""
         self.backend = connection
         self.client.log_extra = (self.balancer.route.name, state.backend.url)
-        if self.replay is not None:  # the retry of a request a stale connection lost
-            connection.start(self, b"".join(self.replay), self.request.method == "HEAD")
-            if self.sent_all:
-                self.wait_since = self.client.loop.time()
-                self._arm()
-        else:
-            head = self._backend_head(state.backend)
-            self.replay = [head]
-            self.replay_bytes = len(head)
-            connection.start(self, head, self.request.method == "HEAD")
+        retrying = self.replay is not None
+        parts = list(self.replay or ()) if retrying else [self._backend_head(state.backend)]
         held, self.held, self.held_bytes = self.held, [], 0
-        for chunk in held:
-            self._send_body(chunk)
-        if self.client_done:
-            self._send_end()
+        parts += [self._framed(chunk) for chunk in held]
+        if self.client_done and not self.sent_all:
+            if self.request.chunked:
+                parts.append(_LAST_CHUNK)
+            self.sent_all = True
+        data = b"".join(parts)
+        self.replay = [data] if len(data) <= REPLAY_LIMIT else None
+        self.replay_bytes = len(data)
+        connection.start(self, data, self.request.method == "HEAD")
+        if self.sent_all:
+            self.wait_since = self.client.loop.time()
+            self._arm()
         if self.holding_back:
             self.holding_back = False
             self._hold_client(False)
@@ -215,9 +217,13 @@ class Exchange:
         self._send_body(data)
 
     def _send_body(self, data: bytes) -> None:
+        self._send(self._framed(data))
+
+    def _framed(self, data: bytes) -> bytes:
+        """A body chunk as the backend gets it: re-chunked when the request is chunked."""
         if self.request.chunked:
-            data = b"%x\r\n" % len(data) + data + b"\r\n"
-        self._send(data)
+            return b"%x\r\n" % len(data) + data + b"\r\n"
+        return data
 
     def request_end(self) -> None:
         self.client_done = True
@@ -275,6 +281,13 @@ class Exchange:
         self.responding = True
         self.client.send_head(status, reason, out, length)
 
+    def cork(self) -> None:
+        """What the next callbacks write to the client leaves in one write (``uncork``)."""
+        self.client.cork()
+
+    def uncork(self) -> None:
+        self.client.uncork()
+
     def response_interim(self, status: int, reason: str, fields: Fields) -> None:
         """A 1xx before the final answer: relayed (RFC 9110 15.2), except 100, which
         the proxy already sent when it took the body (it removed ``Expect``)."""
@@ -300,6 +313,8 @@ class Exchange:
             return
         if backend is not None:
             backend.close()
+        if self.responding and self.client.retract_response():
+            self.responding = False  # nothing of it left yet: an error page instead
         if not self.responding and self._may_retry(backend, error):
             return
         if self.responding:
@@ -318,9 +333,9 @@ class Exchange:
             return False
         state = self.candidates[self.attempt]
         if lost.exchanges > 1 and self.replay is not None and not self.retried_stale:
-            # A kept-alive connection the backend closed while it sat idle.
+            # A kept-alive connection the backend closed while it sat idle: the same
+            # bytes again (the end of the body too, if it was sent) on a new one.
             self.retried_stale = True
-            self.sent_all = False
             self.pending_task = asyncio.ensure_future(self._connect(state))
             return True
         request = self.request
@@ -404,11 +419,7 @@ class Exchange:
 
     # -- time limits ------------------------------------------------------------------
     def _arm(self) -> None:
-        self.client.rearm(self.client.loop.time() + self._soonest_limit())
-
-    def _soonest_limit(self) -> float:
-        limits = self.limits
-        return min(limits.body_timeout, limits.backend_read_timeout, limits.send_timeout)
+        self.client.rearm(self.client.loop.time() + self.forwarder.soonest_limit)
 
     def next_deadline(self, now: float) -> float | None:
         """Act on a passed time limit (answering 408/504, or cutting the connection);
@@ -425,7 +436,7 @@ class Exchange:
             return deadline
         if self.paused_at:  # the client is held back: its pace is not its fault
             if self.holding_back:
-                return now + self._soonest_limit()  # connecting: its own time-out applies
+                return now + self.forwarder.soonest_limit  # connecting: its own time-out applies
             deadline = self.paused_at + limits.backend_read_timeout
             if now >= deadline:  # the backend stopped taking the body
                 self.backend_failed(BackendTimeout("the request body was not read in time"))
@@ -448,7 +459,7 @@ class Exchange:
                 self.backend_failed(BackendTimeout("no answer in time"))
                 return None
             return deadline
-        return now + self._soonest_limit()  # connecting: its own time-out applies
+        return now + self.forwarder.soonest_limit  # connecting: its own time-out applies
 
     def _cut(self) -> None:
         self._end_backend_side()

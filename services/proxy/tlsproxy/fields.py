@@ -57,7 +57,10 @@ class Fields:
         return removed
 
     def __contains__(self, lower: object) -> bool:
-        return any(key == lower for key, _, _ in self.lines)
+        for line in self.lines:
+            if line[0] == lower:
+                return True
+        return False
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         """``(name, value)`` pairs in order."""

@@ -113,8 +113,10 @@ def add_forwarding_fields(
         previous = ", ".join(incoming.get_all("forwarded"))
         out.add("Forwarded", f"{previous}, {ours}" if previous else ours)
     else:
-        out.add("X-Forwarded-For", peer)
-        out.add("X-Forwarded-Proto", proto)
-        out.add("X-Forwarded-Host", host)
-        out.add("X-Forwarded-Port", str(port))
-        out.add("Forwarded", ours)
+        out.lines += (
+            ("x-forwarded-for", "X-Forwarded-For", peer),
+            ("x-forwarded-proto", "X-Forwarded-Proto", proto),
+            ("x-forwarded-host", "X-Forwarded-Host", host),
+            ("x-forwarded-port", "X-Forwarded-Port", str(port)),
+            ("forwarded", "Forwarded", ours),
+        )

@@ -18,7 +18,7 @@ from .errors import NO_CLIENT_CERTIFICATE, Answer, error_answer
 from .exchange import Exchange
 from .fields import Fields
 from .forwarded import CLIENT_ADDRESS_FIELDS, FORWARDING_FIELDS, TrustPolicy, add_forwarding_fields
-from .hop_by_hop import end_to_end
+from .hop_by_hop import dropping, end_to_end
 from .listener import ListenerHandler
 from .rewrite import BackendRewriter
 from .routing import Router
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 # Never from the client: forwarding and address claims, our own identity fields,
 # framing (ours describes what we send), Host (sent first, by us), and Expect
 # (the proxy answers 100-continue itself).
-_DROP_FROM_REQUEST = (
+_DROP_FROM_REQUEST = dropping(
     FORWARDING_FIELDS
     | CLIENT_ADDRESS_FIELDS
     | frozenset(("host", "content-length", "expect", USER_HEADER.lower(), SUBJECT_HEADER.lower()))
@@ -52,7 +52,11 @@ class ProxyHandler(ListenerHandler):
         health: HealthBoard,
     ) -> None:
         super().__init__(config, listener)
-        self.limits = config.limits
+        self.limits = limits = config.limits
+        # How often an exchange looks at its time limits, at least.
+        self.soonest_limit = min(
+            limits.body_timeout, limits.backend_read_timeout, limits.send_timeout
+        )
         self.pool = pool
         self.health = health
         self.router = Router(config.routes)

@@ -30,17 +30,25 @@ def connection_listed(fields: Fields) -> frozenset[str]:
     return frozenset(list_tokens(fields.get_all("connection")))
 
 
-def end_to_end(fields: Fields, also_drop: frozenset[str] = frozenset()) -> Fields:
-    """A copy of ``fields`` without hop-by-hop ones and without ``also_drop`` (lower-case
-    names). A name spelt with underscores for dashes counts as that name: CGI and WSGI
-    read ``X_Forwarded_For`` as ``X-Forwarded-For`` (nginx drops such names altogether)."""
-    dropped = HOP_BY_HOP | also_drop
-    if "connection" in fields:
-        dropped |= connection_listed(fields)
+def dropping(also_drop: frozenset[str]) -> frozenset[str]:
+    """The names ``end_to_end`` drops besides ``also_drop``: computed once per caller."""
+    return HOP_BY_HOP | also_drop
+
+
+def end_to_end(fields: Fields, dropped: frozenset[str] = HOP_BY_HOP) -> Fields:
+    """A copy of ``fields`` without the lower-case names in ``dropped`` (hop-by-hop ones
+    at least: ``dropping``) and without those ``Connection`` lists. A name spelt with
+    underscores for dashes counts as that name: CGI and WSGI read ``X_Forwarded_For`` as
+    ``X-Forwarded-For`` (nginx drops such names altogether)."""
+    lines = fields.lines
+    for line in lines:
+        if line[0] == "connection":
+            dropped = dropped | connection_listed(fields)
+            break
     return Fields(
         [
             line
-            for line in fields.lines
+            for line in lines
             if line[0] not in dropped and ("_" not in line[0] or _dashed(line[0]) not in dropped)
         ]
     )

@@ -150,6 +150,10 @@ class TLSTransport(asyncio.Transport):
                     self.close()
                 return
             protocol.data_received(data)
+            if len(data) < READ_SIZE and not sock.pending():
+                # Likely all there was (a request): the socket's readiness calls again
+                # for more, which spares the exception of a read that finds nothing.
+                return
         if sock.pending():  # more decrypted bytes are held: go on after others had a turn
             self._loop.call_soon(self._read_ready)
 
