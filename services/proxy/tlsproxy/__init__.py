@@ -1,25 +1,29 @@
 """TLS reverse proxy for the safe blogging kit.
 
-Read by file name, one idea per module (after Caddy's ``reverseproxy``):
+A request's way through the proxy, stage by stage, each in the module named for it:
 
-- ``config`` / ``interpolate`` / ``config_lines``: the TOML file, validated into one
-  typed object, with line numbers in errors.
-- ``server``: listening sockets, configuration generations (reload without dropping
-  connections), signals, graceful shutdown; ``certwatch``: renewed certificate files;
-  ``workers``: one process per core on ``SO_REUSEPORT`` sockets.
-- ``protocol``: the client connection (limits, header deadline, parser errors).
-- ``listener``: what every listener does first (framing checks, /healthz, HSTS, log).
-- ``redirect``: the HTTP-to-HTTPS listener; ``handler``: the forwarding one.
-- ``streaming``: request and response bodies in motion, with bounded memory.
-- ``routing``: first-match routes; ``upstream``: the backend connection pool;
-  ``backend_pool``: the lean keep-alive path for bodiless GET and HEAD.
-- ``balancer``: priority tiers, weighted random / round robin, affinity cookie;
-  ``backend_health``: passive marks, active probes.
-- ``access``: per-route allow/deny, client certificates, Basic auth (``basic_auth``,
-  ``htpasswd``).
-- ``forwarded`` / ``hop_by_hop`` / ``rewrite``: header rules toward and from backends.
-- ``websocket``: upgrade pass-through; ``tls``: profiles, certificates, SNI.
-- ``metrics``: Prometheus counters and their listener; ``events``: JSON state events.
-- ``accesslog``, ``errors``, ``healthcheck``, ``cli``.
-- ``certs``: the certificate tool (a separate subpackage).
+1. accept: ``tls_transport`` (HTTPS: the first byte decides TLS or a plain-HTTP 400;
+   OpenSSL reads and writes the socket itself) or the loop's TCP server (plain HTTP);
+   ``connection_limits`` counts connections in all and per client address.
+2. parse: ``client_connection`` feeds llhttp (``httptools``, strict) and enforces the
+   size and time limits of a request head and body; ``fields`` holds header lines.
+3. guard: ``request`` applies the head rules (framing, Host via ``host``, the
+   request-target via ``target``) and refuses what breaks them.
+4. route: ``listener`` answers ``/healthz``; ``handler`` picks the route
+   (``routing``), checks who may pass (``access``, ``basic_auth``, ``htpasswd``) and
+   shapes the fields the backend gets (``hop_by_hop``, ``forwarded``); ``redirect``
+   is the HTTP-to-HTTPS listener (and ``acme_challenge`` its HTTP-01 answers).
+5. forward: ``exchange`` chooses a backend (``balancer``, ``backend_health``), takes a
+   connection (``backend_pool``, ``backend_connection``) and streams the request body.
+6. relay: ``exchange`` streams the response back with flow control, rewriting what
+   exposes the backend (``rewrite``); after a 101, ``tunnel`` relays bytes. The
+   response field policy (HSTS, ``Server``) is applied once, in ``client_connection``.
+
+Around them: ``config`` / ``interpolate`` / ``config_lines`` (the TOML file, validated
+into one typed object), ``server`` (listening sockets, configuration generations,
+reload without dropping connections, signals, graceful shutdown), ``certwatch``
+(renewed certificate files), ``workers`` (one process per core on ``SO_REUSEPORT``),
+``tls`` (profiles, certificates, SNI), ``errors`` (the proxy's own answers),
+``accesslog``, ``metrics``, ``events``, ``healthcheck``, ``cli``; and ``certs``, the
+certificate tool (a separate subpackage).
 """

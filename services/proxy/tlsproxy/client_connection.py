@@ -61,6 +61,8 @@ PAUSE_PIPELINE = 1  # a next request waits for the current one to be answered
 PAUSE_BACKEND = 2  # the backend is not taking the request body as fast as it comes
 PAUSE_HELD = 4  # request bytes are held until a decision (upgrade, connect)
 
+_SERVER_LINE = b"Server: " + SERVER_NAME.encode() + b"\r\n"
+_BACKEND_HSTS = frozenset(("strict-transport-security",))
 LINGER_SECONDS = 2.0  # at most this long unread request bytes are drained before closing
 LINGER_QUIET = 0.25  # ...and no longer than this once nothing more arrives
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
@@ -496,11 +498,7 @@ class ClientConnection(asyncio.Protocol):
             self.close_after = True
         if not self.request_complete:
             self.close_after = True  # the rest of its body is not read: no keep-alive
-        parts = [f"HTTP/1.1 {status} {reason}\r\n".encode("latin-1"), fields.encode()]
-        if self.context.hsts is not None:
-            parts.append(b"Strict-Transport-Security: " + self.context.hsts.encode() + b"\r\n")
-        if "server" not in fields:
-            parts.append(b"Server: " + SERVER_NAME.encode() + b"\r\n")
+        parts = [f"HTTP/1.1 {status} {reason}\r\n".encode("latin-1"), self._policy(fields)]
         if length >= 0:
             parts.append(b"Content-Length: %d\r\n" % length)
         elif length == UNKNOWN_LENGTH and version == "1.1" and not head_only:
@@ -531,14 +529,27 @@ class ClientConnection(asyncio.Protocol):
 
     def send_switching_protocols(self, fields: Fields) -> None:
         """The 101 head of a WebSocket switch (RFC 6455 4.2.2); a tunnel follows."""
-        hsts = self.context.hsts
         self.status = 101
         self.write(
             b"HTTP/1.1 101 Switching Protocols\r\n"
-            + fields.encode()
-            + (b"Strict-Transport-Security: " + hsts.encode() + b"\r\n" if hsts else b"")
+            + self._policy(fields)
             + b"Upgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
         )
+
+    def _policy(self, fields: Fields) -> bytes:
+        """The one place the proxy's response field policy is applied, to relayed and
+        own answers alike: on HTTPS listeners ours ``Strict-Transport-Security``
+        replaces any a backend sent, and ``Server`` names the proxy when the backend
+        names nothing (hop-by-hop and framing fields were removed by the caller)."""
+        hsts = self.context.hsts
+        lines = fields.encode()
+        if hsts is not None:
+            if "strict-transport-security" in fields:
+                lines = fields.without(_BACKEND_HSTS).encode()
+            lines += b"Strict-Transport-Security: " + hsts.encode() + b"\r\n"
+        if "server" not in fields:
+            lines += _SERVER_LINE
+        return lines
 
     def retract_response(self) -> bool:
         """Take back a response whose head has not left yet (it waits in the cork), so
