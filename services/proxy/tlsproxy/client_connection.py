@@ -144,6 +144,7 @@ class ClientConnection(asyncio.Protocol):
         self.timer_at = math.inf
         self.state_deadline = self.loop.time() + self.limits.header_timeout
         self.linger_until = 0.0
+        self.client_eof = False
         self.corked: list[bytes] | None = None
         self.head_at = -1  # where the current response's head sits in ``corked``
         self._subject: str | None = None
@@ -204,7 +205,9 @@ class ClientConnection(asyncio.Protocol):
             sink.client_lost()
 
     def eof_received(self) -> bool:
-        # A client that half-closes after its whole request still gets the answer.
+        # A client that half-closes after its whole request still gets the answer,
+        # then the connection closes (nothing more will come on it).
+        self.client_eof = True
         return self.state == BUSY and self.request_complete
 
     def pause_writing(self) -> None:
@@ -601,7 +604,7 @@ class ClientConnection(asyncio.Protocol):
             metrics.request_done(*self.log_extra, self.status, self.started)
         self.sink = None
         self.request = None
-        if self.close_after or self.context.retired or not self.request_complete:
+        if self.close_after or self.context.retired or self.client_eof or not self.request_complete:
             self._close_after_answer()
             return
         if self.held is not None:  # after an upgrade request that was not switched

@@ -298,3 +298,21 @@ async def test_plain_http_on_the_https_port_gets_a_readable_400(
     assert status_of(answer) == 400
     assert b"speaks HTTPS only" in answer and b"https://" in answer
     assert status_of(served) == 200
+
+
+async def test_a_client_that_half_closes_after_its_request_gets_the_answer_then_eof(
+    backend_url: str,
+) -> None:
+    """RFC 9112 9.6: a client may shut down its sending side after a request; it still
+    gets the answer, and the proxy then closes (no idle connection left behind)."""
+    document = {
+        "listeners": [{"kind": "http", "address": "127.0.0.1", "port": 1}],
+        "routes": [{"backends": [backend_url]}],
+    }
+    async with RunningProxy(config_from(document)) as proxy:
+        reader, writer = await asyncio.open_connection("127.0.0.1", proxy.proxy.ports[0])
+        writer.write(b"GET /half HTTP/1.1\r\n" + H + b"\r\n")
+        writer.write_eof()
+        answer = await asyncio.wait_for(reader.read(), 5)  # EOF ends it: no idle wait
+        writer.close()
+    assert status_of(answer) == 200 and b'"/half"' in answer
