@@ -40,22 +40,9 @@ class Router:
         )
 
     def match(self, host: str, path: str, method: str) -> Route | None:
-        """``host`` is lower-case without port; ``path`` the raw path (no query)."""
+        """``host``: the validated Host's host, lower-case, no port (``host.Authority``);
+        ``path``: the normalized path (``target``), no query."""
         for compiled in self._routes:
             if compiled.matches(host, path, method):
                 return compiled.route
         return None
-
-
-def split_host(host_header: str) -> tuple[str, str | None]:
-    """``"Example.org:8443"`` -> ``("example.org", "8443")``; IPv6 brackets kept."""
-    if host_header.startswith("["):
-        end = host_header.find("]")
-        if end != -1:
-            rest = host_header[end + 1 :]
-            port = rest[1:] if rest.startswith(":") else None
-            return host_header[: end + 1].lower(), port
-    name, sep, port = host_header.rpartition(":")
-    if sep and port.isdigit():
-        return name.lower(), port
-    return host_header.lower(), None

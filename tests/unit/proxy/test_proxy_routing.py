@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 from proxy_testkit import LocalCA, RunningProxy, base_document, config_from
 from tlsproxy.config import parse_config
-from tlsproxy.routing import Router, split_host
+from tlsproxy.routing import Router
 
 ROUTES = [
     {"hosts": ["api.example.org"], "methods": ["POST"], "backends": ["http://api-post:1"]},
@@ -38,19 +38,6 @@ def test_first_matching_route_wins(host: str, path: str, method: str, expected: 
     router = Router(parse_config(document, "t.toml", {}).routes)
     route = router.match(host, path, method)
     assert (route.backends[0].host if route else None) == expected
-
-
-@pytest.mark.parametrize(
-    ("header", "expected"),
-    [
-        ("Example.ORG:8443", ("example.org", "8443")),
-        ("example.org", ("example.org", None)),
-        ("[::1]:443", ("[::1]", "443")),
-        ("[::1]", ("[::1]", None)),
-    ],
-)
-def test_split_host(header: str, expected: tuple[str, str | None]) -> None:
-    assert split_host(header) == expected
 
 
 async def test_unrouted_request_gets_404_from_the_proxy(
