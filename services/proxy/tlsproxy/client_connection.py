@@ -63,6 +63,7 @@ PAUSE_HELD = 4  # request bytes are held until a decision (upgrade, connect)
 
 _SERVER_LINE = b"Server: " + SERVER_NAME.encode() + b"\r\n"
 _BACKEND_HSTS = frozenset(("strict-transport-security",))
+RETIRE_GRACE = 1.0  # seconds a new connection has for its first request after a reload
 LINGER_SECONDS = 2.0  # at most this long unread request bytes are drained before closing
 LINGER_QUIET = 0.25  # ...and no longer than this once nothing more arrives
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
@@ -145,6 +146,7 @@ class ClientConnection(asyncio.Protocol):
         self.state_deadline = self.loop.time() + self.limits.header_timeout
         self.linger_until = 0.0
         self.client_eof = False
+        self.served = 0  # requests answered on this connection
         self.corked: list[bytes] | None = None
         self.head_at = -1  # where the current response's head sits in ``corked``
         self._subject: str | None = None
@@ -187,8 +189,7 @@ class ClientConnection(asyncio.Protocol):
         self._counted = True
         self.context.connections.add(self)
         if self.context.retired:
-            self.close()
-            return
+            self.retire()
         self._arm(self.state_deadline)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -230,10 +231,17 @@ class ClientConnection(asyncio.Protocol):
             self.transport.abort()
 
     def retire(self) -> None:
-        """A reload happened: an idle connection closes now, a busy one after its
-        current exchange, so its next request meets the new configuration."""
-        if self.state == AWAITING:
+        """A reload happened: an idle keep-alive connection closes now, a busy one after
+        its current exchange, so its next request meets the new configuration. A new
+        connection (accepted, maybe still in its handshake) gets ``RETIRE_GRACE`` seconds
+        for the request its client is about to send: closing it at once would lose it."""
+        if self.state != AWAITING:
+            return
+        if self.served:
             self.close()
+            return
+        self.state_deadline = min(self.state_deadline, self.loop.time() + RETIRE_GRACE)
+        self._arm(self.state_deadline)
 
     @property
     def idle(self) -> bool:
@@ -597,6 +605,7 @@ class ClientConnection(asyncio.Protocol):
 
     # -- between requests -----------------------------------------------------------
     def _request_done(self) -> None:
+        self.served += 1
         request = self.request
         self.context.access_log.log(request, self.peer, self.status, self.sent, self.started)
         metrics = self.context.metrics

@@ -101,6 +101,23 @@ async def test_renewed_certificate_is_served_to_new_connections(
     assert [e["outcome"] for e in events(capsys.readouterr().err, "certificates")] == ["applied"]
 
 
+async def test_a_connection_made_just_before_a_reload_still_gets_its_answer(
+    cert_proxy: RunningProxy, ca: LocalCA
+) -> None:
+    """A client that connected (handshake done) as the reload happened sends its first
+    request after it: that request is answered, then the connection closes. (Closing
+    new connections at once made one request in a renewal test fail.)"""
+    reader, writer = await asyncio.open_connection(
+        "127.0.0.1", cert_proxy.https_port, ssl=ca.client_context(), server_hostname="localhost"
+    )
+    running = cert_proxy.proxy
+    await running.reload(running.config)
+    writer.write(b"GET /late HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    answer = await asyncio.wait_for(reader.read(-1), 5)  # answered, then closed
+    writer.close()
+    assert answer.startswith(b"HTTP/1.1 200 ") and b"Connection: close" in answer
+
+
 @pytest.mark.parametrize(
     "damage",
     [
