@@ -39,17 +39,13 @@ def sampled(pid: int | None, out: Path | None, name: str, core: int) -> Iterator
 
 # What a sample's innermost frame is spent on; the first rule that matches wins.
 BUCKETS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("TLS handshake (OpenSSL, via ssl.SSLObject)", ("do_handshake",)),
-    (
-        "TLS encrypt and send to the client",
-        ("SSLObject.write", "StreamWriter._write", "StreamWriter._writelines"),
-    ),
-    ("TLS decrypt", ("SSLObject.read",)),
+    ("TLS handshake (OpenSSL)", ("do_handshake", "SSLSocket._create", "wrap_socket")),
+    ("TLS encrypt and send to the client", ("SSLSocket.send", "SSLObject.write")),
+    ("TLS decrypt and receive", ("SSLSocket.read", "SSLSocket.recv", "SSLObject.read")),
+    ("TLS close (close_notify)", ("SSLSocket.unwrap", "SSLSocket._real_close")),
     ("event loop, system calls, C callbacks (no Python frame)", ("Runner.run", "process ")),
-    ("aiohttp ClientSession objects", ("aiohttp/client.py", "client_reqrep", "connector.py")),
-    ("backend response parsing (C parser, StreamReader)", ("client_proto", "StreamReader")),
-    ("aiohttp server per-request objects", ("web_protocol", "web_request")),
-    ("aiohttp response objects, header serialisation", ("web_response", "http_writer")),
+    ("send to the backend (uvloop write)", ("BackendConnection.send",)),
+    ("HTTP parsing (llhttp via httptools, with its callbacks' bytes)", ("._parse", ".feed ")),
     ("lines of tlsproxy (with the C calls they make)", ("tlsproxy/",)),
 )
 
