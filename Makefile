@@ -7,7 +7,8 @@ SHELL := bash
 # Settings from .env (see .env.example) reach the scripts as well as compose.
 -include .env
 export IMAGE_TAG HTTPS_PORT HTTP_PORT PUBLISH_ADDRESS TLS_PROFILE CERT_HOSTS CERT_LIFETIME CERT_DAYS \
-	CERT_RENEW_INTERVAL CERT_RETRY_INTERVAL BLOG_ACCESS_MODE BLOG_TITLE BASE_IMAGE
+	CERT_RENEW_INTERVAL CERT_RETRY_INTERVAL BLOG_ACCESS_MODE BLOG_TITLE BASE_IMAGE \
+	BLOG_SESSION_IDLE BLOG_SESSION_MAX
 
 # The address the first-run setup link is logged with (this machine, unless .env says).
 ifeq ($(BLOG_PUBLIC_URL),)
