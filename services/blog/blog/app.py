@@ -12,6 +12,7 @@ from .auth import principal_middleware
 from .config import FALLBACK_ORIGIN, Settings
 from .csrf import csrf_middleware
 from .db import open_database
+from .errorpages import error_pages_middleware
 from .first_admin import SetupLink, announcement
 from .forwarded import TrustedProxies, forwarded_middleware
 from .headers import add_security_headers
@@ -77,7 +78,10 @@ def warn_about_access(settings: Settings) -> None:
 def init_app(settings: Settings) -> web.Application:
     app = web.Application(
         client_max_size=settings.max_upload_bytes + 64 * 1024,
+        # Order matters: error pages wrap everything (a refusal by any later one is a page
+        # too); the client's address comes before who they are; who they are before CSRF.
         middlewares=[
+            error_pages_middleware,
             forwarded_middleware(TrustedProxies(settings.trusted_proxies)),
             principal_middleware,
             csrf_middleware,

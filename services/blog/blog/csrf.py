@@ -23,6 +23,10 @@ FIELD_NAME = "csrf_token"
 HEADER_NAME = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _NEW_COOKIE = web.RequestKey("csrf_new_cookie", str)
+STALE_FORM = (
+    "This form is out of date: it was opened before your last login or logout (here or in"
+    " another tab), so nothing was saved. Go back, reload the page and send it again."
+)
 
 
 def token_for(request: web.Request) -> str:
@@ -60,11 +64,12 @@ def _expected(request: web.Request) -> str:
 
 @web.middleware
 async def csrf_middleware(request: web.Request, handler: web.Handler) -> web.StreamResponse:
-    if request.method not in SAFE_METHODS:
+    # A request no route answers (404, 405) reaches no handler: nothing to protect.
+    if request.method not in SAFE_METHODS and request.match_info.http_exception is None:
         expected = _expected(request)
         submitted = await _submitted(request)
         if not expected or not hmac.compare_digest(expected.encode(), submitted.encode()):
-            raise web.HTTPForbidden(text="CSRF token missing or invalid; reload the form")
+            raise web.HTTPForbidden(text=STALE_FORM)
     response = await handler(request)
     new_token = request.get(_NEW_COOKIE)
     if new_token:

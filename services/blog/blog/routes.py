@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .app_paths import STATIC_DIR
-from .views import account, admin, authoring, feeds, health, media, reading, setup
+from .views import account, admin, authoring, feeds, health, media, reading, setup, static
 
 
 def setup_routes(app: web.Application) -> None:
@@ -39,4 +38,4 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/media/{name}", media.serve, name="media_file")
     app.router.add_get("/dashboard/users", admin.user_list, name="users")
     app.router.add_post(r"/dashboard/users/{user_id:\d+}/{verb:disable|enable}", admin.set_disabled)
-    app.router.add_static("/static/", STATIC_DIR, name="static", append_version=True)
+    app.router.add_get("/static/{filename}", static.static_file, name="static")
