@@ -16,6 +16,7 @@ from .errorpages import error_pages_middleware
 from .first_admin import SetupLink, announcement
 from .forwarded import TrustedProxies, forwarded_middleware
 from .headers import add_security_headers
+from .housekeeping import housekeeping_ctx
 from .rendering import RenderPool
 from .routes import setup_routes
 from .templating import setup_templates
@@ -94,6 +95,7 @@ def init_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(database_ctx)
     app.cleanup_ctx.append(renderer_ctx)
     app.cleanup_ctx.append(setup_link_ctx)  # after the database is open
+    app.cleanup_ctx.append(housekeeping_ctx)
     app.on_response_prepare.append(add_security_headers)
     setup_templates(app, settings)
     setup_routes(app)

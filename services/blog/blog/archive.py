@@ -50,6 +50,7 @@ def front_matter(conn: sqlite3.Connection, post: posts.Post, authors: dict[int, 
         "author": authors.get(post.author_id) if post.author_id else None,
         "category": category.name if category else None,
         "tags": [t.name for t in posts.tags_of(conn, post.id)],
+        "trashed_at": iso8601(post.deleted_at) or None,
     }
     lines = [f"{key}: {json.dumps(value, ensure_ascii=False)}" for key, value in fields.items()]
     return "---\n" + "\n".join(lines) + "\n---\n"
@@ -119,7 +120,7 @@ def _import_entry(
         category=str(fields.get("category") or ""),
         tags=[str(t) for t in tags] if isinstance(tags, list) else [],
     )
-    posts.save_post(
+    saved = posts.save_post(
         conn,
         draft,
         author_id=row[0] if row else None,
@@ -127,6 +128,9 @@ def _import_entry(
         now=_timestamp(fields.get("updated_at")),
         created_at=_timestamp(fields.get("created_at")),
     )
+    trashed_at = _timestamp(fields.get("trashed_at"))
+    if trashed_at is not None:  # it waits out its 30 days from when it went to the trash
+        posts.move_to_trash(conn, saved.id, None, now=trashed_at)
 
 
 def import_archive(conn: sqlite3.Connection, media_dir: Path, source: Path) -> ImportReport:

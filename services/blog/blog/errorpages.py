@@ -48,6 +48,7 @@ TITLES = {
     500: "Something went wrong",
     503: "Busy",
 }
+AIOHTTP_TOO_LARGE = "Maximum request body size"
 # Headers of the exception that would contradict the page that replaces its body.
 BODY_HEADERS = frozenset({"Content-Type", "Content-Length", "Content-Encoding"})
 
@@ -64,10 +65,10 @@ def too_large_explanation(request: web.Request) -> str:
 
 
 def explanation(request: web.Request, error: web.HTTPException) -> str:
-    if error.status == 413:
-        return too_large_explanation(request)
     default = f"{error.status}: {error.reason}"
     own = error.text if error.text and error.text != default else ""
+    if error.status == 413 and (not own or own.startswith(AIOHTTP_TOO_LARGE)):
+        return too_large_explanation(request)
     return own or EXPLANATIONS.get(error.status, "") or HTTPStatus(error.status).description
 
 

@@ -40,6 +40,7 @@ def setup_templates(app: web.Application, settings: Settings) -> None:
     env.globals["access_mode"] = settings.access_mode
     env.filters["isodate"] = timefmt.iso8601
     env.filters["humandate"] = timefmt.human
+    env.filters["humantime"] = timefmt.human_time
     env.filters["inputdate"] = timefmt.local_input
     env.globals["static_url"] = static_url
 
