@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from . import media, posts
+from . import imaging, media, posts
 from .markup import MarkupError
 from .timefmt import iso8601
 
@@ -152,7 +152,9 @@ def import_archive(conn: sqlite3.Connection, media_dir: Path, source: Path) -> I
                 extension = media.sniff_extension(data[:16])
                 if extension is None or not name.endswith("." + extension):
                     raise ArchiveError(f"{info.filename}: content is not the image its name says")
-                media.save_media(conn, media_dir, data, extension, name, None, name=name)
+                size = imaging.dimensions(data)
+                about = media.Described(name, None, "", *size) if size else media.Described(name)
+                media.save_media(conn, media_dir, data, extension, about, name=name)
                 images += 1
     return ImportReport(entries, images)
 

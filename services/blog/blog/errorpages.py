@@ -21,6 +21,7 @@ from . import keys
 from .auth import principal_of
 from .markup import MAX_SOURCE_BYTES
 from .redirects import local_target
+from .rendering import RenderBusy
 from .templating import render
 
 log = logging.getLogger("blog")
@@ -75,11 +76,14 @@ def explanation(request: web.Request, error: web.HTTPException) -> str:
 def way_back(request: web.Request) -> str | None:
     """The page the browser came from on this site (its Referer), as a local path."""
     referer = request.headers.get("Referer", "")
+    if not referer:
+        return None
     try:
         came_from = URL(referer)
-    except ValueError:
+        same_site = came_from.host_port_subcomponent == request.host
+    except ValueError:  # UnicodeError too: a host IDNA cannot encode
         return None
-    if not referer or came_from.host != request.url.host:
+    if not same_site:
         return None
     target = local_target(came_from.raw_path_qs)
     return None if target == request.path_qs else target
@@ -120,6 +124,9 @@ async def error_pages_middleware(request: web.Request, handler: web.Handler) -> 
         if error.status < 400:
             raise
         return error_page(request, error)
+    except RenderBusy as busy:  # every worker stayed busy (rendering.py)
+        retry = {"Retry-After": str(busy.retry_after)}
+        return error_page(request, web.HTTPServiceUnavailable(text=str(busy), headers=retry))
     except Exception:
         log.exception("unhandled error answering %s %s", request.method, request.path)
         return error_page(request, web.HTTPInternalServerError())

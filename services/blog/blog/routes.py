@@ -56,6 +56,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/dashboard/autosave/discard", autosaves.discard)
     app.router.add_get("/dashboard/media", media.media_list, name="media")
     app.router.add_post("/dashboard/media", media.upload)
+    app.router.add_post("/dashboard/media/{name}/delete", media.delete)
     app.router.add_get("/media/{name}", media.serve, name="media_file")
     app.router.add_get("/dashboard/users", admin.user_list, name="users")
     app.router.add_post(r"/dashboard/users/{user_id:\d+}/{verb:disable|enable}", admin.set_disabled)

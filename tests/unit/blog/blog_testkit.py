@@ -132,6 +132,8 @@ class _FormReader(HTMLParser):
         a = {k: v or "" for k, v in attrs}
         if tag == "form":
             self.inside = a.get("id") == self.form_id
+        if tag == "option" and self.inside and self._select and "selected" in a:
+            self.fields[self._select] = a.get("value", "")
         if not self.inside or "name" not in a:
             return
         if tag == "input" and a.get("type") not in ("file", "submit", "checkbox"):
@@ -141,8 +143,6 @@ class _FormReader(HTMLParser):
             self.fields[a["name"]] = ""
         elif tag == "select":
             self._select = a["name"]
-        if tag == "option" and self._select and "selected" in a:
-            self.fields[self._select] = a.get("value", "")
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "form":

@@ -38,7 +38,8 @@ def populated(tmp_path: Path) -> tuple[sqlite3.Connection, Path]:
     )
     trashed = posts.create_post(conn, title="Binned", body_md="gone soon", status="draft")
     posts.move_to_trash(conn, trashed.id, None, now=NOW - 86400)
-    media.store_upload(conn, tmp_path / "src" / "media", tiny_png(), "dot.png", author.id, 10**6)
+    about = media.Described("dot.png", author.id, "A dot", 1, 1)
+    media.save_media(conn, tmp_path / "src" / "media", tiny_png(), "png", about)
     return conn, tmp_path / "src" / "media"
 
 

@@ -69,7 +69,7 @@ async def test_errors_are_pages_of_the_site(
 async def test_a_body_over_the_limit_gets_the_blogs_own_413(make_client) -> None:
     """aiohttp answered "Maximum request body size ... exceeded" as bare text."""
     client = await make_client(max_upload_bytes=1024 * 1024)
-    body = "title=" + "x" * (2 * 1024 * 1024)
+    body = "title=" + "x" * (5 * 1024 * 1024)
     response = await client.post(
         "/login", data=body, headers={"Content-Type": "application/x-www-form-urlencoded"}
     )

@@ -104,7 +104,9 @@ def seed(db: sqlite3.Connection, media_dir: Path) -> tuple[list[str], list[str]]
         posts.create_post(db, title="Draft", body_md="y", tags=["secret"], author_id=alice.id),
         posts.create_post(db, title="Bobs", body_md="z", kind="story", author_id=bob.id),
     ]
-    media.save_media(db, media_dir, tiny_png(), "png", "x.png", bob.id, name=MEDIA_NAME)
+    media.save_media(
+        db, media_dir, tiny_png(), "png", media.Described("x.png", bob.id), name=MEDIA_NAME
+    )
     return [p.slug for p in made] + ["rail", "secret"], [str(p.id) for p in made]
 
 

@@ -112,7 +112,8 @@ async def test_an_author_lists_only_their_own_uploads(
     alice = add_user(client, "alice", "admin")
     bob = add_user(client, "bob", "author")
     for user, name in ((alice, "a" * 32 + ".png"), (bob, "b" * 32 + ".png")):
-        media.save_media(db, tmp_path, tiny_png(), "png", f"by {user.name}", user.id, name=name)
+        about = media.Described(f"by {user.name}", user.id)
+        media.save_media(db, tmp_path, tiny_png(), "png", about, name=name)
     await login(client, "bob")
     listing = await (await client.get("/dashboard/media")).text()
     assert "b" * 32 in listing and "a" * 32 not in listing

@@ -57,9 +57,21 @@ async def edit_published(
 
 STATE_CASES = [
     # (status, published_at, in the trash, state, the editor's buttons)
-    ("draft", None, False, "draft", ["preview", "draft", "publish", "trash"]),
-    ("published", NOW + 3600, False, "scheduled", ["preview", "publish", "unpublish", "trash"]),
-    ("published", NOW - 60, False, "published", ["preview", "publish", "unpublish", "trash"]),
+    ("draft", None, False, "draft", ["preview", "draft", "publish", "trash", "upload"]),
+    (
+        "published",
+        NOW + 3600,
+        False,
+        "scheduled",
+        ["preview", "publish", "unpublish", "trash", "upload"],
+    ),
+    (
+        "published",
+        NOW - 60,
+        False,
+        "published",
+        ["preview", "publish", "unpublish", "trash", "upload"],
+    ),
     ("published", NOW - 60, True, "trash", []),
 ]
 
@@ -84,7 +96,7 @@ async def test_the_editor_says_what_state_an_entry_is_in(
 async def test_a_new_entry_says_it_is_not_saved(admin_client: TestClient) -> None:
     page = await (await admin_client.get("/dashboard/posts/new")).text()
     assert state_line(page) == "new"
-    assert buttons(page) == ["preview", "draft", "publish"]
+    assert buttons(page) == ["preview", "draft", "publish", "upload"]
 
 
 @pytest.mark.parametrize("action", ["draft", "unpublish"])

@@ -16,15 +16,15 @@ from dataclasses import replace
 
 from aiohttp import web
 
-from .. import autosave, keys, posts, timefmt
+from .. import autosave, keys, media, posts, timefmt
 from ..auth import Principal, current, login_required
 from ..forms import Form, read_form, text
 from ..markup import check_size
 from ..refusal import Refusal
-from ..rendering import RenderBusy
 from ..templating import page, page_of, render, see_other
+from .media import chosen_file, store_image
 
-ACTIONS = ("preview", "draft", "publish", "unpublish", "trash")
+ACTIONS = ("preview", "draft", "publish", "unpublish", "trash", "upload")
 MAX_TITLE = 200
 # What a save asks to be: a draft (Save draft, Unpublish, Move to trash) or published.
 TARGET_STATUS = {"draft": "draft", "unpublish": "draft", "trash": "draft", "publish": "published"}
@@ -251,17 +251,32 @@ def needs_confirmation(action: str, state: str) -> bool:
 async def render_body(request: web.Request, source: str) -> str:
     """Sanitized HTML from a worker process (rendering.py).
 
-    Raises MarkupError for text over a bound, HTTPServiceUnavailable when every
-    worker stays busy.
+    Raises MarkupError for text over a bound, RenderBusy when every worker stays busy
+    (a 503, errorpages.py).
     """
     check_size(source)  # before the text is copied to a worker
+    html = await request.app[keys.RENDERER].render(source)
+    return media.with_image_sizes(request.app[keys.DB], html)
+
+
+async def add_image(
+    request: web.Request, form: Form, values: autosave.Values, action: str
+) -> tuple[list[str], list[str], int]:
+    """Upload the image the editor's file input holds, whatever button was pressed (a
+    chosen file is never dropped), and add it at the end of the text in `values`.
+    Returns notices, errors and the status for an error."""
+    upload = chosen_file(form.get("image"))
+    if upload is None:
+        return [], ["Choose an image file first."] if action == "upload" else [], 400
     try:
-        return await request.app[keys.RENDERER].render(source)
-    except RenderBusy:
-        raise web.HTTPServiceUnavailable(
-            text="Every renderer is busy; send the form again in a minute.",
-            headers={"Retry-After": "60"},
-        ) from None
+        stored = await store_image(request, upload, text(form, "image_alt"))
+    except media.MediaError as exc:
+        return [], [f"The image was not added: {exc}. Your text is kept below."], exc.status
+    values["body_md"] = values["body_md"].rstrip() + f"\n\n{stored.markdown}\n"
+    added = (
+        f"The image is added at the end of the text as {stored.markdown}; move it where you like."
+    )
+    return [added], [], 400
 
 
 def editor_key_of(form: Form, post: posts.Post | None) -> str:
@@ -289,20 +304,26 @@ async def _save(request: web.Request, post: posts.Post | None) -> web.StreamResp
     base = base_revision_of(form)
     state = state_of(post, posts.now_seconds())
     again = {"key": key, "base_revision": base}
-    draft, errors = parse_draft(values, TARGET_STATUS.get(action, post.status if post else "draft"))
+    notices, errors, status = await add_image(request, form, values, action)
+    draft, invalid = parse_draft(
+        values, TARGET_STATUS.get(action, post.status if post else "draft")
+    )
     draft = with_stored_seconds(draft, post)
-    html, status = None, 400
-    if not errors:
+    errors += invalid
+    html = None
+    if not errors and action != "upload":
         try:
             html = await render_body(request, draft.body_md)
         except Refusal as exc:
             errors.append(str(exc))
             status = exc.status
-    if errors or action == "preview":
+    if errors or action in ("preview", "upload"):
         status = status if errors else 200
+        preview = html if action == "preview" else None
         return editor_page(
-            request, post, values, **again, status=status, errors=errors, preview=html
-        )
+            request, post, values, **again, status=status, errors=errors, notices=notices,
+            preview=preview,
+        )  # fmt: skip
     if state == "trash":
         errors.append(
             "This entry is in the trash: restore it (below) to change it. Your text is kept."
