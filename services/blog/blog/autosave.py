@@ -64,16 +64,21 @@ def clean_values(source: Mapping[str, object]) -> Values:
     return values
 
 
-def same_values(one: Values, other: Values) -> bool:
-    """Whether two sets of editor fields hold the same text (line ends and the spaces
-    around one-line fields aside: browsers send CRLF, the server strips)."""
+FILLED_BY_BLOG = ("slug", "publish_at")  # empty means "as the blog chooses"
 
-    def norm(values: Values) -> list[str]:
-        return [
-            values[n].replace("\r\n", "\n") if n == "body_md" else values[n].strip() for n in FIELDS
-        ]
 
-    return norm(one) == norm(other)
+def same_values(kept: Values, stored: Values) -> bool:
+    """Whether kept text is what is stored (line ends and the spaces around one-line fields
+    aside: browsers send CRLF, the server strips; an empty URL name or publication time
+    matches what the blog filled in). The editor's script has the same rule."""
+
+    def same(name: str) -> bool:
+        if name == "body_md":
+            return kept[name].replace("\r\n", "\n") == stored[name].replace("\r\n", "\n")
+        mine = kept[name].strip()
+        return mine == stored[name].strip() or (name in FILLED_BY_BLOG and not mine)
+
+    return all(same(name) for name in FIELDS)
 
 
 def store(

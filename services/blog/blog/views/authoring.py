@@ -17,11 +17,13 @@ from dataclasses import replace
 from aiohttp import web
 
 from .. import autosave, keys, media, posts, timefmt
-from ..auth import Principal, current, login_required
+from ..auth import Principal, current, login_required, principal_of
 from ..forms import Form, read_form, text
 from ..markup import check_size
 from ..refusal import Refusal
+from ..rescue import rescued_by
 from ..templating import page, page_of, render, see_other
+from .account import login_with_pending
 from .media import chosen_file, store_image
 
 ACTIONS = ("preview", "draft", "publish", "unpublish", "trash", "upload")
@@ -96,8 +98,11 @@ def editor_page(
     confirm: str | None = None,
     conflict: posts.Post | None = None,
     offer: autosave.Autosave | None = None,
+    shows_stored: bool = False,
 ) -> web.Response:
-    """The editor holding `values`: every answer of the editor that does not redirect."""
+    """The editor holding `values`: every answer of the editor that does not redirect.
+    `shows_stored`: the values are the entry as saved (the editor's script then drops
+    the browser's copies that hold the same text)."""
     now = posts.now_seconds()
     conn = request.app[keys.DB]
     context = {
@@ -113,6 +118,7 @@ def editor_page(
         "conflict": conflict,
         "conflict_values": values_of(posts.stored_draft(conn, conflict)) if conflict else None,
         "offer": offer,
+        "shows_stored": shows_stored,
         "revisions": posts.count_revisions(conn, post.id) if post else 0,
         "now": now,
         "trash_days": posts.TRASH_DAYS,
@@ -188,8 +194,9 @@ async def edit_form(request: web.Request) -> web.StreamResponse:
         )
     offer = kept if kept is not None and not autosave.same_values(kept.values, stored) else None
     return editor_page(
-        request, post, stored, key=key, base_revision=post.revision, notices=notices, offer=offer
-    )
+        request, post, stored, key=key, base_revision=post.revision, notices=notices, offer=offer,
+        shows_stored=True,
+    )  # fmt: skip
 
 
 def saved_notice(post: posts.Post) -> str:
@@ -383,11 +390,42 @@ def keep_for_author(
         )  # fmt: skip
 
 
+STALE_EDITOR = (
+    "Nothing was saved: this form came from an earlier login (you logged out and in again,"
+    " here or in another tab). Your text is below and kept for you: check it and press the"
+    " button again."
+)
+
+
+async def rescue_form(request: web.Request) -> web.StreamResponse:
+    """An editor form that failed the CSRF check (rescue.py): nothing is saved, the text
+    goes back to its author, with a fresh token or through the login form."""
+    form = await read_form(request)
+    principal = principal_of(request)
+    if principal is None:
+        return login_with_pending(request, form)
+    post = own_post(request, principal) if "post_id" in request.match_info else None
+    values, key, base = (
+        autosave.clean_values(form),
+        editor_key_of(form, post),
+        base_revision_of(form),
+    )
+    keep_for_author(request, key, values, post, base)
+    errors = [STALE_EDITOR]
+    if chosen_file(form.get("image")) is not None:
+        errors.append("The image you chose was not uploaded: choose it again.")
+    return editor_page(
+        request, post, values, key=key, base_revision=base, status=403, errors=errors
+    )
+
+
+@rescued_by(rescue_form)
 @login_required
 async def create(request: web.Request) -> web.StreamResponse:
     return await _save(request, None)
 
 
+@rescued_by(rescue_form)
 @login_required
 async def update(request: web.Request) -> web.StreamResponse:
     return await _save(request, own_post(request, current(request)))

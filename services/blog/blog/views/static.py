@@ -18,6 +18,9 @@ FILES = {path.name: path for path in STATIC_DIR.iterdir() if path.is_file()}
 VERSIONS = {
     name: hashlib.sha256(path.read_bytes()).hexdigest()[:16] for name, path in FILES.items()
 }
+# Named here, not guessed from the host's mime.types (which differ between machines);
+# text/javascript is RFC 9239's name.
+CONTENT_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
 LONG_CACHE = "public, max-age=31536000, immutable"
 SHORT_CACHE = "public, max-age=300"
 
@@ -33,4 +36,7 @@ async def static_file(request: web.Request) -> web.StreamResponse:
     if path is None:
         raise web.HTTPNotFound()
     current = request.query.get("v") == VERSIONS[name]
-    return web.FileResponse(path, headers={"Cache-Control": LONG_CACHE if current else SHORT_CACHE})
+    headers = {"Cache-Control": LONG_CACHE if current else SHORT_CACHE}
+    if path.suffix in CONTENT_TYPES:
+        headers["Content-Type"] = CONTENT_TYPES[path.suffix]
+    return web.FileResponse(path, headers=headers)
