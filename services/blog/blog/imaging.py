@@ -146,11 +146,10 @@ def _encode(image: Image.Image, extension: str, lossless: bool) -> Reencoded:
 def _jpeg_options(original: Image.Image) -> dict[str, object]:
     """The photo's own quantization tables and chroma subsampling, so encoding again
     keeps its quality and adds little loss; QUALITY when they are unknown."""
-    options: dict[str, object] = {"quality": QUALITY}
+    quantization = getattr(original, "quantization", None)
+    # A quality would replace the tables (Pillow computes new ones from it).
+    options: dict[str, object] = {"qtables": quantization} if quantization else {"quality": QUALITY}
     sampling = JpegImagePlugin.get_sampling(original)
     if sampling >= 0:
         options["subsampling"] = sampling
-    quantization = getattr(original, "quantization", None)
-    if quantization:
-        options["qtables"] = quantization
     return options

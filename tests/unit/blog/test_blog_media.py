@@ -105,6 +105,17 @@ def test_a_turned_photo_stands_upright_and_loses_the_orientation_tag(orientation
     assert ORIENTATION not in reopened(result.data).getexif()
 
 
+def test_a_jpeg_keeps_its_own_quality() -> None:
+    """Its quantization tables carry over: encoding again neither bloats a small photo nor
+    adds a second, different loss."""
+    noise = Image.effect_noise((400, 300), 40).convert("RGB")
+    buffer = io.BytesIO()
+    noise.save(buffer, "JPEG", quality=30)
+    result = imaging.reencode(buffer.getvalue())
+    assert len(result.data) <= len(buffer.getvalue()) * 1.05
+    assert reopened(result.data).quantization == reopened(buffer.getvalue()).quantization
+
+
 def test_an_animation_keeps_its_frames_and_loses_its_comment() -> None:
     frames = [
         Image.new("RGB", (10, 10), colour) for colour in ((255, 0, 0), (0, 255, 0), (0, 0, 255))
