@@ -57,6 +57,7 @@ async def test_a_session_that_ends_mid_edit_loses_nothing(
     saved = posts.get_by_id(db, int(response.headers["Location"].split("/")[3].split("?")[0]))
     assert saved is not None and saved.body_md.replace("\r\n", "\n") == TEXT
     assert saved.is_visible(posts.now_seconds())
+    assert db.execute("SELECT editor_key FROM autosaves").fetchall() == []  # saved: not kept
 
 
 async def test_a_form_from_an_earlier_login_comes_back_with_a_fresh_token(
