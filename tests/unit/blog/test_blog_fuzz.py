@@ -63,11 +63,16 @@ HEADER_TEXT = st.text(
 HEADER_NAMES = [
     "If-None-Match", "If-Modified-Since", "X-Forwarded-For", "X-Forwarded-Proto",
     "X-Forwarded-Host", "Forwarded", "Accept-Encoding", "Range", "X-CSRF-Token",
-    "Host", "Accept", "Referer", "Origin",
+    "Host", "Accept", "Referer", "Origin", "Sec-Fetch-Site",
 ]  # fmt: skip
 HEADERS = st.dictionaries(
     st.sampled_from(HEADER_NAMES),
-    st.one_of(HEADER_TEXT, st.sampled_from(["*", '"x", W/"y"', "bytes=0-1", "1.2.3.4"])),
+    st.one_of(
+        HEADER_TEXT,
+        st.sampled_from(
+            ["*", '"x", W/"y"', "bytes=0-1", "1.2.3.4", "same-origin", "application/json"]
+        ),
+    ),
     max_size=4,
 )
 CHARSETS = ["", "utf-8", "latin-1", "utf-16", "ascii", "no-such-charset"]
