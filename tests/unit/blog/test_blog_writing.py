@@ -368,3 +368,27 @@ def test_housekeeping_empties_the_trash_and_drops_old_autosaves(
     assert [u.editor_key for u in autosave.list_unsaved_new(db, user.id)] == [
         "new-fedcba9876543210"
     ]
+
+
+HUGE = "99999999999999999999"  # past SQLite's INTEGER: binding it raised OverflowError
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", f"/dashboard/posts/{HUGE}"),
+        ("GET", f"/dashboard/posts/{HUGE}/revisions"),
+        ("GET", f"/dashboard/posts/1/revisions/{HUGE}"),
+        ("GET", f"/dashboard/posts/1?revision={HUGE}"),
+        ("GET", f"/dashboard/trash?moved={HUGE}"),
+        ("POST", f"/dashboard/posts/{HUGE}/restore"),
+        ("POST", f"/dashboard/users/{HUGE}/disable"),
+    ],
+)
+async def test_numbers_too_large_for_the_database_are_not_found(
+    admin_client: TestClient, db: sqlite3.Connection, method: str, path: str
+) -> None:
+    posts.create_post(db, title="T", body_md="b")
+    token = await csrf_from(admin_client, "/dashboard")
+    response = await admin_client.request(method, path, data={"csrf_token": token})
+    assert response.status in (200, 404), path

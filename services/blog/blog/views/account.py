@@ -9,6 +9,7 @@ from aiohttp import web
 
 from .. import autosave, devices, keys, posts, sessions, users
 from ..auth import Principal, current, login_required, principal_of
+from ..db import as_rowid
 from ..forms import read_form, text
 from ..forwarded import CLIENT
 from ..passwords import MAX_LENGTH, PasswordPolicyError, check_policy, hash_password, off_loop
@@ -70,7 +71,7 @@ def keep_pending(request: web.Request, user: users.User, pending: dict[str, str]
         post = posts.get_by_id(conn, int(key.removeprefix("post-")))
     now = now_seconds()
     if post is not None and Principal(user.id, user.name, user.role).may_edit(post.author_id):
-        revision = int(base) if base.isdigit() and len(base) < 12 else None
+        revision = as_rowid(base)
         autosave.store(conn, user.id, key, values, now, post_id=post.id, base_revision=revision)
         return f"/dashboard/posts/{post.id}?restore=autosave"
     key = key if autosave.valid_key(key) and key.startswith("new-") else autosave.new_key()

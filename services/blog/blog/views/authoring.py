@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 
 from aiohttp import web
 
 from .. import autosave, keys, media, posts, timefmt
 from ..auth import Principal, current, login_required, principal_of
+from ..db import as_rowid
 from ..forms import Form, read_form, text
 from ..markup import check_size
 from ..refusal import Refusal
@@ -36,8 +37,8 @@ LIVE_STATES = ("published", "scheduled")
 def own_post(request: web.Request, principal: Principal) -> posts.Post:
     """The entry of the URL if this principal may edit it; 404 alike for one that does not
     exist and one that is someone else's, so an author learns nothing of others' drafts."""
-    raw = request.match_info["post_id"]
-    post = posts.get_by_id(request.app[keys.DB], int(raw)) if raw.isdigit() else None
+    post_id = as_rowid(request.match_info["post_id"])
+    post = posts.get_by_id(request.app[keys.DB], post_id) if post_id is not None else None
     if post is None or not principal.may_edit(post.author_id):
         raise web.HTTPNotFound()
     return post
@@ -152,14 +153,18 @@ async def new_form(request: web.Request) -> web.StreamResponse:
     )
 
 
-def _loaded_revision(request: web.Request, post: posts.Post) -> posts.Revision | None:
-    raw = request.query.get("revision", "")
-    if not raw:
-        return None
-    found = posts.get_revision(request.app[keys.DB], post.id, int(raw)) if raw.isdigit() else None
+def kept_revision(request: web.Request, post: posts.Post, raw: str) -> posts.Revision:
+    """Revision `raw` of the entry, whole; 404 when it is not kept (or not a number)."""
+    number = as_rowid(raw)
+    found = None if number is None else posts.get_revision(request.app[keys.DB], post.id, number)
     if found is None:
         raise web.HTTPNotFound(text="That revision is not kept (the newest 50 are).")
     return found
+
+
+def _loaded_revision(request: web.Request, post: posts.Post) -> posts.Revision | None:
+    raw = request.query.get("revision", "")
+    return kept_revision(request, post, raw) if raw else None
 
 
 @login_required
@@ -297,72 +302,93 @@ def editor_key_of(form: Form, post: posts.Post | None) -> str:
 def base_revision_of(form: Form) -> int | None:
     """The revision the form was based on; None (no check) for clients that send none."""
     raw = text(form, "base_revision")
-    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 12 else None
+    return as_rowid(raw)
+
+
+@dataclass
+class Submission:
+    """An editor form as read and checked: what to save, and what the editor says back."""
+
+    action: str
+    values: autosave.Values
+    key: str
+    base_revision: int | None
+    draft: posts.Draft
+    html: str | None = None
+    notices: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    status: int = 400  # of an answer with errors
+
+
+async def read_submission(request: web.Request, post: posts.Post | None) -> Submission:
+    """Read the editor's form, upload a chosen image and render the text (not for an
+    upload alone); every problem is an error in the Submission, never an exception."""
+    form = await read_form(request)
+    action = text(form, "action") or "draft"
+    if action not in ACTIONS:
+        raise web.HTTPBadRequest(text=f"unknown action: use one of {', '.join(ACTIONS)}")
+    values = autosave.clean_values(form)
+    notices, errors, status = await add_image(request, form, values, action)
+    status_wanted = TARGET_STATUS.get(action, post.status if post else "draft")
+    draft, invalid = parse_draft(values, status_wanted)
+    sent = Submission(
+        action, values, editor_key_of(form, post), base_revision_of(form),
+        with_stored_seconds(draft, post), None, notices, errors + invalid, status,
+    )  # fmt: skip
+    if not sent.errors and action != "upload":
+        try:
+            sent.html = await render_body(request, draft.body_md)
+        except Refusal as exc:
+            sent.errors.append(str(exc))
+            sent.status = exc.status
+    return sent
 
 
 async def _save(request: web.Request, post: posts.Post | None) -> web.StreamResponse:
     principal = current(request)
+    sent = await read_submission(request, post)
     form = await read_form(request)
-    action = text(form, "action") or "draft"
-    if action not in ACTIONS:
-        raise web.HTTPBadRequest(text="unknown action: use preview, draft, publish or unpublish")
-    values = autosave.clean_values(form)
-    key = editor_key_of(form, post)
-    base = base_revision_of(form)
     state = state_of(post, posts.now_seconds())
-    again = {"key": key, "base_revision": base}
-    notices, errors, status = await add_image(request, form, values, action)
-    draft, invalid = parse_draft(
-        values, TARGET_STATUS.get(action, post.status if post else "draft")
-    )
-    draft = with_stored_seconds(draft, post)
-    errors += invalid
-    html = None
-    if not errors and action != "upload":
-        try:
-            html = await render_body(request, draft.body_md)
-        except Refusal as exc:
-            errors.append(str(exc))
-            status = exc.status
-    if errors or action in ("preview", "upload"):
-        status = status if errors else 200
-        preview = html if action == "preview" else None
+    again = {"key": sent.key, "base_revision": sent.base_revision, "notices": sent.notices}
+    if sent.errors or sent.action in ("preview", "upload"):
+        preview = sent.html if sent.action == "preview" else None
+        status = sent.status if sent.errors else 200
         return editor_page(
-            request, post, values, **again, status=status, errors=errors, notices=notices,
+            request, post, sent.values, **again, status=status, errors=sent.errors,
             preview=preview,
         )  # fmt: skip
     if state == "trash":
-        errors.append(
+        keep_for_author(request, sent, post)
+        trashed = [
             "This entry is in the trash: restore it (below) to change it. Your text is kept."
-        )
-        keep_for_author(request, key, values, post, base)
-        return editor_page(request, post, values, **again, status=409, errors=errors)
-    if needs_confirmation(action, state) and text(form, "confirmed") != action:
-        return editor_page(request, post, values, **again, confirm=action)
+        ]
+        return editor_page(request, post, sent.values, **again, status=409, errors=trashed)
+    if needs_confirmation(sent.action, state) and text(form, "confirmed") != sent.action:
+        return editor_page(request, post, sent.values, **again, confirm=sent.action)
     conn = request.app[keys.DB]
-    if action == "trash" and post is not None and unchanged(conn, post, draft):
+    if sent.action == "trash" and post is not None and unchanged(conn, post, sent.draft):
         posts.move_to_trash(conn, post.id, principal.user_id)
         return see_other(f"/dashboard/trash?moved={post.id}")
     try:
         saved = posts.save_post(
             conn,
-            draft,
+            sent.draft,
             author_id=principal.user_id if post is None else post.author_id,
             post_id=post.id if post else None,
-            body_html=html,
-            base_revision=base,
+            body_html=sent.html,
+            base_revision=sent.base_revision,
             saved_by=principal.user_id,
         )
     except posts.EditConflict as conflict:
-        keep_for_author(request, key, values, post, base)
+        keep_for_author(request, sent, post)
         latest = conflict.current
         return editor_page(
-            request, latest, values, key=key, base_revision=latest.revision, status=409,
-            conflict=latest,
+            request, latest, sent.values, key=sent.key, base_revision=latest.revision,
+            notices=sent.notices, status=409, conflict=latest,
         )  # fmt: skip
     if principal.user_id is not None:
-        autosave.discard(conn, principal.user_id, key, autosave.key_for(saved.id))
-    if action == "trash":  # the text was saved above, as a draft; now into the trash
+        autosave.discard(conn, principal.user_id, sent.key, autosave.key_for(saved.id))
+    if sent.action == "trash":  # the text was saved above, as a draft; now into the trash
         posts.move_to_trash(conn, saved.id, principal.user_id)
         return see_other(f"/dashboard/trash?moved={saved.id}")
     return see_other(f"/dashboard/posts/{saved.id}?saved=1")
@@ -373,20 +399,14 @@ def unchanged(conn: sqlite3.Connection, post: posts.Post, draft: posts.Draft) ->
     return replace(draft, status=post.status).same_text_as(posts.stored_draft(conn, post))
 
 
-def keep_for_author(
-    request: web.Request,
-    key: str,
-    values: autosave.Values,
-    post: posts.Post | None,
-    base: int | None,
-) -> None:
+def keep_for_author(request: web.Request, sent: Submission, post: posts.Post | None) -> None:
     """Keep the text a save could not take as the author's autosave (open mode and trusted
     local access have no user to keep it for; their form still holds it)."""
     user_id = current(request).user_id
     if user_id is not None:
         autosave.store(
-            request.app[keys.DB], user_id, key, values, posts.now_seconds(),
-            post_id=post.id if post else None, base_revision=base,
+            request.app[keys.DB], user_id, sent.key, sent.values, posts.now_seconds(),
+            post_id=post.id if post else None, base_revision=sent.base_revision,
         )  # fmt: skip
 
 
@@ -405,18 +425,17 @@ async def rescue_form(request: web.Request) -> web.StreamResponse:
     if principal is None:
         return login_with_pending(request, form)
     post = own_post(request, principal) if "post_id" in request.match_info else None
-    values, key, base = (
-        autosave.clean_values(form),
-        editor_key_of(form, post),
-        base_revision_of(form),
-    )
-    keep_for_author(request, key, values, post, base)
+    values = autosave.clean_values(form)
+    draft, _ = parse_draft(values, "draft")
+    sent = Submission("draft", values, editor_key_of(form, post), base_revision_of(form), draft)
+    keep_for_author(request, sent, post)
     errors = [STALE_EDITOR]
     if chosen_file(form.get("image")) is not None:
         errors.append("The image you chose was not uploaded: choose it again.")
     return editor_page(
-        request, post, values, key=key, base_revision=base, status=403, errors=errors
-    )
+        request, post, values, key=sent.key, base_revision=sent.base_revision, status=403,
+        errors=errors,
+    )  # fmt: skip
 
 
 @rescued_by(rescue_form)

@@ -9,7 +9,7 @@ from aiohttp import web
 from .. import keys, posts
 from ..auth import current, login_required
 from ..templating import page
-from .authoring import own_post
+from .authoring import kept_revision, own_post
 
 
 @login_required
@@ -28,8 +28,5 @@ async def revision_list(request: web.Request) -> Mapping[str, object]:
 @page("revisions.html")
 async def revision_page(request: web.Request) -> Mapping[str, object]:
     post = own_post(request, current(request))
-    raw = request.match_info["revision"]
-    shown = posts.get_revision(request.app[keys.DB], post.id, int(raw)) if len(raw) < 12 else None
-    if shown is None:
-        raise web.HTTPNotFound(text="That revision is not kept (the newest 50 are).")
+    shown = kept_revision(request, post, request.match_info["revision"])
     return {"post": post, "revisions": [], "shown": shown, "kept": posts.MAX_REVISIONS}

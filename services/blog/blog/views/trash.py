@@ -7,6 +7,7 @@ from aiohttp import web
 
 from .. import keys, posts
 from ..auth import current, login_required
+from ..db import as_rowid
 from ..forms import read_form, text
 from ..templating import render, see_other
 from .authoring import own_post
@@ -17,11 +18,11 @@ def trash_page(
 ) -> web.Response:
     principal = current(request)
     conn = request.app[keys.DB]
-    moved = request.query.get("moved", "")
+    moved = as_rowid(request.query.get("moved", ""))
     context = {
         "entries": posts.list_trash(conn, principal.user_id, principal.is_admin),
         "confirm": confirm,
-        "moved": posts.get_by_id(conn, int(moved)) if moved.isdigit() and len(moved) < 12 else None,
+        "moved": posts.get_by_id(conn, moved) if moved is not None else None,
         "purged": request.query.get("purged") == "1",
         "trash_days": posts.TRASH_DAYS,
     }
