@@ -11,7 +11,7 @@ ENV_FILE ?= .env
 export IMAGE_TAG HTTPS_PORT HTTP_PORT PUBLISH_ADDRESS PUBLISH_ADDRESS_V6 TLS_PROFILE CERT_HOSTS \
 	CERT_PERMIT CERT_LIFETIME CERT_DAYS CERT_RENEW_INTERVAL CERT_RETRY_INTERVAL BLOG_ACCESS_MODE \
 	BLOG_TITLE BASE_IMAGE ACME_DOMAINS ACME_EMAIL ACME_DIRECTORY ACME_CA_BUNDLE ACME_RENEW_INTERVAL \
-	ACME_RETRY_INTERVAL
+	ACME_RETRY_INTERVAL BLOG_SESSION_IDLE BLOG_SESSION_MAX
 
 # The address the first-run setup link is logged with (this machine, unless .env says).
 ifeq ($(BLOG_PUBLIC_URL),)
@@ -72,7 +72,14 @@ client-cert: images ## make a client certificate for mutual TLS: make client-cer
 up: certs ## build, check certificates, start the kit and wait until it is healthy
 	docker compose up -d --wait || { echo "The kit did not come up healthy; the last lines of each log:"; \
 		docker compose logs --tail 3; exit 1; }
-	@echo "The blog is at https://localhost:$${HTTPS_PORT:-443}/ (trust $(EXPORT_DIR)/ca.pem first)."
+	@echo "The blog is at $(BLOG_PUBLIC_URL)/ (trust $(EXPORT_DIR)/ca.pem first: docs/certificates.md)."
+	@# First run: the one-time link that makes the first admin, or what to do instead.
+	@if [ "$(BLOG_ACCESS_MODE)" = open ]; then echo "BLOG_ACCESS_MODE=open: no login, anyone who reaches the blog can change it."; exit 0; fi; \
+	link=$$($(MAKE) --no-print-directory setup-link 2>&1) || true; \
+	case "$$link" in \
+		*/setup/*) echo "No admin yet. Create the first one at $$link (works once, for 24 hours; make setup-link prints it again)." ;; \
+		*) echo "$$link" ;; \
+	esac
 
 setup-link: ## print the one-time link that makes the first admin (while there is none)
 	@if docker compose exec -T blog blogctl user list | awk 'NR > 1 && $$2 == "admin" {found = 1} END {exit !found}'; then \

@@ -9,6 +9,7 @@ test-artifacts/browser/ (ignored by git; CI may upload them).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -64,14 +65,27 @@ def png(width: int = 16, height: int = 16) -> bytes:
     )
 
 
+TRUST_STEPS = re.compile(r"### Linux: Chrome and Chromium\n.*?```sh\n(.*?)```", re.S)
+
+
+def documented_trust_steps() -> str:
+    """The shell lines docs/certificates.md gives for Chromium's NSS store."""
+    found = TRUST_STEPS.search((ROOT / "docs" / "certificates.md").read_text())
+    assert found, "docs/certificates.md lost its Chromium trust steps"
+    return found.group(1)
+
+
 def nss_home(kit: Kit, home: Path) -> Path:
-    """A HOME whose NSS database trusts the kit's CA for TLS servers, and nothing else added."""
-    database = home / ".pki" / "nssdb"
-    database.mkdir(parents=True)
-    certutil = ["certutil", "-d", f"sql:{database}"]
-    subprocess.run([*certutil, "-N", "--empty-password"], check=True, capture_output=True)
+    """A fresh HOME whose NSS database trusts the kit's CA, made by running the documented
+    steps (docs/certificates.md) in a folder holding certs/ca.pem, as a user would."""
+    home.mkdir(parents=True)
+    folder = home / "kit"
+    (folder / "certs").mkdir(parents=True)
+    shutil.copyfile(kit.ca, folder / "certs" / "ca.pem")
     subprocess.run(
-        [*certutil, "-A", "-t", "C,,", "-n", "blogkit test CA", "-i", str(kit.ca)],
+        ["bash", "-euo", "pipefail", "-c", documented_trust_steps()],
+        cwd=folder,
+        env={**os.environ, "HOME": str(home)},
         check=True,
         capture_output=True,
     )
@@ -105,6 +119,7 @@ async def test_browser_logs_in_writes_a_post_with_an_image_sees_it_and_logs_out(
     title = f"From Chromium {uuid.uuid4().hex[:8]}"
     image = tmp_path / f"kit-{uuid.uuid4().hex[:8]}.png"
     image.write_bytes(png())
+    description = f"A red square {uuid.uuid4().hex[:8]}"
 
     async with launch(nss_home(stack, tmp_path / "home")) as browser:
         page = await browser.new_page()
@@ -116,13 +131,14 @@ async def test_browser_logs_in_writes_a_post_with_an_image_sees_it_and_logs_out(
         await page.fill("#username", owner[0])
         await page.fill("#password", owner[1])
         await shot("1-login")
-        await page.click("button[type=submit]")
+        await page.click("form#login button[type=submit]")
         assert page.url == stack.url("/dashboard")
 
         await page.goto(stack.url("/dashboard/media"))
         await page.set_input_files("#file", str(image))
+        await page.fill("#alt", description)
         await page.click("form[action='/dashboard/media'] button[type=submit]")
-        markdown = await page.locator("code", has_text=image.name).first.inner_text()
+        markdown = await page.locator("code", has_text=description).first.inner_text()
         await shot("2-image-uploaded")
 
         await page.goto(stack.url("/dashboard/posts/new"))
@@ -133,7 +149,7 @@ async def test_browser_logs_in_writes_a_post_with_an_image_sees_it_and_logs_out(
 
         await page.goto(stack.url("/"))
         assert await page.get_by_text(title).count() >= 1
-        picture = page.locator(f"img[alt='{image.name}']").first
+        picture = page.locator(f"img[alt='{description}']").first
         assert await picture.evaluate("img => img.complete && img.naturalWidth") == 16
         await shot("4-front-page")
 

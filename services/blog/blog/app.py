@@ -7,15 +7,17 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from . import devices, errorlog, keys, users
+from . import devices, errorlog, forms, keys, users
 from .auth import principal_middleware
 from .config import FALLBACK_ORIGIN, Settings
 from .csrf import csrf_middleware
 from .db import open_database
+from .errorpages import error_pages_middleware
 from .first_admin import SetupLink, announcement
 from .forwarded import TrustedProxies, forwarded_middleware
 from .headers import add_security_headers
-from .rendering import RenderPool
+from .housekeeping import housekeeping_ctx
+from .rendering import RenderPool, image_pool
 from .routes import setup_routes
 from .templating import setup_templates
 from .throttle import LoginThrottle
@@ -33,10 +35,11 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
     conn.close()
 
 
-async def renderer_ctx(app: web.Application) -> AsyncIterator[None]:
-    pool = app[keys.RENDERER]  # read at start: a test may have put its own in place
+async def workers_ctx(app: web.Application) -> AsyncIterator[None]:
+    pools = (app[keys.RENDERER], app[keys.IMAGER])  # read at start: a test may put its own
     yield
-    await pool.close()
+    for pool in pools:
+        await pool.close()
 
 
 async def setup_link_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -76,8 +79,12 @@ def warn_about_access(settings: Settings) -> None:
 
 def init_app(settings: Settings) -> web.Application:
     app = web.Application(
-        client_max_size=settings.max_upload_bytes + 64 * 1024,
+        # Bodies read whole (urlencoded forms); multipart forms are bounded in forms.py.
+        client_max_size=forms.MAX_TEXT_BYTES,
+        # Order matters: error pages wrap everything (a refusal by any later one is a page
+        # too); the client's address comes before who they are; who they are before CSRF.
         middlewares=[
+            error_pages_middleware,
             forwarded_middleware(TrustedProxies(settings.trusted_proxies)),
             principal_middleware,
             csrf_middleware,
@@ -87,9 +94,11 @@ def init_app(settings: Settings) -> web.Application:
     app[keys.THROTTLE] = LoginThrottle()
     app[keys.SETUP_LINK] = SetupLink()
     app[keys.RENDERER] = RenderPool()
+    app[keys.IMAGER] = image_pool()
     app.cleanup_ctx.append(database_ctx)
-    app.cleanup_ctx.append(renderer_ctx)
+    app.cleanup_ctx.append(workers_ctx)
     app.cleanup_ctx.append(setup_link_ctx)  # after the database is open
+    app.cleanup_ctx.append(housekeeping_ctx)
     app.on_response_prepare.append(add_security_headers)
     setup_templates(app, settings)
     setup_routes(app)

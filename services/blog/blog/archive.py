@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from . import media, posts
+from . import imaging, media, posts
 from .markup import MarkupError
 from .timefmt import iso8601
 
@@ -50,6 +50,7 @@ def front_matter(conn: sqlite3.Connection, post: posts.Post, authors: dict[int, 
         "author": authors.get(post.author_id) if post.author_id else None,
         "category": category.name if category else None,
         "tags": [t.name for t in posts.tags_of(conn, post.id)],
+        "trashed_at": iso8601(post.deleted_at) or None,
     }
     lines = [f"{key}: {json.dumps(value, ensure_ascii=False)}" for key, value in fields.items()]
     return "---\n" + "\n".join(lines) + "\n---\n"
@@ -119,7 +120,7 @@ def _import_entry(
         category=str(fields.get("category") or ""),
         tags=[str(t) for t in tags] if isinstance(tags, list) else [],
     )
-    posts.save_post(
+    saved = posts.save_post(
         conn,
         draft,
         author_id=row[0] if row else None,
@@ -127,6 +128,9 @@ def _import_entry(
         now=_timestamp(fields.get("updated_at")),
         created_at=_timestamp(fields.get("created_at")),
     )
+    trashed_at = _timestamp(fields.get("trashed_at"))
+    if trashed_at is not None:  # it waits out its 30 days from when it went to the trash
+        posts.move_to_trash(conn, saved.id, None, now=trashed_at)
 
 
 def import_archive(conn: sqlite3.Connection, media_dir: Path, source: Path) -> ImportReport:
@@ -148,7 +152,9 @@ def import_archive(conn: sqlite3.Connection, media_dir: Path, source: Path) -> I
                 extension = media.sniff_extension(data[:16])
                 if extension is None or not name.endswith("." + extension):
                     raise ArchiveError(f"{info.filename}: content is not the image its name says")
-                media.save_media(conn, media_dir, data, extension, name, None, name=name)
+                size = imaging.dimensions(data)
+                about = media.Described(name, None, "", *size) if size else media.Described(name)
+                media.save_media(conn, media_dir, data, extension, about, name=name)
                 images += 1
     return ImportReport(entries, images)
 

@@ -92,6 +92,45 @@ def _int(env: Mapping[str, str], key: str, default: int, low: int, high: int) ->
     return value
 
 
+# Durations are written one way across the kit: a whole number and a unit (90d, 12h, 30s).
+DURATION = re.compile(r"^([0-9]{1,9})\s*([smhd])$")
+UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _duration(env: Mapping[str, str], key: str, low: int, high: int) -> int | None:
+    """Seconds for a duration setting such as `30s`, `90m`, `12h` or `7d`; None when unset."""
+    raw = env.get(key, "").strip().lower()
+    if not raw:
+        return None
+    found = DURATION.match(raw)
+    if found is None:
+        raise ConfigError(
+            f"{key}={raw!r} is not a duration; write a whole number and a unit (s, m, h or d),"
+            " such as 30s, 90m or 12h"
+        )
+    seconds = int(found.group(1)) * UNIT_SECONDS[found.group(2)]
+    if not low <= seconds <= high:
+        raise ConfigError(f"{key}={raw} is out of range; use {low}s to {high // 86400}d")
+    return seconds
+
+
+def _session_lifetimes(env: Mapping[str, str]) -> tuple[int, int]:
+    """(idle, absolute) session lifetimes in seconds: BLOG_SESSION_IDLE and BLOG_SESSION_MAX,
+    or the older whole-number BLOG_SESSION_IDLE_MINUTES and BLOG_SESSION_MAX_HOURS."""
+    idle = _duration(env, "BLOG_SESSION_IDLE", 10, 7 * 86400)
+    if idle is None:
+        idle = _int(env, "BLOG_SESSION_IDLE_MINUTES", 60, 1, 7 * 24 * 60) * 60
+    absolute = _duration(env, "BLOG_SESSION_MAX", 10, 30 * 86400)
+    if absolute is None:
+        absolute = _int(env, "BLOG_SESSION_MAX_HOURS", 12, 1, 30 * 24) * 3600
+    if idle > absolute:
+        raise ConfigError(
+            f"BLOG_SESSION_IDLE ({idle} s) is longer than BLOG_SESSION_MAX ({absolute} s);"
+            " a session would end at its maximum first: shorten the idle time"
+        )
+    return idle, absolute
+
+
 def _access_mode(env: Mapping[str, str]) -> AccessMode:
     raw = env.get("BLOG_ACCESS_MODE", "password").strip().lower() or "password"
     for mode in ACCESS_MODES:
@@ -150,6 +189,7 @@ def _is_ip(text: str) -> bool:
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Build Settings from environment variables (os.environ by default)."""
     env = os.environ if env is None else env
+    session_idle, session_absolute = _session_lifetimes(env)
     return Settings(
         bind=env.get("BLOG_BIND", "127.0.0.1").strip() or "127.0.0.1",
         port=_int(env, "BLOG_PORT", 4334, 0, 65535),
@@ -159,8 +199,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         trusted_proxies=_trusted_proxies(env),
         title=env.get("BLOG_TITLE", "").strip() or "Weblog",
         posts_per_page=_int(env, "BLOG_POSTS_PER_PAGE", 10, 1, 100),
-        session_idle_seconds=_int(env, "BLOG_SESSION_IDLE_MINUTES", 60, 1, 7 * 24 * 60) * 60,
-        session_absolute_seconds=_int(env, "BLOG_SESSION_MAX_HOURS", 12, 1, 30 * 24) * 3600,
+        session_idle_seconds=session_idle,
+        session_absolute_seconds=session_absolute,
         max_upload_bytes=_int(env, "BLOG_MAX_UPLOAD_MB", 5, 1, 100) * 1024 * 1024,
         public_url=_public_url(env),
     )

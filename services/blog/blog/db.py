@@ -80,6 +80,18 @@ def open_database(path: Path) -> sqlite3.Connection:
     return conn
 
 
+MAX_INTEGER = 2**63 - 1  # SQLite's largest INTEGER; a larger Python int cannot be bound
+
+
+def as_rowid(text: str) -> int | None:
+    """A number from a URL or a form as a row id (or revision), or None when it cannot be
+    one: not ASCII digits, or past SQLite's INTEGER (binding it would raise)."""
+    if not (text.isascii() and text.isdigit()) or len(text) > 19:
+        return None
+    number = int(text)
+    return number if number <= MAX_INTEGER else None
+
+
 def is_healthy(conn: sqlite3.Connection) -> bool:
     try:
         return conn.execute("SELECT 1").fetchone()[0] == 1

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from .config import Settings
 from .first_admin import SetupLink
-from .rendering import RenderPool
+from .rendering import RenderPool, WorkerPool
 from .throttle import LoginThrottle
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -17,3 +17,4 @@ THROTTLE = web.AppKey("login_throttle", LoginThrottle)
 SETUP_LINK = web.AppKey("setup_link", SetupLink)
 DEVICE_KEY = web.AppKey("device_key", bytes)  # signs known-browser cookies (devices.py)
 RENDERER = web.AppKey("renderer", RenderPool)  # Markdown in worker processes
+IMAGER = web.AppKey("imager", WorkerPool)  # uploads re-encoded in a worker process

@@ -21,6 +21,8 @@ from html.parser import HTMLParser
 import nh3
 from markdown_it import MarkdownIt
 
+from .refusal import Refusal
+
 MAX_SOURCE_BYTES = 256 * 1024  # UTF-8 bytes of Markdown: about 40,000 words
 MAX_DEPTH = 32  # elements open inside each other, Markdown and raw HTML alike
 
@@ -31,13 +33,11 @@ _renderer = MarkdownIt(
 ).enable(["table", "strikethrough"])
 
 
-class MarkupError(ValueError):
+class MarkupError(Refusal):
     """The text was refused before or while rendering; the message says how to fix it.
 
     `status` is the HTTP status for a web request: 413 (too large) or 400.
     """
-
-    status = 400
 
 
 class SourceTooLarge(MarkupError):

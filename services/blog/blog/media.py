@@ -16,14 +16,19 @@ from pathlib import Path
 
 from .db import transaction
 from .posts import now_seconds
+from .refusal import Refusal
 
 # extension -> content type
 TYPES = {"png": "image/png", "jpg": "image/jpeg", "gif": "image/gif", "webp": "image/webp"}
 NAME_PATTERN = re.compile(r"^[0-9a-f]{32}\.(png|jpg|gif|webp)$")
 
 
-class MediaError(ValueError):
+class MediaError(Refusal):
     """The upload was refused; the message says why."""
+
+
+class UploadTooLarge(MediaError):
+    status = 413
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,10 +38,20 @@ class MediaFile:
     size: int
     original_name: str
     created_at: int
+    width: int | None
+    height: int | None
+    alt: str
+    uploaded_by: int | None
 
     @property
     def url(self) -> str:
         return f"/media/{self.name}"
+
+    @property
+    def markdown(self) -> str:
+        """What the author pastes into a text: the image with its description."""
+        alt = re.sub(r"[\[\]\\\n\r]", " ", self.alt).strip()
+        return f"![{alt}]({self.url})"
 
 
 def sniff_extension(head: bytes) -> str | None:
@@ -66,12 +81,19 @@ def _write_durably(path: Path, data: bytes) -> None:
         os.close(directory)
 
 
+def too_large(max_bytes: int) -> UploadTooLarge:
+    return UploadTooLarge(
+        f"the image is larger than {max_bytes // (1024 * 1024)} MiB, the largest this blog"
+        " accepts; make it smaller and upload it again"
+    )
+
+
 def check_upload(data: bytes, max_bytes: int) -> str:
     """The extension for an acceptable upload; raises MediaError saying why not."""
     if not data:
         raise MediaError("the file is empty")
     if len(data) > max_bytes:
-        raise MediaError(f"the file is larger than {max_bytes // (1024 * 1024)} MiB")
+        raise too_large(max_bytes)
     extension = sniff_extension(data[:16])
     if extension is None:
         raise MediaError("only PNG, JPEG, GIF and WebP images are accepted")
@@ -89,37 +111,37 @@ def write_file(media_dir: Path, data: bytes, extension: str, name: str | None = 
     return name
 
 
+@dataclass(frozen=True, slots=True)
+class Described:
+    """What is recorded with a file besides its bytes: who, what it shows, its size."""
+
+    original_name: str = ""
+    uploaded_by: int | None = None
+    alt: str = ""
+    width: int | None = None
+    height: int | None = None
+
+
+MAX_ALT = 500
+
+
 def record_media(
-    conn: sqlite3.Connection,
-    name: str,
-    size: int,
-    original_name: str,
-    uploaded_by: int | None,
+    conn: sqlite3.Connection, name: str, size: int, about: Described = Described()
 ) -> MediaFile:
     """The database row of a written file (after write_file: no row without its file)."""
     content_type = TYPES[name.rsplit(".", 1)[1]]
     now = now_seconds()
+    original, alt = about.original_name[:200], about.alt.strip()[:MAX_ALT]
+    row = (name, content_type, size, original, about.uploaded_by, now)
     with transaction(conn):
         conn.execute(
-            "INSERT OR REPLACE INTO media"
-            " (name, content_type, size, original_name, uploaded_by, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (name, content_type, size, original_name[:200], uploaded_by, now),
+            "INSERT OR REPLACE INTO media (name, content_type, size, original_name, uploaded_by,"
+            " created_at, width, height, alt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (*row, about.width, about.height, alt),
         )
-    return MediaFile(name, content_type, size, original_name[:200], now)
-
-
-def store_upload(
-    conn: sqlite3.Connection,
-    media_dir: Path,
-    data: bytes,
-    original_name: str,
-    uploaded_by: int | None,
-    max_bytes: int,
-) -> MediaFile:
-    """Check, write and record an upload in one blocking call (blogctl, tests)."""
-    name = write_file(media_dir, data, check_upload(data, max_bytes))
-    return record_media(conn, name, len(data), original_name, uploaded_by)
+    return MediaFile(
+        name, content_type, size, original, now, about.width, about.height, alt, about.uploaded_by
+    )
 
 
 def save_media(
@@ -127,15 +149,16 @@ def save_media(
     media_dir: Path,
     data: bytes,
     extension: str,
-    original_name: str,
-    uploaded_by: int | None,
+    about: Described = Described(),
     name: str | None = None,
 ) -> MediaFile:
+    """Write the file durably and record it, in one blocking call (blogctl import, tests)."""
     name = write_file(media_dir, data, extension, name)
-    return record_media(conn, name, len(data), original_name, uploaded_by)
+    return record_media(conn, name, len(data), about)
 
 
 MEDIA_LISTED = 200
+_COLUMNS = "name, content_type, size, original_name, created_at, width, height, alt, uploaded_by"
 
 
 def list_media(
@@ -145,8 +168,61 @@ def list_media(
     user's (an author sees only their own); at most `limit` (None: all)."""
     where, params = ("1", []) if uploaded_by is None else ("uploaded_by = ?", [uploaded_by])
     rows = conn.execute(
-        f"SELECT name, content_type, size, original_name, created_at FROM media WHERE {where}"  # noqa: S608
+        f"SELECT {_COLUMNS} FROM media WHERE {where}"  # noqa: S608 - fixed strings
         " ORDER BY created_at DESC, id DESC LIMIT ?",
         (*params, -1 if limit is None else limit),
     )
     return [MediaFile(*row) for row in rows]
+
+
+def get_media(conn: sqlite3.Connection, name: str) -> MediaFile | None:
+    row = conn.execute(f"SELECT {_COLUMNS} FROM media WHERE name = ?", (name,)).fetchone()  # noqa: S608
+    return MediaFile(*row) if row else None
+
+
+def forget_media(conn: sqlite3.Connection, name: str) -> None:
+    """Delete the upload's row (then its file goes). A page that still shows it shows a
+    broken image; the confirmation says which entries use it."""
+    with transaction(conn):
+        conn.execute("DELETE FROM media WHERE name = ?", (name,))
+
+
+def entries_using(conn: sqlite3.Connection, name: str, limit: int = 20) -> list[tuple[int, str]]:
+    """(id, title) of entries whose text names the upload: the confirmation lists them."""
+    rows = conn.execute(
+        "SELECT id, title FROM posts WHERE instr(body_md, ?) > 0 ORDER BY id LIMIT ?",
+        (f"/media/{name}", limit),
+    )
+    return [(row[0], row[1]) for row in rows]
+
+
+IMG_TAG = re.compile(r"<img\b[^>]*>")
+_SRC = re.compile(r'\ssrc="/media/([0-9a-f]{32}\.(?:png|jpg|gif|webp))"')
+
+
+def with_image_sizes(conn: sqlite3.Connection, html: str) -> str:
+    """Sanitized HTML with width and height written into each <img> of an upload whose
+    size is known (the page does not jump while images load). Linear in the HTML: the
+    sanitizer writes every attribute quoted, with `>` escaped inside values."""
+    names = {m.group(1) for tag in IMG_TAG.findall(html) if (m := _SRC.search(tag))}
+    if not names:
+        return html
+    marks = ",".join("?" * len(names))
+    sizes = {
+        row[0]: (row[1], row[2])
+        for row in conn.execute(
+            f"SELECT name, width, height FROM media WHERE name IN ({marks})"  # noqa: S608
+            " AND width IS NOT NULL",
+            sorted(names),
+        )
+    }
+
+    def sized(match: re.Match[str]) -> str:
+        tag = match.group(0)
+        found = _SRC.search(tag)
+        if found is None or found.group(1) not in sizes or " width=" in tag or " height=" in tag:
+            return tag
+        width, height = sizes[found.group(1)]
+        return tag[:4] + f' width="{width}" height="{height}"' + tag[4:]
+
+    return IMG_TAG.sub(sized, html)

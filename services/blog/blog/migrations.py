@@ -144,4 +144,59 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX media_created ON media (created_at)",
         ),
     ),
+    Migration(
+        7,
+        "states, revisions, autosaves, image sizes",
+        (
+            # Each save increments it; a form carries the one it was based on (conflicts).
+            "ALTER TABLE posts ADD COLUMN revision INTEGER NOT NULL DEFAULT 1",
+            # In the trash since then (Unix seconds); NULL: not in the trash.
+            "ALTER TABLE posts ADD COLUMN deleted_at INTEGER",
+            "CREATE INDEX posts_trash ON posts (deleted_at) WHERE deleted_at IS NOT NULL",
+            """CREATE TRIGGER posts_trashed AFTER UPDATE OF deleted_at ON posts BEGIN
+                INSERT OR REPLACE INTO site_state (key, value)
+                VALUES ('entries_removed_at', CAST(strftime('%s', 'now') AS INTEGER));
+            END""",
+            # What each save stored, as the editor shows it (category and tags by name).
+            """CREATE TABLE post_revisions (
+                post_id INTEGER NOT NULL REFERENCES posts (id) ON DELETE CASCADE,
+                revision INTEGER NOT NULL,
+                title TEXT NOT NULL,
+                body_md TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                status TEXT NOT NULL,
+                published_at INTEGER,
+                slug TEXT NOT NULL,
+                category TEXT NOT NULL DEFAULT '',
+                tags TEXT NOT NULL DEFAULT '',
+                saved_at INTEGER NOT NULL,
+                saved_by INTEGER REFERENCES users (id) ON DELETE SET NULL,
+                PRIMARY KEY (post_id, revision)
+            )""",
+            """INSERT INTO post_revisions (post_id, revision, title, body_md, kind, status,
+                published_at, slug, category, tags, saved_at, saved_by)
+            SELECT p.id, 1, p.title, p.body_md, p.kind, p.status, p.published_at, p.slug,
+                COALESCE((SELECT name FROM categories WHERE id = p.category_id), ''),
+                COALESCE((SELECT group_concat(name, ', ') FROM (SELECT t.name FROM post_tags pt
+                    JOIN tags t ON t.id = pt.tag_id WHERE pt.post_id = p.id ORDER BY t.name)), ''),
+                p.updated_at, p.author_id
+            FROM posts p""",
+            # The editor's text kept for its author while the session lives (autosave.py).
+            """CREATE TABLE autosaves (
+                user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+                editor_key TEXT NOT NULL,
+                post_id INTEGER REFERENCES posts (id) ON DELETE CASCADE,
+                base_revision INTEGER,
+                fields TEXT NOT NULL,
+                saved_at INTEGER NOT NULL,
+                PRIMARY KEY (user_id, editor_key)
+            )""",
+            "CREATE INDEX autosaves_saved ON autosaves (saved_at)",
+            # Written into <img> so a page does not jump while images load.
+            "ALTER TABLE media ADD COLUMN width INTEGER",
+            "ALTER TABLE media ADD COLUMN height INTEGER",
+            # What the image shows, asked for at upload (never the file name).
+            "ALTER TABLE media ADD COLUMN alt TEXT NOT NULL DEFAULT ''",
+        ),
+    ),
 )

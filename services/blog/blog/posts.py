@@ -1,7 +1,14 @@
 """Posts and stories in SQLite: the queries the views, feeds and archive use.
 
-Visibility is computed at read time: an entry is public when it is published and
-its published_at is not in the future, so scheduling needs no background job.
+An entry is in one of four states (`Entry.state`): draft, scheduled (published with a
+future time), published, or in the trash (`deleted_at` set; emptied after TRASH_DAYS).
+Visibility is computed at read time: an entry is public when it is published, its
+published_at is not in the future and it is not in the trash, so scheduling needs no
+background job.
+
+Every save increments the entry's `revision` and keeps a copy in post_revisions (the
+newest MAX_REVISIONS). A save based on an older revision than the stored one is not
+applied (EditConflict): two tabs or devices never overwrite each other silently.
 """
 
 from __future__ import annotations
@@ -18,13 +25,17 @@ from .markup import render_markdown, slugify
 
 Kind = Literal["post", "story"]
 Status = Literal["draft", "published"]
+State = Literal["draft", "scheduled", "published", "trash"]
 KINDS: tuple[Kind, ...] = ("post", "story")
+STATES: tuple[State, ...] = ("draft", "scheduled", "published", "trash")
+TRASH_DAYS = 30  # an entry in the trash is deleted for good this long after it went there
+MAX_REVISIONS = 50  # revisions kept per entry, newest first
 
 
 # Who may see an entry, in SQL and in Python: one rule, used by every page, feed,
-# search and term page. Published, and its publication time has come (scheduling
-# needs no background job). The parameter is the current Unix time.
-VISIBLE_SQL = "posts.status = 'published' AND posts.published_at <= ?"
+# search and term page. Published, its publication time has come (scheduling needs no
+# background job), and not in the trash. The parameter is the current Unix time.
+VISIBLE_SQL = "posts.status = 'published' AND posts.published_at <= ? AND posts.deleted_at IS NULL"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +52,8 @@ class Entry:
     author_id: int | None
     kind: str
     category_id: int | None
+    revision: int
+    deleted_at: int | None
 
     def is_visible(self, now: int) -> bool:
         """VISIBLE_SQL in Python (a test keeps the two in step)."""
@@ -48,12 +61,20 @@ class Entry:
             self.status == "published"
             and self.published_at is not None
             and self.published_at <= now
+            and self.deleted_at is None
         )
 
-    def state(self, now: int) -> str:
+    def state(self, now: int) -> State:
+        """draft, scheduled, published or trash: what the editor and the dashboard show."""
+        if self.deleted_at is not None:
+            return "trash"
         if self.status == "draft":
             return "draft"
         return "published" if self.is_visible(now) else "scheduled"
+
+    def purged_at(self) -> int | None:
+        """When an entry in the trash is deleted for good (Unix seconds)."""
+        return None if self.deleted_at is None else self.deleted_at + TRASH_DAYS * 86400
 
     @property
     def path(self) -> str:
@@ -192,7 +213,8 @@ def list_for_dashboard(
     Reads no text and sorts along an index (migration 6): wide rows sorted in a
     temporary table once filled the container's /tmp and broke the dashboard.
     """
-    where, params = ("1", []) if everyone else ("posts.author_id IS ?", [author_id])
+    where, params = _editable_by(author_id, everyone)
+    where += " AND posts.deleted_at IS NULL"
     rows = conn.execute(
         f"SELECT {_columns(Entry)} FROM posts WHERE {where}"  # noqa: S608 - fixed strings
         " ORDER BY posts.updated_at DESC, posts.id DESC LIMIT ? OFFSET ?",
@@ -200,6 +222,31 @@ def list_for_dashboard(
     )
     total = conn.execute(f"SELECT COUNT(*) FROM posts WHERE {where}", params).fetchone()[0]  # noqa: S608
     return _rows(Entry, rows), int(total)
+
+
+def _editable_by(author_id: int | None, everyone: bool) -> tuple[str, list[object]]:
+    """The WHERE clause for entries a principal may edit (Principal.may_edit in SQL)."""
+    return ("1", []) if everyone else ("posts.author_id IS ?", [author_id])
+
+
+TRASH_LISTED = 200
+
+
+def list_trash(conn: sqlite3.Connection, author_id: int | None, everyone: bool) -> list[Entry]:
+    """Entries in the trash that the principal may edit, most recently trashed first."""
+    where, params = _editable_by(author_id, everyone)
+    rows = conn.execute(
+        f"SELECT {_columns(Entry)} FROM posts WHERE {where} AND posts.deleted_at IS NOT NULL"  # noqa: S608
+        " ORDER BY posts.deleted_at DESC, posts.id DESC LIMIT ?",
+        (*params, TRASH_LISTED),
+    )
+    return _rows(Entry, rows)
+
+
+def count_trash(conn: sqlite3.Connection, author_id: int | None, everyone: bool) -> int:
+    where, params = _editable_by(author_id, everyone)
+    sql = f"SELECT COUNT(*) FROM posts WHERE {where} AND posts.deleted_at IS NOT NULL"  # noqa: S608
+    return int(conn.execute(sql, params).fetchone()[0])
 
 
 def unique_slug(conn: sqlite3.Connection, wanted: str, exclude_id: int | None = None) -> str:
@@ -225,6 +272,46 @@ class Draft:
     category: str = ""
     tags: Sequence[str] = ()
 
+    def same_text_as(self, other: Draft) -> bool:
+        """Whether saving self over `other` would change nothing an author wrote (line
+        ends aside: a browser sends CRLF). An empty slug or publication time means
+        "as it is", so it matches any."""
+        return (
+            (self.title, self.kind, self.status, self.category, list(self.tags))
+            == (other.title, other.kind, other.status, other.category, list(other.tags))
+            and _lines(self.body_md) == _lines(other.body_md)
+            and self.published_at in (None, other.published_at)
+            and (not self.slug or slugify(self.slug) == other.slug)
+        )
+
+
+def _lines(text: str) -> str:
+    return text.replace("\r\n", "\n")
+
+
+class EditConflict(Exception):
+    """The entry changed since the revision the author's form was based on; nothing was
+    written. `current` is the entry as it is now."""
+
+    def __init__(self, current: Post) -> None:
+        super().__init__(f"entry {current.id} is at revision {current.revision}")
+        self.current = current
+
+
+def stored_draft(conn: sqlite3.Connection, post: Post) -> Draft:
+    """The entry as the editor shows it: category and tags by name."""
+    category = category_of(conn, post)
+    return Draft(
+        title=post.title,
+        body_md=post.body_md,
+        kind=post.kind,
+        status=post.status,
+        published_at=post.published_at,
+        slug=post.slug,
+        category=category.name if category else "",
+        tags=[t.name for t in tags_of(conn, post.id)],
+    )
+
 
 def save_post(
     conn: sqlite3.Connection,
@@ -235,12 +322,18 @@ def save_post(
     now: int | None = None,
     created_at: int | None = None,
     body_html: str | None = None,
+    base_revision: int | None = None,
+    saved_by: int | None = None,
 ) -> Post:
-    """Create (post_id None) or update an entry with its category and tags, atomically.
+    """Create (post_id None) or update an entry with its category and tags, atomically,
+    and keep the result as a new revision.
 
     `body_html` is draft.body_md already rendered (the server renders in a worker
-    process, rendering.py); None renders it here (blogctl, imports). Raises
-    markup.MarkupError for a body over the bounds.
+    process, rendering.py); None renders it here (blogctl, imports). `base_revision`
+    is the revision the author's form was based on (If-Match semantics, RFC 9110
+    13.1.1, carried in a form field): when the entry has moved on since, nothing is
+    written and EditConflict is raised, unless the stored text equals the draft (a
+    form sent twice). Raises markup.MarkupError for a body over the bounds.
     """
     now = now_seconds() if now is None else now
     published_at = draft.published_at
@@ -248,6 +341,12 @@ def save_post(
         published_at = now
     html = render_markdown(draft.body_md) if body_html is None else body_html
     with transaction(conn):
+        if post_id is not None and base_revision is not None:
+            current = get_by_id(conn, post_id)
+            if current is not None and current.revision != base_revision:
+                if draft.same_text_as(stored_draft(conn, current)):
+                    return current
+                raise EditConflict(current)
         slug = unique_slug(conn, draft.slug or draft.title, exclude_id=post_id)
         category_id = _term_id(conn, "categories", draft.category) if draft.category else None
         values = (slug, draft.title, draft.body_md, html, draft.status, published_at)
@@ -263,10 +362,12 @@ def save_post(
         else:
             conn.execute(
                 "UPDATE posts SET slug = ?, title = ?, body_md = ?, body_html = ?, status = ?,"
-                " published_at = ?, kind = ?, category_id = ?, updated_at = ? WHERE id = ?",
+                " published_at = ?, kind = ?, category_id = ?, updated_at = ?,"
+                " revision = revision + 1 WHERE id = ?",
                 (*values, now, post_id),
             )
         _set_tags(conn, post_id, draft.tags)
+        _keep_revision(conn, post_id, now, saved_by)
     post = get_by_id(conn, post_id)
     assert post is not None
     return post
@@ -287,12 +388,133 @@ def create_post(
     now: int | None = None,
 ) -> Post:
     draft = Draft(title, body_md, kind, status, published_at, slug or "", category, tags)
-    return save_post(conn, draft, author_id=author_id, now=now)
+    return save_post(conn, draft, author_id=author_id, now=now, saved_by=author_id)
 
 
-def delete_post(conn: sqlite3.Connection, post_id: int) -> None:
+def move_to_trash(
+    conn: sqlite3.Connection, post_id: int, saved_by: int | None, now: int | None = None
+) -> bool:
+    """Move an entry to the trash as a draft (so a restore never makes it public
+    unasked), as a new revision; False when it was in the trash already. It is
+    deleted for good TRASH_DAYS later (empty_trash)."""
+    return _set_trashed(conn, post_id, saved_by, now, into_trash=True)
+
+
+def restore_from_trash(
+    conn: sqlite3.Connection, post_id: int, saved_by: int | None, now: int | None = None
+) -> bool:
+    """Take an entry out of the trash, as the draft it went there as, as a new revision;
+    False when it was not in the trash."""
+    return _set_trashed(conn, post_id, saved_by, now, into_trash=False)
+
+
+def _set_trashed(
+    conn: sqlite3.Connection, post_id: int, saved_by: int | None, now: int | None, into_trash: bool
+) -> bool:
+    now = now_seconds() if now is None else now
     with transaction(conn):
-        conn.execute("DELETE FROM posts WHERE id = ?", (post_id,))
+        cursor = conn.execute(
+            "UPDATE posts SET deleted_at = ?, status = 'draft', updated_at = ?,"
+            " revision = revision + 1 WHERE id = ? AND (deleted_at IS NULL) = ?",
+            (now if into_trash else None, now, post_id, into_trash),
+        )
+        if cursor.rowcount:
+            _keep_revision(conn, post_id, now, saved_by)
+    return bool(cursor.rowcount)
+
+
+def delete_for_good(conn: sqlite3.Connection, post_id: int) -> bool:
+    """Delete an entry in the trash with its revisions; False when it is not in the trash
+    (only the trash deletes for good)."""
+    with transaction(conn):
+        cursor = conn.execute(
+            "DELETE FROM posts WHERE id = ? AND deleted_at IS NOT NULL", (post_id,)
+        )
+    return bool(cursor.rowcount)
+
+
+def empty_trash(conn: sqlite3.Connection, now: int) -> int:
+    """Delete for good what has been in the trash for TRASH_DAYS; how many went."""
+    with transaction(conn):
+        cursor = conn.execute(
+            "DELETE FROM posts WHERE deleted_at IS NOT NULL AND deleted_at <= ?",
+            (now - TRASH_DAYS * 86400,),
+        )
+    return cursor.rowcount
+
+
+# --- revisions ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Revision:
+    """One saved state of an entry, as the editor shows it (category and tags by name)."""
+
+    post_id: int
+    revision: int
+    saved_at: int
+    saved_by: str
+    draft: Draft
+
+
+def _keep_revision(conn: sqlite3.Connection, post_id: int, now: int, saved_by: int | None) -> None:
+    """Copy the entry as it now is into post_revisions; drop the oldest past MAX_REVISIONS.
+    Runs inside the caller's transaction."""
+    conn.execute(
+        "INSERT OR REPLACE INTO post_revisions (post_id, revision, title, body_md, kind, status,"
+        " published_at, slug, category, tags, saved_at, saved_by)"
+        " SELECT p.id, p.revision, p.title, p.body_md, p.kind, p.status, p.published_at, p.slug,"
+        " COALESCE((SELECT name FROM categories WHERE id = p.category_id), ''),"
+        " COALESCE((SELECT group_concat(name, ', ') FROM (SELECT t.name FROM post_tags pt"
+        " JOIN tags t ON t.id = pt.tag_id WHERE pt.post_id = p.id ORDER BY t.name)), ''),"
+        " ?, ? FROM posts p WHERE p.id = ?",
+        (now, saved_by, post_id),
+    )
+    conn.execute(
+        "DELETE FROM post_revisions WHERE post_id = ? AND revision <= "
+        " (SELECT MAX(revision) FROM post_revisions WHERE post_id = ?) - ?",
+        (post_id, post_id, MAX_REVISIONS),
+    )
+
+
+_REVISION_SQL = (
+    "SELECT r.post_id, r.revision, r.saved_at, COALESCE(u.name, ''), r.title, {body}, r.kind,"
+    " r.status, r.published_at, r.slug, r.category, r.tags FROM post_revisions r"
+    " LEFT JOIN users u ON u.id = r.saved_by WHERE r.post_id = ?"
+)
+
+
+def _revision(row: sqlite3.Row) -> Revision:
+    draft = Draft(
+        title=row[4],
+        body_md=row[5],
+        kind=row[6],
+        status=row[7],
+        published_at=row[8],
+        slug=row[9],
+        category=row[10],
+        tags=parse_tags(row[11]),
+    )
+    return Revision(row[0], row[1], row[2], row[3], draft)
+
+
+def list_revisions(conn: sqlite3.Connection, post_id: int) -> list[Revision]:
+    """The kept revisions of an entry, newest first (at most MAX_REVISIONS), without their
+    text (body_md is empty: a list never reads 50 copies of a long text)."""
+    sql = _REVISION_SQL.format(body="''") + " ORDER BY r.revision DESC"
+    return [_revision(row) for row in conn.execute(sql, (post_id,))]
+
+
+def count_revisions(conn: sqlite3.Connection, post_id: int) -> int:
+    sql = "SELECT COUNT(*) FROM post_revisions WHERE post_id = ?"
+    return int(conn.execute(sql, (post_id,)).fetchone()[0])
+
+
+def get_revision(conn: sqlite3.Connection, post_id: int, revision: int) -> Revision | None:
+    """One kept revision, whole."""
+    sql = _REVISION_SQL.format(body="r.body_md") + " AND r.revision = ?"
+    row = conn.execute(sql, (post_id, revision)).fetchone()
+    return _revision(row) if row else None
 
 
 # --- categories and tags -------------------------------------------------------------

@@ -4,8 +4,20 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .app_paths import STATIC_DIR
-from .views import account, admin, authoring, feeds, health, media, reading, setup
+from .views import (
+    account,
+    admin,
+    authoring,
+    autosaves,
+    feeds,
+    health,
+    media,
+    reading,
+    revisions,
+    setup,
+    static,
+    trash,
+)
 
 
 def setup_routes(app: web.Application) -> None:
@@ -33,10 +45,19 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/dashboard/posts/new", authoring.create)
     app.router.add_get(r"/dashboard/posts/{post_id:\d+}", authoring.edit_form)
     app.router.add_post(r"/dashboard/posts/{post_id:\d+}", authoring.update)
-    app.router.add_post(r"/dashboard/posts/{post_id:\d+}/delete", authoring.delete)
+    app.router.add_post(r"/dashboard/posts/{post_id:\d+}/restore", trash.restore)
+    app.router.add_post(r"/dashboard/posts/{post_id:\d+}/delete", trash.delete_for_good)
+    app.router.add_get(r"/dashboard/posts/{post_id:\d+}/revisions", revisions.revision_list)
+    app.router.add_get(
+        r"/dashboard/posts/{post_id:\d+}/revisions/{revision:\d+}", revisions.revision_page
+    )
+    app.router.add_get("/dashboard/trash", trash.trash_list, name="trash")
+    app.router.add_post("/dashboard/autosave", autosaves.keep, name="autosave")
+    app.router.add_post("/dashboard/autosave/discard", autosaves.discard)
     app.router.add_get("/dashboard/media", media.media_list, name="media")
     app.router.add_post("/dashboard/media", media.upload)
+    app.router.add_post("/dashboard/media/{name}/delete", media.delete)
     app.router.add_get("/media/{name}", media.serve, name="media_file")
     app.router.add_get("/dashboard/users", admin.user_list, name="users")
     app.router.add_post(r"/dashboard/users/{user_id:\d+}/{verb:disable|enable}", admin.set_disabled)
-    app.router.add_static("/static/", STATIC_DIR, name="static", append_version=True)
+    app.router.add_get("/static/{filename}", static.static_file, name="static")

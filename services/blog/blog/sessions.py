@@ -62,11 +62,17 @@ def load_session(
     if now - session.last_seen > idle or now - session.created_at > absolute:
         delete_session(conn, session.id_hash)
         return None
-    # Touch at most once a minute: a write per page view would be wasted fsyncs.
-    if now - session.last_seen >= 60:
+    if now - session.last_seen >= touch_interval(idle):
         with transaction(conn):
             conn.execute("UPDATE sessions SET last_seen = ? WHERE id_hash = ?", (now, row[0]))
     return session
+
+
+def touch_interval(idle: int) -> int:
+    """Seconds between writes of a session's last_seen: at most once a minute (a write per
+    page view would be wasted fsyncs), and often enough that a session in use never
+    reaches a short idle timeout (a quarter of it)."""
+    return max(1, min(60, idle // 4))
 
 
 def delete_session(conn: sqlite3.Connection, id_hash: str) -> None:

@@ -21,6 +21,7 @@ from .conditional import revalidated
 from .config import Settings
 from .csrf import hidden_field, token_for
 from .redirects import local_target
+from .views.static import static_url
 
 
 def setup_templates(app: web.Application, settings: Settings) -> None:
@@ -39,7 +40,9 @@ def setup_templates(app: web.Application, settings: Settings) -> None:
     env.globals["access_mode"] = settings.access_mode
     env.filters["isodate"] = timefmt.iso8601
     env.filters["humandate"] = timefmt.human
+    env.filters["humantime"] = timefmt.human_time
     env.filters["inputdate"] = timefmt.local_input
+    env.globals["static_url"] = static_url
 
 
 def render(

@@ -24,6 +24,11 @@ def human(seconds: int | None) -> str:
     return "" if seconds is None else _dt(seconds).strftime("%d %B %Y")
 
 
+def human_time(seconds: int | None) -> str:
+    """Date and minute, for "saved at" notes: 30 November 2026, 14:02 UTC."""
+    return "" if seconds is None else _dt(seconds).strftime("%d %B %Y, %H:%M UTC")
+
+
 def local_input(seconds: int | None) -> str:
     """Value for <input type=datetime-local>, in UTC."""
     return "" if seconds is None else _dt(seconds).strftime("%Y-%m-%dT%H:%M")

@@ -6,6 +6,7 @@ import dataclasses
 import re
 import sqlite3
 from collections.abc import Awaitable, Callable
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -114,3 +115,57 @@ async def save_entry(client: TestClient, path: str, **fields: str) -> ClientResp
     """Submit the editor form at path (new or existing entry)."""
     defaults = {"title": "Title", "body_md": "Body", "kind": "post", "action": "publish"}
     return await post_form(client, path, path, **{**defaults, **fields})
+
+
+class _FormReader(HTMLParser):
+    """The fields a browser would send from one form of a page (buttons and files aside)."""
+
+    def __init__(self, form_id: str) -> None:
+        super().__init__()
+        self.form_id = form_id
+        self.inside = False
+        self.fields: dict[str, str] = {}
+        self._textarea: str | None = None
+        self._select: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "form":
+            self.inside = a.get("id") == self.form_id
+        if tag == "option" and self.inside and self._select and "selected" in a:
+            self.fields[self._select] = a.get("value", "")
+        if not self.inside or "name" not in a:
+            return
+        if tag == "input" and a.get("type") not in ("file", "submit", "checkbox"):
+            self.fields[a["name"]] = a.get("value", "")
+        elif tag == "textarea":
+            self._textarea = a["name"]
+            self.fields[a["name"]] = ""
+        elif tag == "select":
+            self._select = a["name"]
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self.inside = False
+        elif tag == "textarea":
+            self._textarea = None
+        elif tag == "select":
+            self._select = None
+
+    def handle_data(self, data: str) -> None:
+        if self._textarea:
+            self.fields[self._textarea] += data
+
+
+def form_fields(page: str, form_id: str = "editor") -> dict[str, str]:
+    """What the browser would submit from the form with this id (HTML entities decoded)."""
+    reader = _FormReader(form_id)
+    reader.feed(page)
+    return reader.fields
+
+
+async def editor_form(client: TestClient, path: str) -> dict[str, str]:
+    """Open the editor at `path` and read its fields, hidden ones included."""
+    response = await client.get(path)
+    assert response.status == 200, path
+    return form_fields(await response.text())

@@ -60,6 +60,11 @@ async def test_trust_local_off_by_default(client: TestClient) -> None:
         ({"BLOG_TRUST_LOCAL": "maybe"}, "BLOG_TRUST_LOCAL='maybe' is not a boolean"),
         ({"BLOG_TRUSTED_PROXIES": "10.0.0.0/33"}, "not a valid CIDR"),
         ({"BLOG_TRUSTED_PROXIES": "user@host"}, "neither an IP"),
+        ({"BLOG_SESSION_IDLE": "90"}, "BLOG_SESSION_IDLE='90' is not a duration"),
+        ({"BLOG_SESSION_IDLE": "5s"}, "BLOG_SESSION_IDLE=5s is out of range"),
+        ({"BLOG_SESSION_MAX": "31d"}, "BLOG_SESSION_MAX=31d is out of range"),
+        ({"BLOG_SESSION_IDLE": "2h", "BLOG_SESSION_MAX": "1h"}, "shorten the idle time"),
+        ({"BLOG_SESSION_IDLE_MINUTES": "0"}, "BLOG_SESSION_IDLE_MINUTES=0 is out of range"),
     ],
 )
 def test_invalid_settings_name_the_variable(env: dict[str, str], message: str) -> None:
@@ -90,6 +95,21 @@ def test_defaults_and_overrides() -> None:
     assert custom.access_mode == "open" and custom.trust_local
     assert custom.trusted_proxies == ("proxy", "172.16.0.0/12", "10.0.0.1")
     assert custom.title == "Mine"
+
+
+@pytest.mark.parametrize(
+    ("env", "idle", "absolute"),
+    [
+        ({}, 3600, 12 * 3600),
+        ({"BLOG_SESSION_IDLE": "20s", "BLOG_SESSION_MAX": "2m"}, 20, 120),
+        ({"BLOG_SESSION_IDLE": "90m", "BLOG_SESSION_MAX": "7d"}, 5400, 7 * 86400),
+        ({"BLOG_SESSION_IDLE_MINUTES": "30", "BLOG_SESSION_MAX_HOURS": "2"}, 1800, 7200),
+        ({"BLOG_SESSION_IDLE": "1h", "BLOG_SESSION_IDLE_MINUTES": "5"}, 3600, 12 * 3600),
+    ],
+)
+def test_session_lifetimes_are_durations(env: dict[str, str], idle: int, absolute: int) -> None:
+    settings = load_settings(env)
+    assert (settings.session_idle_seconds, settings.session_absolute_seconds) == (idle, absolute)
 
 
 def test_serve_refuses_bad_mode(monkeypatch: pytest.MonkeyPatch, capsys) -> None:

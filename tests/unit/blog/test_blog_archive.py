@@ -36,7 +36,10 @@ def populated(tmp_path: Path) -> tuple[sqlite3.Connection, Path]:
         status="published",
         published_at=NOW + 3600,
     )
-    media.store_upload(conn, tmp_path / "src" / "media", tiny_png(), "dot.png", author.id, 10**6)
+    trashed = posts.create_post(conn, title="Binned", body_md="gone soon", status="draft")
+    posts.move_to_trash(conn, trashed.id, None, now=NOW - 86400)
+    about = media.Described("dot.png", author.id, "A dot", 1, 1)
+    media.save_media(conn, tmp_path / "src" / "media", tiny_png(), "png", about)
     return conn, tmp_path / "src" / "media"
 
 
@@ -54,6 +57,7 @@ def snapshot(conn: sqlite3.Connection) -> list[tuple[object, ...]]:
                 post.kind,
                 post.published_at,
                 post.created_at,
+                post.deleted_at,
                 category.name if category else None,
                 tuple(t.name for t in posts.tags_of(conn, post.id)),
             )
@@ -64,7 +68,7 @@ def snapshot(conn: sqlite3.Connection) -> list[tuple[object, ...]]:
 def test_export_import_round_trip(tmp_path: Path) -> None:
     source, source_media = populated(tmp_path)
     target_zip = tmp_path / "export.zip"
-    assert archive.export_archive(source, source_media, target_zip) == 3
+    assert archive.export_archive(source, source_media, target_zip) == 4
     with zipfile.ZipFile(target_zip) as zipped:
         names = set(zipped.namelist())
         text = zipped.read("posts/hello-world.md").decode()
@@ -82,7 +86,7 @@ def test_export_import_round_trip(tmp_path: Path) -> None:
     target = db.open_database(tmp_path / "dst" / "blog.sqlite3")
     users.create_user(target, "alice", "correct horse battery", "admin")
     report = archive.import_archive(target, tmp_path / "dst" / "media", target_zip)
-    assert report.entries == 3 and report.media == 1
+    assert report.entries == 4 and report.media == 1
     assert snapshot(target) == snapshot(source)
     assert [m.name for m in media.list_media(target)] == [m.name for m in media.list_media(source)]
     # Importing twice replaces by slug instead of duplicating.
@@ -125,7 +129,7 @@ def test_backup_while_a_writer_is_open(tmp_path: Path) -> None:
     live.execute("ROLLBACK")
     copy = sqlite3.connect(target)
     titles = {row[0] for row in copy.execute("SELECT title FROM posts")}
-    assert titles == {"Hello: «world»", "A draft", "Story"}
+    assert titles == {"Hello: «world»", "A draft", "Story", "Binned"}
     assert copy.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
@@ -145,6 +149,10 @@ def test_migrating_a_version_1_database(tmp_path: Path) -> None:
     assert post is not None and post.kind == "post" and post.author_id is None
     # The full-text index was built for rows that predate it.
     assert [p.slug for p in posts.search(conn, "searchable", NOW)] == ["kept"]
+    # Revisions start with what was there: the first one can be restored.
+    assert (post.revision, post.deleted_at, post.state(NOW)) == (1, None, "published")
+    first = posts.get_revision(conn, post.id, 1)
+    assert first is not None and first.draft.body_md == "searchable words"
 
 
 @pytest.mark.parametrize(

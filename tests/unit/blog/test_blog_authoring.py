@@ -112,7 +112,9 @@ async def test_categories_and_tags(admin_client: TestClient) -> None:
     assert (await admin_client.get("/tag/nope")).status == 404
 
 
-async def test_edit_and_delete(admin_client: TestClient, db: sqlite3.Connection) -> None:
+async def test_edit_then_trash_then_restore(
+    admin_client: TestClient, db: sqlite3.Connection
+) -> None:
     await save_entry(admin_client, "/dashboard/posts/new", title="First title")
     post = posts.get_by_slug(db, "first-title")
     assert post is not None
@@ -122,12 +124,21 @@ async def test_edit_and_delete(admin_client: TestClient, db: sqlite3.Connection)
         admin_client, f"/dashboard/posts/{post.id}", title="First title", body_md="changed"
     )
     assert "changed" in await (await admin_client.get("/posts/first-title")).text()
+    trashed = await save_entry(
+        admin_client, f"/dashboard/posts/{post.id}", action="trash", confirmed="trash",
+        title="First title", body_md="changed",
+    )  # fmt: skip
+    assert trashed.status == 303
+    in_trash = posts.get_by_id(db, post.id)
+    assert in_trash is not None and in_trash.state(posts.now_seconds()) == "trash"
+    assert (await admin_client.get("/posts/first-title")).status == 404
     response = await post_form(
-        admin_client, f"/dashboard/posts/{post.id}/delete", f"/dashboard/posts/{post.id}"
+        admin_client, f"/dashboard/posts/{post.id}/restore", "/dashboard/trash"
     )
     assert response.status == 303
-    assert posts.get_by_id(db, post.id) is None
-    assert (await admin_client.get("/posts/first-title")).status == 404
+    restored = posts.get_by_id(db, post.id)
+    assert restored is not None and restored.state(posts.now_seconds()) == "draft"
+    assert restored.body_md == "changed"
 
 
 async def test_author_edits_only_own_posts(client: TestClient, db: sqlite3.Connection) -> None:
@@ -147,8 +158,11 @@ async def test_author_edits_only_own_posts(client: TestClient, db: sqlite3.Conne
     other = await client.get(f"/dashboard/posts/{theirs.id}")
     assert (other.status, await other.text()) == (404, await missing.text())
     token_page = f"/dashboard/posts/{mine.id}"
-    response = await post_form(client, f"/dashboard/posts/{theirs.id}/delete", token_page)
-    assert response.status == 404
+    for verb in ("delete", "restore"):
+        response = await post_form(client, f"/dashboard/posts/{theirs.id}/{verb}", token_page)
+        assert response.status == 404
+    for page in ("", "/revisions", "/revisions/1"):
+        assert (await client.get(f"/dashboard/posts/{theirs.id}{page}")).status == 404
     form = {"title": "Taken over", "body_md": "x", "kind": "post", "action": "publish"}
     response = await post_form(client, f"/dashboard/posts/{theirs.id}", token_page, **form)
     assert response.status == 404

@@ -129,8 +129,22 @@ async def test_without_a_public_url_links_name_this_machine(make_client) -> None
     assert feedparser.parse(body).entries[0].link == "https://localhost/posts/p"
 
 
-async def test_deleting_a_post_moves_last_modified(
-    client: TestClient, db: sqlite3.Connection, entries: None
+def trash_and_delete(db: sqlite3.Connection, post_id: int) -> None:
+    posts.move_to_trash(db, post_id, None)
+    posts.delete_for_good(db, post_id)
+
+
+@pytest.mark.parametrize(
+    "remove",
+    [
+        lambda db, post_id: posts.move_to_trash(db, post_id, None),
+        trash_and_delete,
+        lambda db, post_id: db.execute("UPDATE posts SET deleted_at = 1 WHERE id = ?", (post_id,)),
+    ],
+    ids=["trash", "delete for good", "deleted_at alone"],
+)
+async def test_removing_a_post_moves_last_modified(
+    client: TestClient, db: sqlite3.Connection, entries: None, remove
 ) -> None:
     first = await client.get("/feed.rss")
     old = posts.get_by_slug(db, "old-older")
@@ -140,7 +154,7 @@ async def test_deleting_a_post_moves_last_modified(
     db.execute("UPDATE posts SET updated_at = 978307200, published_at = 978307200")
     db.execute("DELETE FROM site_state")
     assert (await client.get("/feed.rss", headers={"If-Modified-Since": stale})).status == 304
-    posts.delete_post(db, old.id)
+    remove(db, old.id)
     response = await client.get("/feed.rss", headers={"If-Modified-Since": stale})
     assert response.status == 200
     assert "Old &amp; &lt;older&gt;" not in await response.text()

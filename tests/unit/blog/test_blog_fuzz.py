@@ -37,9 +37,11 @@ METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
 FIELDS = [
     "username", "password", "next", "csrf_token", "title", "body_md", "kind", "category",
     "tags", "slug", "publish_at", "action", "current_password", "new_password",
-    "confirm_password", "confirm", "file",
+    "confirm_password", "confirm", "confirmed", "file", "image", "image_alt", "alt",
+    "editor_key", "base_revision", "back",
 ]  # fmt: skip
-QUERY_KEYS = ["q", "page", "next", "kind", "saved", "done", "x"]
+QUERY_KEYS = ["q", "page", "next", "kind", "saved", "done", "x", "revision", "restore", "resume",
+              "moved", "purged", "v"]  # fmt: skip
 ANON_TOKEN = "anonymous-csrf-token-0123456789"
 MEDIA_NAME = "c" * 32 + ".png"
 
@@ -49,6 +51,8 @@ TEXT = st.one_of(
     st.sampled_from(["", "1", "0", "-1", "99999999999999999999", "publish", "preview", "draft"]),
     st.sampled_from(["story", "post", "/\t/evil.example/", "/\n", "/\x0b", "%00", "\x00"]),
     st.sampled_from(["2026-01-01T00:00", "9999-99-99T99:99", "alice", PASSWORD, "a" * 300]),
+    st.sampled_from(["unpublish", "trash", "delete", "upload", "post-1", "post-2", "autosave"]),
+    st.sampled_from(["new-0123456789abcdef", "post-99999999999999999999", "new-x"]),
 )
 # What a header value may hold on the wire (RFC 9110 5.5): visible ASCII, space, tab, obs-text.
 HEADER_TEXT = st.text(
@@ -59,11 +63,16 @@ HEADER_TEXT = st.text(
 HEADER_NAMES = [
     "If-None-Match", "If-Modified-Since", "X-Forwarded-For", "X-Forwarded-Proto",
     "X-Forwarded-Host", "Forwarded", "Accept-Encoding", "Range", "X-CSRF-Token",
-    "Host", "Accept", "Referer", "Origin",
+    "Host", "Accept", "Referer", "Origin", "Sec-Fetch-Site",
 ]  # fmt: skip
 HEADERS = st.dictionaries(
     st.sampled_from(HEADER_NAMES),
-    st.one_of(HEADER_TEXT, st.sampled_from(["*", '"x", W/"y"', "bytes=0-1", "1.2.3.4"])),
+    st.one_of(
+        HEADER_TEXT,
+        st.sampled_from(
+            ["*", '"x", W/"y"', "bytes=0-1", "1.2.3.4", "same-origin", "application/json"]
+        ),
+    ),
     max_size=4,
 )
 CHARSETS = ["", "utf-8", "latin-1", "utf-16", "ascii", "no-such-charset"]
@@ -100,7 +109,9 @@ def seed(db: sqlite3.Connection, media_dir: Path) -> tuple[list[str], list[str]]
         posts.create_post(db, title="Draft", body_md="y", tags=["secret"], author_id=alice.id),
         posts.create_post(db, title="Bobs", body_md="z", kind="story", author_id=bob.id),
     ]
-    media.save_media(db, media_dir, tiny_png(), "png", "x.png", bob.id, name=MEDIA_NAME)
+    media.save_media(
+        db, media_dir, tiny_png(), "png", media.Described("x.png", bob.id), name=MEDIA_NAME
+    )
     return [p.slug for p in made] + ["rail", "secret"], [str(p.id) for p in made]
 
 
@@ -148,6 +159,7 @@ def requests(draw: st.DrawFn, stack: Stack) -> dict[str, object]:
         "verb": st.sampled_from(["disable", "enable"]),
         "token": st.just("x" * 43),
         "filename": st.just("style.css"),
+        "revision": st.sampled_from(["1", "2", "0", "99999999999999999999"]),
     }
     values = {key: draw(st.one_of(strategy, TEXT)) for key, strategy in known.items()}
     query = draw(st.dictionaries(st.sampled_from(QUERY_KEYS), TEXT, max_size=3))

@@ -101,6 +101,19 @@ async def test_idle_and_absolute_timeouts(
     assert remaining == (1 if alive else 0)
 
 
+async def test_a_session_in_use_outlives_a_short_idle_timeout(
+    client: TestClient, db: sqlite3.Connection
+) -> None:
+    """With a 20 s idle time (a test setting), a request every 6 s keeps the session: the
+    last use is written often enough (it was written once a minute, so the session died)."""
+    user = add_user(client, "alice")
+    raw_id, _ = sessions.create_session(db, user.id, 1_000_000)
+    for step in range(1, 11):
+        now = 1_000_000 + 6 * step
+        assert sessions.load_session(db, raw_id, now, idle=20, absolute=3600) is not None, step
+    assert sessions.load_session(db, raw_id, now + 21, idle=20, absolute=3600) is None
+
+
 async def test_password_reset_ends_sessions(client: TestClient, db: sqlite3.Connection) -> None:
     add_user(client, "alice")
     await login(client, "alice")

@@ -120,7 +120,12 @@ async def test_search_finds_edited_text_only(client: TestClient, db: sqlite3.Con
     later = posts.now_seconds() + 10
     assert [p.id for p in posts.search(db, "newword", later)] == [post.id]
     assert posts.search(db, "oldword", later) == []
-    posts.delete_post(db, post.id)
+    posts.move_to_trash(db, post.id, None)
+    assert posts.search(db, "newword", later) == []
+    posts.restore_from_trash(db, post.id, None)
+    assert posts.delete_for_good(db, post.id) is False  # only from the trash
+    posts.move_to_trash(db, post.id, None)
+    assert posts.delete_for_good(db, post.id) is True
     assert posts.search(db, "newword", later) == []
 
 

@@ -11,14 +11,15 @@ from blog_testkit import add_user, login, tiny_png
 
 NOW = posts.now_seconds()
 
-# Entry states that only their author may see, and the one everyone may.
-HIDDEN = [("draft", None), ("published", NOW + 3600)]  # a draft, a scheduled entry
-SHOWN = ("published", NOW - 60)
+# Entry states that only their author may see, and the one everyone may:
+# (status, published_at, in the trash).
+HIDDEN = [("draft", None, False), ("published", NOW + 3600, False), ("published", NOW - 60, True)]
+SHOWN = ("published", NOW - 60, False)
 
 
-def entry(db: sqlite3.Connection, state: tuple[str, int | None], word: str) -> posts.Post:
-    status, published_at = state
-    return posts.create_post(
+def entry(db: sqlite3.Connection, state: tuple[str, int | None, bool], word: str) -> posts.Post:
+    status, published_at, trashed = state
+    post = posts.create_post(
         db,
         title=f"Title {word}",
         body_md=f"Body {word}",
@@ -27,6 +28,9 @@ def entry(db: sqlite3.Connection, state: tuple[str, int | None], word: str) -> p
         category=f"Cat {word}",
         tags=[f"Tag {word}"],
     )
+    if trashed:  # a published entry moved to the trash
+        db.execute("UPDATE posts SET deleted_at = ? WHERE id = ?", (NOW - 1, post.id))
+    return post
 
 
 # Every public route that names an entry, a term or a search result.
@@ -45,9 +49,9 @@ def names_in(page: str, word: str) -> list[str]:
     return [name for name in ("title", "cat", "tag") if f"{name} {word}" in page.lower()]
 
 
-@pytest.mark.parametrize("state", HIDDEN, ids=["draft", "scheduled"])
+@pytest.mark.parametrize("state", HIDDEN, ids=["draft", "scheduled", "trash"])
 async def test_what_only_drafts_use_is_not_found_anywhere(
-    client: TestClient, db: sqlite3.Connection, state: tuple[str, int | None]
+    client: TestClient, db: sqlite3.Connection, state: tuple[str, int | None, bool]
 ) -> None:
     entry(db, state, "secretword")
     for route in ROUTES:
@@ -71,23 +75,30 @@ async def test_control_a_published_entry_shows_on_every_route(
 
 
 @pytest.mark.parametrize(
-    ("status", "published_at"),
+    ("status", "published_at", "deleted_at"),
     [
-        ("published", NOW - 1),
-        ("published", NOW),
-        ("published", NOW + 1),
-        ("draft", NOW - 1),
-        ("published", None),
-        ("draft", None),
+        ("published", NOW - 1, None),
+        ("published", NOW, None),
+        ("published", NOW + 1, None),
+        ("draft", NOW - 1, None),
+        ("published", None, None),
+        ("draft", None, None),
+        ("published", NOW - 1, NOW - 1),
+        ("published", NOW - 1, NOW + 1),
+        ("draft", None, NOW),
     ],
 )
 def test_sql_and_python_forms_of_the_rule_agree(
-    client: TestClient, db: sqlite3.Connection, status: str, published_at: int | None
+    client: TestClient,
+    db: sqlite3.Connection,
+    status: str,
+    published_at: int | None,
+    deleted_at: int | None,
 ) -> None:
     db.execute(
-        "INSERT INTO posts (slug, title, status, published_at, created_at, updated_at)"
-        " VALUES ('s', 't', ?, ?, 0, 0)",
-        (status, published_at),
+        "INSERT INTO posts (slug, title, status, published_at, deleted_at, created_at, updated_at)"
+        " VALUES ('s', 't', ?, ?, ?, 0, 0)",
+        (status, published_at, deleted_at),
     )
     in_sql = db.execute(f"SELECT COUNT(*) FROM posts WHERE {posts.VISIBLE_SQL}", (NOW,)).fetchone()
     stored = posts.get_by_slug(db, "s")
@@ -101,7 +112,8 @@ async def test_an_author_lists_only_their_own_uploads(
     alice = add_user(client, "alice", "admin")
     bob = add_user(client, "bob", "author")
     for user, name in ((alice, "a" * 32 + ".png"), (bob, "b" * 32 + ".png")):
-        media.save_media(db, tmp_path, tiny_png(), "png", f"by {user.name}", user.id, name=name)
+        about = media.Described(f"by {user.name}", user.id)
+        media.save_media(db, tmp_path, tiny_png(), "png", about, name=name)
     await login(client, "bob")
     listing = await (await client.get("/dashboard/media")).text()
     assert "b" * 32 in listing and "a" * 32 not in listing

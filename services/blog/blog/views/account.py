@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 from aiohttp import web
 
-from .. import devices, keys, sessions, users
-from ..auth import current, login_required, principal_of
+from .. import autosave, devices, keys, posts, sessions, users
+from ..auth import Principal, current, login_required, principal_of
+from ..db import as_rowid
 from ..forms import read_form, text
 from ..forwarded import CLIENT
 from ..passwords import MAX_LENGTH, PasswordPolicyError, check_policy, hash_password, off_loop
 from ..posts import now_seconds
 from ..redirects import DEFAULT_AFTER_LOGIN, after_login
+from ..rescue import carried_back, pending_fields
 from ..templating import render, see_other
 from ..throttle import Attempt
 from ..users import authenticate
 
 GENERIC_FAILURE = "Unknown user name or wrong password."
+SESSION_ENDED = (
+    "You are logged out (the session ended, or you logged out in another tab), so nothing"
+    " was saved. Log in again: your text comes with you and waits in the editor."
+)
 
 
 def throttled_message(attempt: Attempt) -> str:
@@ -28,10 +35,48 @@ def throttled_message(attempt: Attempt) -> str:
 
 
 def _login_page(
-    request: web.Request, status: int, error: str = "", name: str = "", next_url: str = ""
+    request: web.Request,
+    status: int,
+    error: str = "",
+    name: str = "",
+    next_url: str = "",
+    pending: dict[str, str] | None = None,
 ) -> web.Response:
-    context = {"error": error, "username": name, "next": next_url or DEFAULT_AFTER_LOGIN}
+    context = {
+        "error": error,
+        "username": name,
+        "next": next_url or DEFAULT_AFTER_LOGIN,
+        "pending": pending,
+    }
     return render("login.html", request, context, status)
+
+
+def login_with_pending(request: web.Request, form: Mapping[str, object]) -> web.Response:
+    """The login form for an editor form whose session is gone, carrying its text
+    (rescue.py): nothing is stored until the login succeeds."""
+    return _login_page(request, 401, SESSION_ENDED, pending=pending_fields(form))
+
+
+def keep_pending(request: web.Request, user: users.User, pending: dict[str, str]) -> str:
+    """Store the text a login carried as the user's autosave; the editor path that shows it.
+
+    An entry the user may not edit (someone else logged in) gets nothing of it: the text
+    becomes an unsaved new entry of theirs instead.
+    """
+    conn = request.app[keys.DB]
+    values = autosave.clean_values(pending)
+    key, base = pending["editor_key"], pending["base_revision"]
+    post = None
+    if autosave.valid_key(key) and key.startswith("post-"):
+        post = posts.get_by_id(conn, int(key.removeprefix("post-")))
+    now = now_seconds()
+    if post is not None and Principal(user.id, user.name, user.role).may_edit(post.author_id):
+        revision = as_rowid(base)
+        autosave.store(conn, user.id, key, values, now, post_id=post.id, base_revision=revision)
+        return f"/dashboard/posts/{post.id}?restore=autosave"
+    key = key if autosave.valid_key(key) and key.startswith("new-") else autosave.new_key()
+    autosave.store(conn, user.id, key, values, now)
+    return f"/dashboard/posts/new?resume={key}"
 
 
 async def login_form(request: web.Request) -> web.StreamResponse:
@@ -73,12 +118,15 @@ async def login(request: web.Request) -> web.StreamResponse:
     form = await read_form(request)
     name = text(form, "username").strip()[:64]
     next_url = after_login(text(form, "next"))
+    pending = carried_back(form)  # an editor's text waiting for this login
     user, attempt = await check_password(request, name, text(form, "password"))
     if not attempt.admitted:
-        page = _login_page(request, 429, throttled_message(attempt), name, next_url)
+        page = _login_page(request, 429, throttled_message(attempt), name, next_url, pending)
         return too_many_attempts(page, attempt)
     if user is None:
-        return _login_page(request, 401, GENERIC_FAILURE, name, next_url)
+        return _login_page(request, 401, GENERIC_FAILURE, name, next_url, pending)
+    if pending is not None:
+        next_url = keep_pending(request, user, pending)
     response = start_session(request, user.id, next_url)
     remember_browser(request, response, user.name)
     return response

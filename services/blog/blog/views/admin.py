@@ -8,6 +8,7 @@ from aiohttp import web
 
 from .. import keys, users
 from ..auth import admin_required, current
+from ..db import as_rowid
 from ..templating import page, see_other
 
 
@@ -20,7 +21,8 @@ async def user_list(request: web.Request) -> Mapping[str, object]:
 @admin_required
 async def set_disabled(request: web.Request) -> web.StreamResponse:
     conn = request.app[keys.DB]
-    target = users.get_user(conn, int(request.match_info["user_id"]))
+    user_id = as_rowid(request.match_info["user_id"])
+    target = users.get_user(conn, user_id) if user_id is not None else None
     if target is None:
         raise web.HTTPNotFound()
     disable = request.match_info["verb"] == "disable"
