@@ -36,6 +36,7 @@ from .errors import (
     SERVER_NAME,
     TOO_MANY_CONNECTIONS,
     Answer,
+    ErrorPage,
     error_answer,
     raw_error,
     reason_phrase,
@@ -105,6 +106,7 @@ class ListenerContext:
     metrics: Metrics | None
     connections: set[ClientConnection]
     retired: bool = False
+    error_page: ErrorPage | None = None
 
 
 @dataclass(slots=True)
@@ -591,7 +593,11 @@ class ClientConnection(asyncio.Protocol):
         self._request_done()
 
     def answer(self, answer: Answer) -> None:
-        """Send one of the proxy's own answers to the current request."""
+        """Send one of the proxy's own answers to the current request (an error in the
+        site's HTML page when the listener has one and the client asks for HTML)."""
+        page = self.context.error_page
+        if page is not None and answer.explanation is not None and self._wants_html():
+            answer = page.dress(answer)
         if answer.close:
             self.close_after = True
         self.sink = None
@@ -604,6 +610,13 @@ class ClientConnection(asyncio.Protocol):
         self._request_done()
 
     # -- between requests -----------------------------------------------------------
+    def _wants_html(self) -> bool:
+        request = self.request
+        if request is None:
+            return False
+        accept = request.fields.get("accept")
+        return accept is not None and "text/html" in accept
+
     def _request_done(self) -> None:
         self.served += 1
         request = self.request

@@ -12,6 +12,7 @@ import dataclasses
 import ipaddress
 import os
 import re
+import string
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -192,6 +193,26 @@ class MetricsSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ErrorPageWording:
+    """What the HTML error page says for one status."""
+
+    title: str
+    explanation: str
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorPages:
+    """The HTML page of the proxy's own error answers (``errors.ErrorPage`` renders it):
+    a ``string.Template`` with ``$status``, ``$title``, ``$explanation``, ``$site_title``,
+    read and checked at load; None in ``Config`` keeps the plain-text answers only."""
+
+    source: Path
+    template: str
+    site_title: str = "Home"
+    wording: tuple[tuple[int, ErrorPageWording], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     source: str
     listeners: tuple[Listener, ...]
@@ -200,6 +221,7 @@ class Config:
     tls: TLSSettings = field(default_factory=TLSSettings)
     limits: Limits = field(default_factory=Limits)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    errors: ErrorPages | None = None
 
 
 def default_config_path(environ: Mapping[str, str] | None = None) -> str:
@@ -233,6 +255,8 @@ def parse_config(
     listeners = tuple(_listener(t) for t in top.tables("listeners", required=True))
     routes = tuple(_route(t, i) for i, t in enumerate(top.tables("routes", required=True)))
     metrics = _metrics(top.table("metrics"))
+    errors = _errors(top.table("errors")) if top.has("errors") else None
+    top.seen.add("errors")
     top.finish()
     if metrics.enabled and server.workers > 1:
         # Each worker counts only its own traffic; a scrape would see one at random.
@@ -242,7 +266,7 @@ def parse_config(
             "set workers = 1 or disable metrics"
         )
     _check_unique_addresses(listeners, source, text)
-    return Config(source, listeners, routes, server, tls, limits, metrics)
+    return Config(source, listeners, routes, server, tls, limits, metrics, errors)
 
 
 class _Table:
@@ -465,6 +489,51 @@ def _metrics(t: _Table) -> MetricsSettings:
     )
     t.finish()
     return settings
+
+
+MAX_ERROR_PAGE_BYTES = 64 * 1024
+_PAGE_FIELDS = {"status": "500", "title": "t", "explanation": "e", "site_title": "s"}
+
+
+def _errors(t: _Table) -> ErrorPages:
+    """``[errors]``: ``page`` (an HTML template file; a relative path is taken from the
+    configuration file's folder), ``site_title``, and per status ``[errors.wording.502]``
+    with ``title`` and ``explanation``."""
+    source = Path(t.string("page"))
+    if not source.is_absolute() and t.source:
+        source = Path(t.source).parent / source  # next to the configuration file
+    try:
+        raw = source.read_bytes()
+    except OSError as exc:
+        raise t.error("page", f"cannot read {source}: {exc.strerror}") from exc
+    if len(raw) > MAX_ERROR_PAGE_BYTES:
+        raise t.error("page", f"{source} is larger than {MAX_ERROR_PAGE_BYTES} bytes")
+    try:
+        template = raw.decode("utf-8")
+        string.Template(template).substitute(_PAGE_FIELDS)
+    except (UnicodeDecodeError, KeyError, ValueError) as exc:
+        raise t.error(
+            "page",
+            f"{source} must be UTF-8 with only $status, $title, $explanation and "
+            f"$site_title as placeholders ($$ for a dollar sign): {exc!r}",
+        ) from exc
+    if "<script" in template.lower():
+        raise t.error("page", f"{source} must not hold scripts (the page's CSP forbids them)")
+    wording = []
+    words = t.table("wording")
+    for key in sorted(words.data):
+        if not key.isdigit() or not 400 <= int(key) <= 599:
+            raise words.error(key, "must be an error status, 400-599")
+        item = words.table(key)
+        wording.append(
+            (int(key), ErrorPageWording(item.string("title"), item.string("explanation")))
+        )
+        item.finish()
+        words.seen.add(key)
+    words.finish()
+    pages = ErrorPages(source, template, t.string("site_title", "Home"), tuple(wording))
+    t.finish()
+    return pages
 
 
 def _address(t: _Table, default: str) -> str:

@@ -3,10 +3,19 @@ no traces), and the other responses the proxy makes itself (health, redirects)."
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import html
+import re
+import string
 from dataclasses import dataclass, field
 from http import HTTPStatus
+from typing import TYPE_CHECKING
 
 from .fields import Fields
+
+if TYPE_CHECKING:
+    from .config import ErrorPages
 
 # Our own name in ``Server`` (the backends' versions are never announced).
 SERVER_NAME = "tlsproxy"
@@ -65,14 +74,67 @@ class Answer:
     body: bytes = b""
     fields: Fields = field(default_factory=Fields)
     close: bool = False
+    explanation: str | None = None  # set on error answers: what an HTML page would say
 
 
 def error_answer(status: int, *, close: bool = False, explanation: str | None = None) -> Answer:
-    """A plain-text error page that can never be cached."""
+    """A plain-text error page that can never be cached (``ErrorPage`` may dress it)."""
     fields = Fields.of(
         (("Content-Type", "text/plain; charset=utf-8"), ("Cache-Control", "no-store"))
     )
-    return Answer(status, error_body(status, explanation), fields, close)
+    explained = EXPLANATIONS.get(status, "") if explanation is None else explanation
+    return Answer(status, error_body(status, explanation), fields, close, explained)
+
+
+_STYLE = re.compile(r"<style[^>]*>(.*?)</style>", re.S | re.I)
+
+
+class ErrorPage:
+    """The HTML form of the proxy's error answers, for clients that ask for HTML
+    (``Accept: text/html``: browsers navigating); others keep the two lines of text.
+
+    Every value put in the template is HTML-escaped. The page may style itself with
+    inline ``<style>`` elements only: its Content-Security-Policy allows exactly their
+    hashes (CSP Level 2 hash sources) and nothing else, no script, no request.
+    """
+
+    def __init__(self, pages: ErrorPages) -> None:
+        self.template = string.Template(pages.template)
+        self.site_title = pages.site_title
+        self.wording = dict(pages.wording)
+        hashes = " ".join(
+            "'sha256-" + base64.b64encode(hashlib.sha256(style.encode()).digest()).decode() + "'"
+            for style in _STYLE.findall(pages.template)
+        )
+        style_src = hashes or "'none'"
+        self.policy = (
+            f"default-src 'none'; style-src {style_src}; "
+            "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+        )
+
+    def dress(self, answer: Answer) -> Answer:
+        """``answer`` as the HTML page, with the same status and closing."""
+        wording = self.wording.get(answer.status)
+        title = wording.title if wording else reason_phrase(answer.status)
+        explanation = wording.explanation if wording else (answer.explanation or "")
+        body = self.template.substitute(
+            status=str(answer.status),
+            title=html.escape(title),
+            explanation=html.escape(explanation),
+            site_title=html.escape(self.site_title),
+        ).encode("utf-8")
+        fields = Fields.of(
+            (
+                ("Content-Type", "text/html; charset=utf-8"),
+                ("Cache-Control", "no-store"),
+                ("X-Content-Type-Options", "nosniff"),
+                ("Content-Security-Policy", self.policy),
+            )
+        )
+        for name, value in answer.fields:
+            if name.lower() not in ("content-type", "cache-control"):
+                fields.add(name, value)  # e.g. WWW-Authenticate, Retry-After
+        return Answer(answer.status, body, fields, answer.close, answer.explanation)
 
 
 def raw_error(status: int, explanation: str | None = None) -> bytes:

@@ -34,7 +34,7 @@ from .certwatch import CertificateWatcher
 from .client_connection import ClientConnection, ListenerContext
 from .config import Config, ConfigError, Listener, load_config
 from .connection_limits import ConnectionGate
-from .errors import Answer, error_answer
+from .errors import Answer, ErrorPage, error_answer
 from .events import log_event
 from .handler import ProxyHandler
 from .listener import ListenerHandler, hsts_value
@@ -214,6 +214,7 @@ class Proxy:
                 if expiry is not None:
                     generation.certificate_expiry[str(certificate.cert)] = expiry
         limits = config.limits
+        error_page = ErrorPage(config.errors) if config.errors is not None else None
         self.gate.limit = limits.max_connections
         self.gate.per_client = limits.max_connections_per_client
         loop = asyncio.get_running_loop()
@@ -227,6 +228,7 @@ class Proxy:
                 hsts=hsts_value(config) if ctx is not None else None,
                 metrics=self.metrics,
                 connections=set(),
+                error_page=error_page,
             )
             own = sock.dup()  # each generation closes only its own descriptor
             own.setblocking(False)
