@@ -14,7 +14,7 @@ import ipaddress
 from .basic_auth import BasicAuthGuard, FailureThrottle
 from .config import Route
 from .errors import NO_CLIENT_CERTIFICATE, Answer, error_answer
-from .fields import Fields
+from .fields import Fields, wire_value
 
 # Set toward the backend by the proxy only; a client's own copies are always dropped.
 USER_HEADER = "X-Forwarded-User"
@@ -58,6 +58,7 @@ class RouteAccess:
 
 
 def admit_user(fields: Fields, user: str) -> None:
-    """A verified Basic-auth user: the backend learns the name, never the password."""
+    """A verified Basic-auth user: the backend learns the name (UTF-8, as it was typed),
+    never the password."""
     fields.remove("authorization")
-    fields.set(USER_HEADER, user)
+    fields.set(USER_HEADER, wire_value(user))

@@ -83,10 +83,22 @@ class Fields:
 
 def list_tokens(values: Iterable[str]) -> list[str]:
     """Lower-case elements of comma-separated list fields (RFC 9110 5.6.1), empty ones
-    skipped: ``["Upgrade, keep-alive", "x"]`` -> ``["upgrade", "keep-alive", "x"]``."""
+    skipped: ``["Upgrade, keep-alive", "x"]`` -> ``["upgrade", "keep-alive", "x"]``.
+
+    Only OWS (space and tab) is trimmed: ``str.strip()`` would also take a no-break
+    space (0xA0) away, and ``upgrade\xa0`` would become ``upgrade`` here while llhttp,
+    rightly, does not read it so."""
     return [
         token
         for value in values
         for element in value.split(",")
-        if (token := element.strip().lower())
+        if (token := element.strip(" \t").lower())
     ]
+
+
+def wire_value(text: str) -> str:
+    """``text`` (any Unicode) as a field value the proxy may send: UTF-8 octets (held,
+    as all values here, as Latin-1 characters) with control characters written as
+    ``\\xNN``, so no value the proxy makes can end a line or a header (RFC 9110 5.5)."""
+    octets = text.encode("utf-8", "backslashreplace").decode("latin-1")
+    return "".join(char if " " <= char != "\x7f" else f"\\x{ord(char):02x}" for char in octets)

@@ -46,8 +46,28 @@ CLIENT_ADDRESS_FIELDS = frozenset(
         "x-rewrite-url",
         "x-original-host",
         "x-host",
+        "proxy-client-ip",
+        "wl-proxy-client-ip",
+        "http-client-ip",
+        "x-envoy-external-address",
+        "cf-connecting-ipv6",
+        "x-azure-clientip",
+        "x-azure-socketip",
+        "x-appengine-user-ip",
+        "x-forwarded-prefix",
+        "x-forwarded-uri",
+        "x-original-uri",
+        "x-envoy-original-path",
+        "x-forwarded-client-cert",
+        "x-client-verify",
     )
 )
+# Whole families of claims: a client's TLS or client-certificate facts (the proxy sets
+# its own, e.g. X-Client-Cert-Subject).
+CLIENT_CLAIM_PREFIXES = ("x-ssl-", "ssl-client-", "x-client-cert")
+# Method overrides: dropped on routes that allow only some methods (``methods``), where
+# a framework honouring them would run a method the route refused.
+METHOD_OVERRIDE_FIELDS = frozenset(("x-http-method-override", "x-http-method", "x-method-override"))
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network

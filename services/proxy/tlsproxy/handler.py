@@ -16,8 +16,15 @@ from .access import SUBJECT_HEADER, USER_HEADER, RouteAccess, admit_user
 from .balancer import Balancer
 from .errors import NO_CLIENT_CERTIFICATE, Answer, error_answer
 from .exchange import Exchange
-from .fields import Fields
-from .forwarded import CLIENT_ADDRESS_FIELDS, FORWARDING_FIELDS, TrustPolicy, add_forwarding_fields
+from .fields import Fields, wire_value
+from .forwarded import (
+    CLIENT_ADDRESS_FIELDS,
+    CLIENT_CLAIM_PREFIXES,
+    FORWARDING_FIELDS,
+    METHOD_OVERRIDE_FIELDS,
+    TrustPolicy,
+    add_forwarding_fields,
+)
 from .hop_by_hop import dropping, end_to_end
 from .listener import ListenerHandler
 from .rewrite import BackendRewriter
@@ -39,6 +46,8 @@ _DROP_FROM_REQUEST = dropping(
     | CLIENT_ADDRESS_FIELDS
     | frozenset(("host", "content-length", "expect", USER_HEADER.lower(), SUBJECT_HEADER.lower()))
 )
+
+_DROP_WITH_METHOD_OVERRIDES = _DROP_FROM_REQUEST | METHOD_OVERRIDE_FIELDS
 
 
 class ProxyHandler(ListenerHandler):
@@ -80,7 +89,8 @@ class ProxyHandler(ListenerHandler):
         sticky = None
         if balancer.affinity_cookie is not None:
             sticky = cookie_value(request.fields, balancer.affinity_cookie)
-        fields = end_to_end(request.fields, _DROP_FROM_REQUEST)
+        dropped = _DROP_WITH_METHOD_OVERRIDES if route.methods else _DROP_FROM_REQUEST
+        fields = end_to_end(request.fields, dropped, CLIENT_CLAIM_PREFIXES)
         peer = client.peer
         add_forwarding_fields(
             fields,
@@ -94,7 +104,7 @@ class ProxyHandler(ListenerHandler):
         if self.client_cert is not None:
             subject = client.client_subject()
             if subject is not None:
-                fields.add(SUBJECT_HEADER, subject)
+                fields.add(SUBJECT_HEADER, wire_value(subject))
             elif self.client_cert == "page":
                 client.answer(error_answer(403, explanation=NO_CLIENT_CERTIFICATE))
                 return

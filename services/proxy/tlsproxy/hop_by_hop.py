@@ -35,24 +35,23 @@ def dropping(also_drop: frozenset[str]) -> frozenset[str]:
     return HOP_BY_HOP | also_drop
 
 
-def end_to_end(fields: Fields, dropped: frozenset[str] = HOP_BY_HOP) -> Fields:
+def end_to_end(
+    fields: Fields, dropped: frozenset[str] = HOP_BY_HOP, prefixes: tuple[str, ...] = ()
+) -> Fields:
     """A copy of ``fields`` without the lower-case names in ``dropped`` (hop-by-hop ones
-    at least: ``dropping``) and without those ``Connection`` lists. A name spelt with
-    underscores for dashes counts as that name: CGI and WSGI read ``X_Forwarded_For`` as
-    ``X-Forwarded-For`` (nginx drops such names altogether)."""
+    at least: ``dropping``), those starting with one of ``prefixes``, and those
+    ``Connection`` lists. A name spelt with underscores for dashes counts as that name:
+    CGI and WSGI read ``X_Forwarded_For`` as ``X-Forwarded-For`` (nginx drops such names
+    altogether)."""
     lines = fields.lines
     for line in lines:
         if line[0] == "connection":
             dropped = dropped | connection_listed(fields)
             break
-    return Fields(
-        [
-            line
-            for line in lines
-            if line[0] not in dropped and ("_" not in line[0] or _dashed(line[0]) not in dropped)
-        ]
-    )
+    return Fields([line for line in lines if not _dropped(line[0], dropped, prefixes)])
 
 
-def _dashed(name: str) -> str:
-    return name.replace("_", "-")
+def _dropped(name: str, dropped: frozenset[str], prefixes: tuple[str, ...]) -> bool:
+    if "_" in name:
+        name = name.replace("_", "-")
+    return name in dropped or (bool(prefixes) and name.startswith(prefixes))

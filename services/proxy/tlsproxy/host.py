@@ -25,8 +25,10 @@ class HostError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Authority:
-    """A validated ``host[:port]``: ``host`` lower-case (IPv6 in brackets), ``port``
-    the explicit port or None; ``text`` is the value as received."""
+    """A validated ``host[:port]``: ``host`` lower-case (IPv6 in brackets), without the
+    root's trailing dot, so that ``Admin.Example.org.`` routes as ``admin.example.org``
+    (a backend strips it too); ``port`` the explicit port or None; ``text`` the
+    normalized ``host[:port]``, which is what the backend gets as Host."""
 
     host: str
     port: int | None
@@ -43,7 +45,7 @@ class Authority:
 def parse_authority(value: str) -> Authority:
     """Validate ``value`` as ``host[:port]``; raise ``HostError`` if it is anything else.
 
-    ``"Example.org:8443"`` -> ``Authority("example.org", 8443, "Example.org:8443")``.
+    ``"Example.org.:8443"`` -> ``Authority("example.org", 8443, "example.org:8443")``.
     """
     if not value or len(value) > MAX_HOST_LENGTH:
         raise HostError("empty or too long")
@@ -65,7 +67,15 @@ def parse_authority(value: str) -> Authority:
             host, port_text = value, ""
         rest = ":" + port_text if sep else ""
         host = host.lower()
-        if not host or not set(host) <= _NAME_CHARS or host.startswith(("-", ".")):
+        if host.endswith("."):  # the root's label: example.org. is example.org
+            host = host[:-1]
+        if (
+            not host
+            or not set(host) <= _NAME_CHARS
+            or host.startswith(("-", "."))
+            or host.endswith(".")
+            or ".." in host
+        ):
             raise HostError("not a host name or IPv4 address")
     port = None
     if rest and rest != ":":  # an empty port is no port (RFC 3986 3.2.3)
@@ -75,4 +85,6 @@ def parse_authority(value: str) -> Authority:
         if len(digits) > 5 or not 0 < int(digits) <= 65535:
             raise HostError("a port must be 1-65535")
         port = int(digits)
-    return Authority(host, port, value)
+    # The form forwarded and used in links: what the backend would make of it anyway.
+    text = host if port is None else f"{host}:{port}"
+    return Authority(host, port, text)

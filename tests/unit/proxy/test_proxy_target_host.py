@@ -73,14 +73,17 @@ def test_other_targets_are_refused(raw: str) -> None:
         parse_target(raw)
 
 
+# (value, host, port, what the backend gets as Host)
 HOSTS = [
-    ("Example.org", "example.org", None),
-    ("example.org:8443", "example.org", 8443),
-    ("example.org:", "example.org", None),
-    ("blog_1.lan", "blog_1.lan", None),
-    ("192.0.2.1:80", "192.0.2.1", 80),
-    ("[::1]", "[::1]", None),
-    ("[2001:DB8::1]:443", "[2001:db8::1]", 443),
+    ("Example.org", "example.org", None, "example.org"),
+    ("example.org:8443", "example.org", 8443, "example.org:8443"),
+    ("example.org:", "example.org", None, "example.org"),
+    ("Admin.Example.org.", "admin.example.org", None, "admin.example.org"),
+    ("admin.example.org.:8443", "admin.example.org", 8443, "admin.example.org:8443"),
+    ("blog_1.lan", "blog_1.lan", None, "blog_1.lan"),
+    ("192.0.2.1:80", "192.0.2.1", 80, "192.0.2.1:80"),
+    ("[::1]", "[::1]", None, "[::1]"),
+    ("[2001:DB8::1]:443", "[2001:db8::1]", 443, "[2001:db8::1]:443"),
 ]
 BAD_HOSTS = [
     "",
@@ -105,14 +108,17 @@ BAD_HOSTS = [
     "[fe80::1%25eth0]",
     ".example.org",
     "-a.example",
+    "a..example",
+    "example.org..",
+    ".",
     "a" * 256,
 ]
 
 
-@pytest.mark.parametrize(("value", "host", "port"), HOSTS)
-def test_hosts(value: str, host: str, port: int | None) -> None:
+@pytest.mark.parametrize(("value", "host", "port", "forwarded"), HOSTS)
+def test_hosts(value: str, host: str, port: int | None, forwarded: str) -> None:
     authority = parse_authority(value)
-    assert (authority.host, authority.port, authority.text) == (host, port, value)
+    assert (authority.host, authority.port, authority.text) == (host, port, forwarded)
 
 
 @pytest.mark.parametrize("value", BAD_HOSTS)
