@@ -54,6 +54,7 @@ _HOST_PATTERN = re.compile(
 )
 _METHOD_PATTERN = re.compile(r"^[A-Z][A-Z0-9_-]*$")
 _TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
+_TOML_START = re.compile(r"""^(\[|[A-Za-z0-9_.-]+\s*=|"[^"]*"\s*=|'[^']*'\s*=)""")
 
 
 class ConfigError(ValueError):
@@ -297,16 +298,26 @@ def load_config(
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{source}: not UTF-8 text: {exc}") from exc
-    from . import pound  # imports this module: loaded on use
+    if syntax == "pound" or (syntax == "auto" and looks_like_pound(text)):
+        from .pound import load_pound  # imports this module: loaded when used
 
-    if syntax == "pound" or (syntax == "auto" and pound.looks_like_pound(text)):
-        return pound.load_pound(source, text)
+        return load_pound(source, text)
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from exc
     environ = os.environ if environ is None else environ
     return parse_config(document, source, environ, text=text)
+
+
+def looks_like_pound(text: str) -> bool:
+    """Whether the first directive of ``text`` is Pound's: not a TOML ``[table]`` or
+    ``key =`` line (a Pound line is a keyword and its arguments, never ``=``)."""
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line and not line.startswith("#"):
+            return _TOML_START.match(line) is None
+    return False
 
 
 # ``where(prefix, key)``: "file, line N: prefix.key", how an error names its place.

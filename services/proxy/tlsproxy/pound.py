@@ -71,7 +71,6 @@ ROUTE_KEYS = (
     "error",
 )
 FORWARDED_NAMES = ("x-forwarded-for", "x-forwarded-proto", "x-forwarded-port", "x-forwarded-host")
-_TOML_TABLE = re.compile(r"""^\s*(\[|[A-Za-z0-9_.-]+\s*=|"[^"]*"\s*=)""")
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 _POSIX_CLASS = re.compile(r"\[:([a-z]+):\]")
 _POSIX_CLASSES = {
@@ -193,15 +192,6 @@ class Translation:
         where, directive = found
         named = f" {directive}:" if directive else ""
         return f"{where}:{named} ({prefix}{key})"
-
-
-def looks_like_pound(text: str) -> bool:
-    """Whether the first directive of ``text`` is Pound's (not a TOML table or key)."""
-    for raw in text.splitlines():
-        line = raw.strip()
-        if line and not line.startswith("#"):
-            return _TOML_TABLE.match(line) is None
-    return False
 
 
 def load_pound(source: str, text: str) -> Config:

@@ -11,14 +11,13 @@ from typing import Any
 
 import pytest
 from tlsproxy.cli import main
-from tlsproxy.config import ConfigError, load_config, parse_config
+from tlsproxy.config import ConfigError, load_config, looks_like_pound, parse_config
 from tlsproxy.fields import Fields
 from tlsproxy.pound import (
     NOTED,
     REFUSED,
     PoundError,
     Translation,
-    looks_like_pound,
     python_regex,
     translate_pound,
 )
