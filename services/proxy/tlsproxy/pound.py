@@ -118,6 +118,8 @@ REFUSED = {
     "lua": "not supported",
     "combineheaders": "not supported; fields are passed on as received",
     "regextype": "not supported; regular expressions are Python's (close to PCRE)",
+    "haport": "a separate health-check port is not supported; convert with import-pound and "
+    "give the route a health_check",
 }
 # Known to Pound, nothing to translate: why that is fine (printed as a caveat).
 NOTED = {
@@ -143,6 +145,8 @@ NOTED = {
     "sslhonorcipherorder": "the client's order is used: every offered suite is strong",
     "nohttps11": "keep-alive works for every client",
     "errorfile": "the proxy answers with its own short page for this status",
+    "dynscale": "priorities are not adjusted at run time",
+    "dhparams": "only ECDHE key exchange is offered (no finite-field DHE suites)",
 }
 
 Handler = Callable[["_Translator", Line], None]

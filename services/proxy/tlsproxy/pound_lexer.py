@@ -1,7 +1,8 @@
 """Pound's configuration syntax, lexically: one directive per line, a keyword
 (case-insensitive) and its arguments, ``#`` comments, double-quoted strings in which
 ``\\"`` and ``\\\\`` are escapes (any other backslash is kept, as Pound does), and
-``Include "file"`` anywhere, read in place.
+``Include "file"`` (or ``"conf.d/*.cfg"``: the files in name order) anywhere, read in
+place.
 
 Every line keeps its file and number, so each error and caveat of the translation
 (``pound``) can name them. Relative file names are taken from the include
@@ -99,7 +100,16 @@ def _read(source: str, text: str, stack: list[Path], base: Path, out: list[Line]
 def _include(line: Line, stack: list[Path], base: Path, out: list[Line]) -> Path:
     if len(line.args) != 1:
         raise line.error('takes one file name: Include "file.cfg"')
-    path = line.path(line.args[0].text)
+    name = line.args[0].text
+    if any(c in name for c in "*?["):  # a pattern: its files in name order
+        pattern = line.path(name)
+        for path in sorted(pattern.parent.glob(pattern.name)):
+            base = _include_file(line, path, stack, base, out)
+        return base
+    return _include_file(line, line.path(name), stack, base, out)
+
+
+def _include_file(line: Line, path: Path, stack: list[Path], base: Path, out: list[Line]) -> Path:
     resolved = path.resolve()
     if resolved in stack:
         raise line.error(f"{path} includes itself (through {' -> '.join(map(str, stack))})")

@@ -522,6 +522,11 @@ def test_includes_are_read_in_place_relative_to_the_main_file(tmp_path: Path) ->
     assert dig(translation.document, "routes.0.match.0.client") == ["10.1.0.0/16", "10.2.0.0/16"]
     with pytest.raises(PoundError, match=rf"^{tmp_path}/bad.cfg, line 3: Frobnicate:"):
         translate_pound(str(main_file), 'Include "bad.cfg"\n')
+    (tmp_path / "listen.d").mkdir()
+    for name, port in (("b.cfg", 82), ("a.cfg", 81)):
+        (tmp_path / "listen.d" / name).write_text(f"ListenHTTP\nAddress ::1\nPort {port}\nEnd\n")
+    both = translate_pound(str(main_file), 'Include "listen.d/*.cfg"\nService\nError 404\nEnd\n')
+    assert [lst["port"] for lst in both.document["listeners"]] == [81, 82]  # name order
     (tmp_path / "loop.cfg").write_text('Include "loop.cfg"\n')
     with pytest.raises(PoundError, match="includes itself"):
         translate_pound(str(main_file), 'Include "loop.cfg"\n')
@@ -672,3 +677,54 @@ def test_the_syntax_can_be_named(tmp_path: Path, capsys) -> None:
     assert main(["check", "--syntax", "pound", "--config", str(source)]) == 0
     assert main(["check", "--syntax", "toml", "--config", str(source)]) == 2
     assert "not valid TOML" in capsys.readouterr().err
+
+
+# (Pound file with the line marked "#!", what its caveat says)
+CAVEATS = [
+    (pound(listener="    Disable TLSv1  #!", https=True), "TLS 1.2 is the oldest"),
+    (pound(listener='    Ciphers "HIGH"  #!', https=True), "Mozilla profile"),
+    (pound(listener="    SSLAllowClientRenegotiation 2  #!", https=True), "stays off"),
+    (pound(listener='    ClientCert 1 2  #!\n    VerifyList "/ca.pem"', https=True), "depth"),
+    (pound(listener="    xHTTP 2  #!"), "TRACE and CONNECT"),
+    (pound(listener="    xHTTP 4  #!"), "RPC"),
+    (pound("Client 10", listener="    Client 30  #!"), "longest"),
+    (
+        pound(listener="    MaxRequest 10  #!") + "ListenHTTP\nAddress ::1\nPort 81\nEnd\n",
+        "every listener",
+    ),
+    (pound(listener="    RewriteLocation 0  #!"), "always rewritten"),
+    (pound(listener="    RewriteLocation 1  #!"), "other scheme"),
+    (pound("LogLevel 3  #!"), "combined format"),
+    (pound("LogLevel 0", listener="    LogLevel 4  #!"), "one setting"),
+    (pound("HeaderOption no-forwarded  #!"), "always set"),
+    (pound(listener='    HeadRemove "X-Forwarded-Proto"  #!'), "replaces the X-Forwarded"),
+    (pound(listener='    AddHeader "X-Forwarded-Proto: https"  #!'), "sets X-Forwarded-For"),
+    (pound(listener='    Err503 "busy.html"  #!'), "its own short page"),
+    (pound(service='    BasicAuth "users"  #!'), "401"),
+    (pound(service=f'    URL -exact -filewatch "{__file__}"  #!'), "not watched"),
+    (pound(backend="        HTTPS  #!"), "verified"),
+    (pound(backend="        TimeOut 99  #!"), "backend_read_timeout = 99"),
+    (pound(backend="        Disabled 1  #!") + "Service\nError 404\nEnd\n", "left out"),
+    (pound(backend='        Ciphers "HIGH"  #!'), "default suites"),
+    (
+        "ListenHTTP\nAddress ::1\nPort 1\nEnd\nService  #!\nDisabled 1\nError 404\nEnd\n"
+        "Service\nError 404\nEnd\n",
+        "left out",
+    ),
+    ("ListenHTTP\nAddress ::1\nPort 1\nEnd\nService  #!\nEnd\n", "503, as in Pound"),
+    (pound(https=True).replace("ListenHTTPS", "ListenHTTPS  #!"), "Strict-Transport-Security"),
+]
+
+
+@pytest.mark.parametrize(("text", "fragment"), CAVEATS)
+def test_caveats_name_the_line_and_say_what_differs(text: str, fragment: str) -> None:
+    notes = translated(text).notes
+    line = marked_line(text)
+    assert any(
+        note.where == f"{SOURCE}, line {line}" and fragment in note.text for note in notes
+    ), [note.message for note in notes]
+
+
+def test_a_disabled_service_is_left_out() -> None:
+    translation = translated(pound(service="    Disabled 1") + "Service\n    Error 404\nEnd\n")
+    assert [route.get("error") for route in translation.document["routes"]] == [{"status": 404}]
