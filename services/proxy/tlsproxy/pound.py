@@ -312,7 +312,8 @@ class _Translator:
         """The next line of ``opener``'s block, None at its end keyword."""
         line = self._next()
         if line is None:
-            raise opener.error(f"the block is not closed: add {end.capitalize()} after it")
+            closing = "EndGroup" if end == "endgroup" else "End"
+            raise opener.error(f"the block is not closed: add {closing} after it")
         return None if line.keyword == end else line
 
     def note(

@@ -101,6 +101,14 @@ Service "gone"
     Error 410 "@GONE@"
 End
 
+Service "versioned"
+    URL "^/v[0-9]+/.*[?&]format=json"
+    Backend
+        Address 127.0.0.1
+        Port @versioned@
+    End
+End
+
 Service "write"
     Host "api.example.org"
     Method "POST"
@@ -181,7 +189,18 @@ Service "blog"
     End
 End
 """
-BACKENDS = ("write", "read", "debug", "search", "static", "office", "admin", "humans", "main")
+BACKENDS = (
+    "versioned",
+    "write",
+    "read",
+    "debug",
+    "search",
+    "static",
+    "office",
+    "admin",
+    "humans",
+    "main",
+)
 GONE_PAGE = b"<html><body>That page is gone.</body></html>\n"
 LISTEN = """\
 ListenHTTP
@@ -216,6 +235,9 @@ BLOG = {"Host": "blog.example.org"}
 CASES = [
     # routing by host, method, header, query, path, client address
     Case("GET", "/", 200, "main", BLOG),
+    Case("GET", "/v2/items?format=json", 200, "versioned", BLOG),
+    Case("GET", "/v2/items?format=xml", 200, "main", BLOG),
+    Case("GET", "/x/v2/items?format=json", 200, "main", BLOG),
     Case("GET", "/", 200, "read", {"Host": "api.example.org"}),
     Case("GET", "/", 200, "read", {"Host": "API.EXAMPLE.ORG:8443"}),
     Case("POST", "/", 200, "write", {"Host": "api.example.org"}),

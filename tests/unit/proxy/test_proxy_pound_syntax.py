@@ -444,7 +444,7 @@ REFUSALS = [
     ),
     ('ListenHTTP *,80\nUrlGroup ".*"\nBackEnd a,1  #!\nEndGroup\n', "BackEnd", "priority"),
     ('ListenHTTP *,80\nUrlGroup ".*"\nSession IP 300  #!\nEndGroup\n', "Session", "Service"),
-    ('ListenHTTP *,80\nUrlGroup ".*"  #!\nBackEnd a,1,1\n', "UrlGroup", "Endgroup"),
+    ('ListenHTTP *,80\nUrlGroup ".*"  #!\nBackEnd a,1,1\n', "UrlGroup", "add EndGroup"),
     ("ListenHTTP  #!\n    Address ::1\nEnd\n", "ListenHTTP", "Port"),
     ("ListenHTTP  #!\n    Port 80\nEnd\n", "ListenHTTP", "Address"),
     (
