@@ -10,20 +10,24 @@ A request's way through the proxy, stage by stage, each in the module named for 
 3. guard: ``request`` applies the head rules (framing, Host via ``host``, the
    request-target via ``target``) and refuses what breaks them.
 4. route: ``listener`` answers ``/healthz``; ``handler`` picks the route
-   (``routing``), checks who may pass (``access``, ``basic_auth``, ``htpasswd``) and
-   shapes the fields the backend gets (``hop_by_hop``, ``forwarded``); ``redirect``
-   is the HTTP-to-HTTPS listener (and ``acme_challenge`` its HTTP-01 answers).
-5. forward: ``exchange`` chooses a backend (``balancer``, ``backend_health``), takes a
-   connection (``backend_pool``, ``backend_connection``) and streams the request body.
+   (``routing``, with ``conditions`` for ``match`` tests), checks who may pass
+   (``access``, ``basic_auth``, ``htpasswd``), answers routes that are replies
+   (``replies``: redirects, error pages) and shapes the fields the backend gets
+   (``hop_by_hop``, ``forwarded``, ``ssl_headers``); ``redirect`` is the HTTP-to-HTTPS
+   listener (and ``acme_challenge`` its HTTP-01 answers).
+5. forward: ``exchange`` chooses a backend (``balancer``, ``sessions``,
+   ``backend_health``), takes a connection (``backend_pool``, ``backend_connection``,
+   ``backend_tls`` for https backends) and streams the request body.
 6. relay: ``exchange`` streams the response back with flow control, rewriting what
    exposes the backend (``rewrite``); after a 101, ``tunnel`` relays bytes. The
    response field policy (HSTS, ``Server``) is applied once, in ``client_connection``.
 
 Around them: ``config`` / ``interpolate`` / ``config_lines`` (the TOML file, validated
-into one typed object), ``server`` (listening sockets, configuration generations,
-reload without dropping connections, signals, graceful shutdown), ``certwatch``
-(renewed certificate files), ``workers`` (one process per core on ``SO_REUSEPORT``),
-``tls`` (profiles, certificates, SNI), ``errors`` (the proxy's own answers),
-``accesslog``, ``metrics``, ``events``, ``healthcheck``, ``cli``; and ``certs``, the
-certificate tool (a separate subpackage).
+into one typed object; ``pound`` / ``pound_lexer``: a Pound file translated into the
+same object; ``toml_writer``: that as TOML, ``import-pound``), ``server`` (listening
+sockets, configuration generations, reload without dropping connections, signals,
+graceful shutdown), ``certwatch`` (renewed certificate files), ``workers`` (one process
+per core on ``SO_REUSEPORT``), ``tls`` (profiles, certificates, SNI), ``errors`` (the
+proxy's own answers), ``accesslog``, ``metrics``, ``events``, ``healthcheck``, ``cli``;
+and ``certs``, the certificate tool (a separate subpackage).
 """

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import httptools
 
+from .backend_tls import backend_context
 from .config import Backend, HealthCheck, Route
 from .events import log_event
 
@@ -132,7 +133,13 @@ async def probe(backend: Backend, path: str, within: float) -> tuple[bool, str]:
     writer = None
     try:
         async with asyncio.timeout(within):
-            stream, writer = await asyncio.open_connection(backend.host, backend.port)
+            ctx = backend_context(backend)
+            stream, writer = await asyncio.open_connection(
+                backend.host,
+                backend.port,
+                ssl=ctx,
+                server_hostname=backend.host if ctx is not None else None,
+            )
             writer.write(request)
             while not reader.status:
                 data = await stream.read(16 * 1024)

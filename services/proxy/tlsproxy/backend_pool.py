@@ -16,6 +16,7 @@ from .backend_connection import (
     BackendConnectTimeout,
     BackendUnreachable,
 )
+from .backend_tls import backend_context
 from .config import Backend, Limits
 
 KEEPALIVE_SECONDS = 30.0  # below common backends' own (aiohttp 75 s, gunicorn 2 s is lower)
@@ -63,8 +64,13 @@ class BackendPool:
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(self._limits.backend_connect_timeout):
+                ctx = backend_context(backend)  # https://: TLS, verified (backend_tls)
                 _, connection = await loop.create_connection(
-                    lambda: BackendConnection(self, backend), backend.host, backend.port
+                    lambda: BackendConnection(self, backend),
+                    backend.host,
+                    backend.port,
+                    ssl=ctx,
+                    server_hostname=backend.host if ctx is not None else None,
                 )
         except TimeoutError as exc:
             raise BackendConnectTimeout(f"no connection to {backend.url} in time") from exc

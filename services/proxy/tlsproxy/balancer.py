@@ -2,7 +2,8 @@
 or smooth weighted round robin among the usable backends of the best tier.
 
 With ``affinity_cookie`` the backend named by the client's cookie comes first while
-it is usable, so a signed-in user stays on one backend.
+it is usable, so a signed-in user stays on one backend; with ``session`` (Pound's
+sessions, ``sessions``) the backend remembered for the request's session key does.
 
 The answer is an ordered list: the chosen backend first, then the other usable ones
 (same tier, then lower priorities) for failover. When no backend is usable, all are
@@ -16,9 +17,15 @@ import hashlib
 import random
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .backend_health import BackendHealth, HealthBoard
 from .config import Route
+from .sessions import SessionTable, cookie_value
+
+if TYPE_CHECKING:
+    from .fields import Fields
+    from .request import RequestHead
 
 
 class Balancer:
@@ -32,13 +39,26 @@ class Balancer:
         self.affinity_cookie = route.affinity_cookie
         self.tokens = {id(s): affinity_token(s.backend.url) for s in self.states}
         self._by_token = {affinity_token(s.backend.url): s for s in self.states}
+        self.sessions = SessionTable(route.session) if route.session is not None else None
+        self.sticky = self.affinity_cookie is not None or self.sessions is not None
+
+    def sticky_key(self, request: RequestHead, peer: str) -> str | None:
+        """What pins this request to a backend: its affinity cookie or session key."""
+        if self.affinity_cookie is not None:
+            return cookie_value(request.fields, self.affinity_cookie)
+        if self.sessions is not None:
+            return self.sessions.request_key(request, peer)
+        return None
 
     def candidates(self, sticky: str | None = None) -> Sequence[BackendHealth]:
-        """``sticky``: an affinity cookie value; its backend comes first while usable."""
+        """``sticky`` (``sticky_key``): its backend comes first while usable."""
         if self.single:
             return self.states  # the common case: nothing to choose
         if sticky is not None:
-            state = self._by_token.get(sticky)
+            if self.sessions is not None:
+                state = self.sessions.backend(sticky)
+            else:
+                state = self._by_token.get(sticky)
             if state is not None and state.usable(time.monotonic()):
                 return [state, *(s for s in self.candidates() if s is not state)]
         now = time.monotonic()
@@ -49,6 +69,20 @@ class Balancer:
         tier = [s for s in usable if s.backend.priority == best]
         chosen = self._pick(tier)
         return [chosen, *(s for s in usable if s is not chosen)]
+
+    def remember(
+        self, state: BackendHealth, sticky: str | None, fields: Fields, secure: bool
+    ) -> None:
+        """``state`` answered: keep the client on it (a session entry, or our affinity
+        cookie added to the response ``fields``, after the backend's own)."""
+        if self.sessions is not None:
+            key = sticky or self.sessions.response_key(fields)
+            if key is not None and not self.single:
+                self.sessions.remember(key, state)
+            return
+        cookie = self.affinity_set_cookie(state, sticky, secure)
+        if cookie is not None:
+            fields.add("Set-Cookie", cookie)  # not rewritten: ours
 
     def affinity_set_cookie(
         self, state: BackendHealth, sticky: str | None, secure: bool

@@ -110,7 +110,7 @@ class BasicAuthGuard:
     def check_now(self, authorization: str | None, peer: str) -> str | Answer | None:
         """The verdict that needs no hash check: the user, an answer refusing, or None
         when ``verify`` must decide."""
-        credentials = _credentials(authorization or "")
+        credentials = basic_credentials(authorization or "")
         if credentials is None:
             return self._unauthorized()
         wait = self.throttle.retry_after(client_key(peer))
@@ -122,7 +122,7 @@ class BasicAuthGuard:
 
     async def verify(self, authorization: str | None, peer: str) -> str | Answer:
         """Check the password's hash in a worker thread, throttled per client."""
-        credentials = _credentials(authorization or "")
+        credentials = basic_credentials(authorization or "")
         if credentials is None:
             return self._unauthorized()
         user, password = credentials
@@ -177,7 +177,8 @@ def _too_many(wait: float) -> Answer:
     return answer
 
 
-def _credentials(header: str) -> tuple[str, str] | None:
+def basic_credentials(header: str) -> tuple[str, str] | None:
+    """``(user, password)`` of an ``Authorization: Basic`` value (RFC 7617), else None."""
     scheme, _, encoded = header.partition(" ")
     if scheme.lower() != "basic":
         return None

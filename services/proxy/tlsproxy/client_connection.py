@@ -320,7 +320,7 @@ class ClientConnection(asyncio.Protocol):
 
     def on_url(self, piece: bytes) -> None:
         self.url_length += len(piece)
-        if self.url_length > self.limits.max_header_bytes:
+        if self.url_length > self.limits.max_target_bytes:
             raise RequestRefused(414)
         self.url_parts.append(piece)
 

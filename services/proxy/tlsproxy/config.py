@@ -12,9 +12,10 @@ import dataclasses
 import ipaddress
 import os
 import re
+import ssl
 import string
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,9 +24,12 @@ from urllib.parse import urlsplit
 from .config_lines import key_line
 from .htpasswd import HtpasswdError, read_htpasswd
 from .interpolate import InterpolationError, interpolate
+from .replies import LocationTemplate, TemplateError
 
 DEFAULT_CONFIG_PATH = "/etc/tlsproxy/proxy.toml"
 CONFIG_ENV = "TLSPROXY_CONFIG"
+# The file's syntax: ours, Pound's (``pound``), or told apart by the first directive.
+CONFIG_SYNTAXES = ("auto", "toml", "pound")
 
 LISTENER_KINDS = ("https", "redirect", "http")
 TLS_PROFILES = ("intermediate", "modern")
@@ -36,11 +40,22 @@ BALANCE_POLICIES = ("random", "round_robin")
 CLIENT_CERT_MODES = ("required", "page", "optional")
 MAX_WORKERS = 64
 DEFAULT_RETRY_INTERVAL = 10.0
+# A request no route matches: 404, or 503 as Pound answers ("no service").
+NO_ROUTE_STATUSES = (404, 503)
+# Route ``match`` conditions (docs/proxy.md, "Match conditions").
+MATCH_SUBJECTS = ("url", "path", "query", "query_param", "header", "host", "method", "client")
+MATCH_GROUPS = ("all", "any")
+MATCH_MODES = ("regex", "exact", "prefix", "suffix", "contains")
+MAX_MATCH_DEPTH = 8  # nested all/any groups
+SESSION_TYPES = ("ip", "cookie", "header", "url", "parm", "basic")
+REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+MAX_ERROR_PAGE_BYTES = 1024 * 1024
 _HOST_PATTERN = re.compile(
     r"^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$"
 )
 _METHOD_PATTERN = re.compile(r"^[A-Z][A-Z0-9_-]*$")
 _TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
+_TOML_START = re.compile(r"""^(\[|[A-Za-z0-9_.-]+\s*=|"[^"]*"\s*=|'[^']*'\s*=)""")
 
 
 class ConfigError(ValueError):
@@ -75,6 +90,9 @@ class Listener:
     public_port: int | None = None
     # redirect only: key authorizations answered for HTTP-01 (RFC 8555 8.3), see acme_challenge
     acme_challenge_dir: Path | None = None
+    name: str = "listener0"  # what routes' ``listeners`` name it by; default listener<index>
+    methods: frozenset[str] = frozenset()  # empty: any method; others get 501 (Pound's xHTTP)
+    ssl_headers: bool = False  # https only: X-SSL-Cipher and the client certificate (Pound)
 
     @property
     def label(self) -> str:
@@ -92,6 +110,8 @@ class Backend:
     port: int
     weight: int = 1  # share of the traffic among the usable backends of its priority
     priority: int = 1  # 1 serves first; 2 only when every priority-1 backend is down
+    tls_ca: Path | None = None  # https: trust this CA file instead of the system's
+    tls_verify: bool = True  # https: verify the certificate and its name (off: explicit, loud)
 
     @property
     def authority(self) -> str:
@@ -125,6 +145,49 @@ class BasicAuth:
 
 
 @dataclass(frozen=True, slots=True)
+class Condition:
+    """One test of a route's ``match`` list: a leaf tests one part of the request
+    (``subject`` in MATCH_SUBJECTS) with ``pattern`` (every mode compiled to a regex,
+    used with ``search``), or the client address against ``networks``; a group
+    (``all``/``any``) combines ``children``. ``negate`` inverts the result."""
+
+    subject: str
+    pattern: re.Pattern[str] | None = None
+    name: str = ""  # query_param: the parameter tested
+    networks: tuple[Network, ...] = ()  # client
+    children: tuple[Condition, ...] = ()  # all / any
+    negate: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """Pound's session tracking: requests with the same key go to the same backend
+    while it is usable, until the key is unused for ``ttl`` seconds (``sessions``)."""
+
+    type: str  # one of SESSION_TYPES
+    id: str = ""  # cookie, header or query parameter name (cookie, header, url)
+    ttl: float = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class Redirect:
+    """A route answered by the proxy with a redirect to ``location`` (a template)."""
+
+    location: LocationTemplate
+    status: int = 302
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorPage:
+    """A route answered by the proxy with ``status`` and a page (``body`` from a file,
+    else the proxy's own short page)."""
+
+    status: int
+    body: bytes | None = None
+    file: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Route:
     backends: tuple[Backend, ...]
     hosts: tuple[str, ...] = ()  # empty: any host
@@ -143,13 +206,19 @@ class Route:
     basic_auth: BasicAuth | None = None
     client_cert_required: bool = False  # 403 without a verified client certificate
     affinity_cookie: str | None = None  # session affinity: the cookie naming the backend
+    match: tuple[Condition, ...] = ()  # all must hold (besides hosts, path, methods)
+    listeners: tuple[str, ...] = ()  # names of the listeners it serves; empty: all
+    session: Session | None = None  # Pound-style session tracking (not with affinity_cookie)
+    redirect: Redirect | None = None  # answered by the proxy instead of a backend...
+    error: ErrorPage | None = None  # ...or this, in which case ``backends`` is empty
 
 
 @dataclass(frozen=True, slots=True)
 class Limits:
     """Sizes in bytes, times in seconds, rates in bytes per second (docs/proxy.md)."""
 
-    max_header_bytes: int = 8190  # the request line (else 414) or one field line (else 431)
+    max_header_bytes: int = 8190  # one field line (else 431)
+    max_target_bytes: int = 8190  # the request target (else 414); default max_header_bytes
     max_header_block_bytes: int = 65536  # the whole request head (431)
     max_header_count: int = 100
     max_body_bytes: int = 1024**3  # 0: no limit
@@ -180,6 +249,7 @@ class ServerSettings:
     trusted_proxies: tuple[Network, ...] = ()
     shutdown_grace: float = 8.0  # inside Docker's default 10 s before SIGKILL
     workers: int = 1  # processes sharing the listening ports (SO_REUSEPORT); one per core
+    no_route_status: int = 404  # a request no route matches (Pound: 503)
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +292,8 @@ class Config:
     limits: Limits = field(default_factory=Limits)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     errors: ErrorPages | None = None
+    syntax: str = "toml"  # the file's syntax, kept for reloads: "toml" or "pound"
+    warnings: tuple[str, ...] = ()  # printed by check and at start (caveats, unsafe choices)
 
 
 def default_config_path(environ: Mapping[str, str] | None = None) -> str:
@@ -229,57 +301,108 @@ def default_config_path(environ: Mapping[str, str] | None = None) -> str:
     return environ.get(CONFIG_ENV) or DEFAULT_CONFIG_PATH
 
 
-def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> Config:
-    """Read, interpolate and validate ``path``; raise ConfigError on any problem."""
+def load_config(
+    path: str | os.PathLike[str],
+    environ: Mapping[str, str] | None = None,
+    syntax: str = "auto",
+) -> Config:
+    """Read, interpolate and validate ``path``; raise ConfigError on any problem.
+
+    ``syntax``: ``"toml"`` (ours), ``"pound"`` (a Pound file, translated by ``pound``) or
+    ``"auto"``: Pound's when the first directive is not a TOML table or key.
+    """
     source = str(path)
     try:
         raw = Path(path).read_bytes()
     except OSError as exc:
         raise ConfigError(f"{source}: cannot read the configuration file: {exc.strerror}") from exc
     try:
-        document = tomllib.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{source}: not UTF-8 text: {exc}") from exc
+    if syntax == "pound" or (syntax == "auto" and looks_like_pound(text)):
+        from .pound import load_pound  # imports this module: loaded when used
+
+        return load_pound(source, text)
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from exc
     environ = os.environ if environ is None else environ
-    return parse_config(document, source, environ, text=raw.decode("utf-8"))
+    return parse_config(document, source, environ, text=text)
+
+
+def looks_like_pound(text: str) -> bool:
+    """Whether the first directive of ``text`` is Pound's: not a TOML ``[table]`` or
+    ``key =`` line (a Pound line is a keyword and its arguments, never ``=``)."""
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line and not line.startswith("#"):
+            return _TOML_START.match(line) is None
+    return False
+
+
+# ``where(prefix, key)``: "file, line N: prefix.key", how an error names its place.
+Where = Callable[[str, str], str]
 
 
 def parse_config(
-    document: dict[str, Any], source: str, environ: Mapping[str, str], text: str = ""
+    document: dict[str, Any],
+    source: str,
+    environ: Mapping[str, str],
+    text: str = "",
+    where: Where | None = None,
 ) -> Config:
-    """Validate a parsed document; ``text`` (the file) lets errors give line numbers."""
-    top = _Table(document, "", source, environ, text)
+    """Validate a parsed document; ``text`` (the file) lets errors give line numbers,
+    ``where`` replaces that lookup (a document translated from another syntax)."""
+    if where is None:
+
+        def where(prefix: str, key: str) -> str:
+            return _where(source, text, prefix, key)
+
+    top = _Table(document, "", where, environ)
     server = _server(top.table("server"))
     tls = _tls(top.table("tls"))
     limits = _limits(top.table("limits"))
-    listeners = tuple(_listener(t) for t in top.tables("listeners", required=True))
-    routes = tuple(_route(t, i) for i, t in enumerate(top.tables("routes", required=True)))
+    listeners = tuple(_listener(t, i) for i, t in enumerate(top.tables("listeners", required=True)))
+    names = _listener_names(listeners, where)
+    routes = tuple(_route(t, i, names) for i, t in enumerate(top.tables("routes", required=True)))
     metrics = _metrics(top.table("metrics"))
-    errors = _errors(top.table("errors")) if top.has("errors") else None
+    errors = _errors(top.table("errors"), source) if top.has("errors") else None
     top.seen.add("errors")
     top.finish()
     if metrics.enabled and server.workers > 1:
         # Each worker counts only its own traffic; a scrape would see one at random.
         raise ConfigError(
-            f"{_where(source, text, 'server.', 'workers')}: must be 1 while [metrics] is "
+            f"{where('server.', 'workers')}: must be 1 while [metrics] is "
             "enabled (each worker would count only its own requests); "
             "set workers = 1 or disable metrics"
         )
-    _check_unique_addresses(listeners, source, text)
-    return Config(source, listeners, routes, server, tls, limits, metrics, errors)
+    _check_unique_addresses(listeners, where)
+    warnings = tuple(
+        f"{route.name}: backend {b.url} is used without verifying its certificate "
+        "(tls_verify = false): anyone on the way can read and change that traffic"
+        for route in routes
+        for b in route.backends
+        if not b.tls_verify
+    )
+    return Config(
+        source, listeners, routes, server, tls, limits, metrics, errors, warnings=warnings
+    )
 
 
 class _Table:
     """Typed access to one TOML table that remembers which keys were read."""
 
-    def __init__(
-        self, data: dict[str, Any], prefix: str, source: str, env: Mapping[str, str], text: str
-    ):
-        self.data, self.prefix, self.source, self.env, self.text = data, prefix, source, env, text
+    def __init__(self, data: dict[str, Any], prefix: str, where: Where, env: Mapping[str, str]):
+        self.data, self.prefix, self.where, self.env = data, prefix, where, env
         self.seen: set[str] = set()
 
     def error(self, key: str, message: str) -> ConfigError:
-        return ConfigError(f"{_where(self.source, self.text, self.prefix, key)}: {message}")
+        return ConfigError(f"{self.where(self.prefix, key)}: {message}")
+
+    def child(self, data: dict[str, Any], prefix: str) -> _Table:
+        return _Table(data, prefix, self.where, self.env)
 
     def _get(self, key: str) -> Any:
         self.seen.add(key)
@@ -362,7 +485,7 @@ class _Table:
         value = self.data.get(key, {})
         if not isinstance(value, dict):
             raise self.error(key, "must be a table ([" + key + "])")
-        return _Table(value, f"{self.prefix}{key}.", self.source, self.env, self.text)
+        return self.child(value, f"{self.prefix}{key}.")
 
     def tables(self, key: str, required: bool = False) -> list[_Table]:
         self.seen.add(key)
@@ -373,10 +496,7 @@ class _Table:
             return []
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
             raise self.error(key, f"must be an array of tables ([[{key}]])")
-        return [
-            _Table(v, f"{self.prefix}{key}[{i}].", self.source, self.env, self.text)
-            for i, v in enumerate(value)
-        ]
+        return [self.child(v, f"{self.prefix}{key}[{i}].") for i, v in enumerate(value)]
 
     def finish(self) -> None:
         unknown = sorted(set(self.data) - self.seen)
@@ -395,9 +515,17 @@ def _server(t: _Table) -> ServerSettings:
         trusted_proxies=_networks(t, "trusted_proxies"),
         shutdown_grace=t.number("shutdown_grace", ServerSettings().shutdown_grace),
         workers=t.integer("workers", ServerSettings().workers, 1, MAX_WORKERS),
+        no_route_status=_status(t, "no_route_status", NO_ROUTE_STATUSES, 404),
     )
     t.finish()
     return settings
+
+
+def _status(t: _Table, key: str, allowed: tuple[int, ...], default: int) -> int:
+    status = t.integer(key, default, 100, 599)
+    if status not in allowed:
+        raise t.error(key, f"must be one of {', '.join(map(str, allowed))}; got {status}")
+    return status
 
 
 def _networks(t: _Table, key: str) -> tuple[Network, ...]:
@@ -445,8 +573,10 @@ def _tls(t: _Table) -> TLSSettings:
 
 def _limits(t: _Table) -> Limits:
     d = Limits()
+    max_header_bytes = t.integer("max_header_bytes", d.max_header_bytes, 256, 1024 * 1024)
     limits = Limits(
-        max_header_bytes=t.integer("max_header_bytes", d.max_header_bytes, 256, 1024 * 1024),
+        max_header_bytes=max_header_bytes,
+        max_target_bytes=t.integer("max_target_bytes", max_header_bytes, 16, 1024 * 1024),
         max_header_block_bytes=t.integer(
             "max_header_block_bytes", d.max_header_block_bytes, 1024, 16 * 1024 * 1024
         ),
@@ -495,13 +625,13 @@ MAX_ERROR_PAGE_BYTES = 64 * 1024
 _PAGE_FIELDS = {"status": "500", "title": "t", "explanation": "e", "site_title": "s"}
 
 
-def _errors(t: _Table) -> ErrorPages:
+def _errors(t: _Table, config_source: str) -> ErrorPages:
     """``[errors]``: ``page`` (an HTML template file; a relative path is taken from the
     configuration file's folder), ``site_title``, and per status ``[errors.wording.502]``
     with ``title`` and ``explanation``."""
     source = Path(t.string("page"))
-    if not source.is_absolute() and t.source:
-        source = Path(t.source).parent / source  # next to the configuration file
+    if not source.is_absolute() and config_source:
+        source = Path(config_source).parent / source  # next to the configuration file
     try:
         raw = source.read_bytes()
     except OSError as exc:
@@ -545,8 +675,15 @@ def _address(t: _Table, default: str) -> str:
     return address
 
 
-def _listener(t: _Table) -> Listener:
+def _listener(t: _Table, index: int) -> Listener:
     kind = t.choice("kind", LISTENER_KINDS, "https")
+    name = t.string("name", f"listener{index}")
+    if not _TOKEN_PATTERN.match(name):
+        raise t.error("name", f"{name!r} is not a name (letters, digits, -_.)")
+    methods = _methods(t)
+    ssl_headers = t.boolean("ssl_headers", False)
+    if ssl_headers and kind != "https":
+        raise t.error("ssl_headers", 'only allowed on listeners with kind = "https"')
     address = _address(t, "0.0.0.0")  # noqa: S104 - a container listens on all
     port = t.integer("port", None, 1, 65535)
     certificates: tuple[Certificate, ...] = ()
@@ -600,7 +737,30 @@ def _listener(t: _Table) -> Listener:
         client_cert,
         public_port,
         acme_challenge_dir,
+        name,
+        methods,
+        ssl_headers,
     )
+
+
+def _methods(t: _Table) -> frozenset[str]:
+    methods = frozenset(m.upper() for m in t.strings("methods"))
+    for method in methods:
+        if not _METHOD_PATTERN.match(method):
+            raise t.error("methods", f"{method!r} is not an HTTP method")
+    return methods
+
+
+def _listener_names(listeners: tuple[Listener, ...], where: Where) -> frozenset[str]:
+    seen: dict[str, int] = {}
+    for index, listener in enumerate(listeners):
+        if listener.name in seen:
+            raise ConfigError(
+                f"{where(f'listeners[{index}].', 'name')}: {listener.name!r} is already the "
+                f"name of listeners[{seen[listener.name]}]; give each listener its own"
+            )
+        seen[listener.name] = index
+    return frozenset(seen)
 
 
 def _directory(t: _Table, key: str) -> Path:
@@ -623,7 +783,7 @@ def _certificate(t: _Table) -> Certificate:
     return cert
 
 
-def _route(t: _Table, index: int) -> Route:
+def _route(t: _Table, index: int, listener_names: frozenset[str]) -> Route:
     hosts = tuple(h.lower() for h in t.strings("hosts"))
     for host in hosts:
         if not _HOST_PATTERN.match(host):
@@ -637,11 +797,18 @@ def _route(t: _Table, index: int) -> Route:
             regex = re.compile(t.string("path_regex"))
         except re.error as exc:
             raise t.error("path_regex", f"not a valid regular expression: {exc}") from exc
-    methods = frozenset(m.upper() for m in t.strings("methods"))
-    for method in methods:
-        if not _METHOD_PATTERN.match(method):
-            raise t.error("methods", f"{method!r} is not an HTTP method")
-    backends = _backends(t)
+    methods = _methods(t)
+    redirect = _redirect(t.table("redirect")) if t.has("redirect") else None
+    error = _error_page(t.table("error")) if t.has("error") else None
+    if redirect is not None and error is not None:
+        raise t.error("error", "a route answers with a redirect or an error page, not both")
+    replied = redirect is not None or error is not None
+    backends = _backends(t, required=not replied)
+    if replied and backends:
+        key = "redirect" if redirect is not None else "error"
+        raise t.error(key, "a route answered by the proxy has no backends; remove one or the other")
+    if replied and t.has("basic_auth"):
+        raise t.error("basic_auth", "not on a route answered by the proxy (redirect or error)")
     health_check = _health_check(t.table("health_check")) if t.has("health_check") else None
     route = Route(
         backends,
@@ -659,16 +826,132 @@ def _route(t: _Table, index: int) -> Route:
         basic_auth=_basic_auth(t.table("basic_auth")) if t.has("basic_auth") else None,
         client_cert_required=t.boolean("client_cert_required", False),
         affinity_cookie=_cookie_name(t) if t.has("affinity_cookie") else None,
+        match=tuple(_condition(c, 0) for c in t.tables("match")),
+        listeners=_route_listeners(t, listener_names),
+        session=_session(t.table("session")) if t.has("session") else None,
+        redirect=redirect,
+        error=error,
     )
+    if route.session is not None and route.affinity_cookie is not None:
+        raise t.error("session", "a route keeps sessions or sets affinity_cookie, not both")
     t.finish()
     return route
 
 
-def _backends(t: _Table) -> tuple[Backend, ...]:
+def _route_listeners(t: _Table, names: frozenset[str]) -> tuple[str, ...]:
+    chosen = tuple(t.strings("listeners"))
+    for name in chosen:
+        if name not in names:
+            raise t.error(
+                "listeners", f"{name!r} names no listener; the names are {', '.join(sorted(names))}"
+            )
+    return chosen
+
+
+def _condition(t: _Table, depth: int) -> Condition:
+    """One ``match`` entry: exactly one subject (or group) key, see MATCH_SUBJECTS."""
+    present = [k for k in (*MATCH_SUBJECTS, *MATCH_GROUPS) if t.has(k)]
+    if len(present) != 1:
+        raise t.error(
+            present[1] if len(present) > 1 else "url",
+            f"each match entry tests exactly one of {', '.join((*MATCH_SUBJECTS, *MATCH_GROUPS))}",
+        )
+    subject = present[0]
+    negate = t.boolean("negate", False)
+    if subject in MATCH_GROUPS:
+        if depth >= MAX_MATCH_DEPTH:
+            raise t.error(subject, f"groups nest at most {MAX_MATCH_DEPTH} deep")
+        children = tuple(_condition(c, depth + 1) for c in t.tables(subject, required=True))
+        t.finish()
+        return Condition(subject, children=children, negate=negate)
+    if subject == "client":
+        networks = _networks(t, "client")
+        if not networks:
+            raise t.error("client", "needs at least one address or CIDR range")
+        t.finish()
+        return Condition(subject, networks=networks, negate=negate)
+    name = ""
+    if subject == "query_param":
+        name = t.string("query_param")
+        text = t.string("pattern")
+    else:
+        text = t.string(subject)
+    mode = t.choice("mode", MATCH_MODES, "regex")
+    # Field names and host names are case-insensitive by definition (RFC 9110 5.1, 4.2.3).
+    case_sensitive = t.boolean("case_sensitive", subject not in ("header", "host"))
+    try:
+        pattern = match_pattern(text, mode, case_sensitive)
+    except re.error as exc:
+        raise t.error(subject, f"not a valid regular expression: {exc}") from exc
+    t.finish()
+    return Condition(subject, pattern, name, negate=negate)
+
+
+def match_pattern(text: str, mode: str, case_sensitive: bool) -> re.Pattern[str]:
+    """``text`` compared by ``mode`` (MATCH_MODES) as one regex, used with ``search``:
+    ``exact`` -> ``\\Atext\\Z``, ``prefix`` -> ``\\Atext``, ``suffix`` -> ``text\\Z``;
+    raises ``re.error`` for an invalid ``regex``."""
+    if mode != "regex":
+        escaped = re.escape(text)
+        text = {
+            "exact": rf"\A{escaped}\Z",
+            "prefix": rf"\A{escaped}",
+            "suffix": rf"{escaped}\Z",
+            "contains": escaped,
+        }[mode]
+    return re.compile(text, 0 if case_sensitive else re.IGNORECASE)
+
+
+def _session(t: _Table) -> Session:
+    kind = t.choice("type", SESSION_TYPES, "ip")
+    needs_id = kind in ("cookie", "header", "url")
+    if needs_id:
+        ident = t.string("id")
+        if not _TOKEN_PATTERN.match(ident):
+            raise t.error("id", f"{ident!r} is not a cookie, field or parameter name")
+    elif t.has("id"):
+        raise t.error("id", f'only for type = "cookie", "header" or "url", not {kind!r}')
+    else:
+        ident = ""
+    session = Session(kind, ident, t.number("ttl", Session("ip").ttl))
+    t.finish()
+    return session
+
+
+def _redirect(t: _Table) -> Redirect:
+    text = t.string("location")
+    try:
+        location = LocationTemplate.parse(text)
+    except TemplateError as exc:
+        raise t.error("location", str(exc)) from exc
+    redirect = Redirect(location, _status(t, "status", REDIRECT_STATUSES, 302))
+    t.finish()
+    return redirect
+
+
+def _error_page(t: _Table) -> ErrorPage:
+    status = t.integer("status", None, 400, 599)
+    body = path = None
+    if t.has("file"):
+        path = Path(t.string("file"))
+        try:
+            with path.open("rb") as page:
+                body = page.read(MAX_ERROR_PAGE_BYTES + 1)
+        except OSError as exc:
+            raise t.error("file", f"cannot read {path}: {exc.strerror}") from exc
+        if len(body) > MAX_ERROR_PAGE_BYTES:
+            raise t.error("file", f"{path} is larger than {MAX_ERROR_PAGE_BYTES} bytes")
+    t.finish()
+    return ErrorPage(status, body, path)
+
+
+def _backends(t: _Table, required: bool = True) -> tuple[Backend, ...]:
     """``backends``: URLs, or ``{ url = ..., weight = ..., priority = ... }`` tables."""
     entries = t.data.get("backends")
     t.seen.add("backends")
     example = 'e.g. ["http://blog:4334"] or [{ url = "http://blog:4334", weight = 2 }]'
+    if entries is None and not required:
+        return ()
     if not isinstance(entries, list) or not entries:
         raise t.error("backends", f"needs at least one backend, {example}")
     backends = []
@@ -679,12 +962,16 @@ def _backends(t: _Table) -> tuple[Backend, ...]:
             except InterpolationError as exc:
                 raise t.error("backends", str(exc)) from exc
         elif isinstance(entry, dict):
-            item = _Table(entry, f"{t.prefix}backends[{index}].", t.source, t.env, t.text)
+            item = t.child(entry, f"{t.prefix}backends[{index}].")
             backend = _backend(item, item.string("url"), key="url")
-            weight = item.integer("weight", 1, 1, 1000)
-            priority = item.integer("priority", 1, 1, 100)
+            backend = dataclasses.replace(
+                backend,
+                weight=item.integer("weight", 1, 1, 1000),
+                priority=item.integer("priority", 1, 1, 100),
+                **_backend_tls(item, backend),
+            )
             item.finish()
-            backends.append(dataclasses.replace(backend, weight=weight, priority=priority))
+            backends.append(backend)
         else:
             raise t.error("backends", f"entry {index} must be a URL or a table, {example}")
     return tuple(backends)
@@ -715,24 +1002,43 @@ def _health_check(t: _Table) -> HealthCheck:
 
 def _backend(t: _Table, url: str, key: str = "backends") -> Backend:
     parts = urlsplit(url)
-    if parts.scheme != "http" or not parts.hostname:
-        raise t.error(key, f"{url!r} must be an http://host[:port] URL")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise t.error(key, f"{url!r} must be an http://host[:port] or https://host[:port] URL")
     if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
         raise t.error(key, f"{url!r} must have no path, query or user part")
     try:
-        port = parts.port or 80
+        port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError as exc:
         raise t.error(key, f"{url!r} has an invalid port") from exc
     return Backend(url.rstrip("/"), parts.scheme, parts.hostname.lower(), port)
 
 
-def _check_unique_addresses(listeners: tuple[Listener, ...], source: str, text: str) -> None:
+def _backend_tls(t: _Table, backend: Backend) -> dict[str, Any]:
+    """``tls_ca`` and ``tls_verify`` of an https backend (checked loadable now)."""
+    if backend.scheme != "https":
+        for key in ("tls_ca", "tls_verify"):
+            if t.has(key):
+                raise t.error(key, "only for https:// backends")
+        return {}
+    verify = t.boolean("tls_verify", True)
+    ca = Path(t.string("tls_ca")) if t.has("tls_ca") else None
+    if ca is not None:
+        if not verify:
+            raise t.error("tls_ca", "means nothing with tls_verify = false; remove one")
+        try:
+            ssl.create_default_context(cafile=str(ca))
+        except (OSError, ssl.SSLError) as exc:
+            raise t.error("tls_ca", f"cannot use {ca} as a CA file: {exc}") from exc
+    return {"tls_ca": ca, "tls_verify": verify}
+
+
+def _check_unique_addresses(listeners: tuple[Listener, ...], where: Where) -> None:
     seen: dict[tuple[str, int], int] = {}
     for index, listener in enumerate(listeners):
         key = (listener.address, listener.port)
         if key in seen:
             raise ConfigError(
-                f"{_where(source, text, f'listeners[{index}].', 'port')}: "
+                f"{where(f'listeners[{index}].', 'port')}: "
                 f"{listener.port} on {listener.address} "
                 f"is already used by listeners[{seen[key]}]; each listener needs its own port"
             )

@@ -19,12 +19,13 @@ if TYPE_CHECKING:
 
 # Our own name in ``Server`` (the backends' versions are never announced).
 SERVER_NAME = "tlsproxy"
+NO_ROUTE = "No route of this proxy matches the request."
 
 EXPLANATIONS = {
     400: "The request is malformed or ambiguous and was not forwarded.",
     401: "This service needs a user name and password.",
     403: "Access to this service is not allowed from here.",
-    404: "No route of this proxy matches the request.",
+    404: NO_ROUTE,
     405: "This method is not accepted by this proxy.",
     408: "The request did not arrive in time.",
     413: "The request body is larger than this proxy allows.",

@@ -80,7 +80,7 @@ class Exchange:
         self.candidates = candidates
         self.fields = fields
         self.public_origin = public_origin
-        self.pin_cookie = pin_cookie  # affinity: the client's cookie value, if any
+        self.pin_cookie = pin_cookie  # affinity cookie value or session key, if any
         self.attempt = 0
         self.retried_stale = False
         # -- the request body
@@ -272,12 +272,10 @@ class Exchange:
             if status != 204:
                 length = int(declared[0]) if declared else UNKNOWN_LENGTH
         self.forwarder.rewrite_response(out, state.backend, self.public_origin)
-        if self.balancer.affinity_cookie is not None:
-            pin = self.balancer.affinity_set_cookie(
-                state, self.pin_cookie, self.client.context.scheme == "https"
+        if self.balancer.sticky:  # affinity cookie or session: pin the client
+            self.balancer.remember(
+                state, self.pin_cookie, out, self.client.context.scheme == "https"
             )
-            if pin is not None:
-                out.add("Set-Cookie", pin)  # ours: after the backend's, not rewritten
         self.responding = True
         self.client.send_head(status, reason, out, length)
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from .access import SUBJECT_HEADER, USER_HEADER, RouteAccess, admit_user
 from .balancer import Balancer
-from .errors import NO_CLIENT_CERTIFICATE, Answer, error_answer
+from .errors import NO_CLIENT_CERTIFICATE, NO_ROUTE, Answer, error_answer
 from .exchange import Exchange
 from .fields import Fields, wire_value
 from .forwarded import (
@@ -27,8 +27,10 @@ from .forwarded import (
 )
 from .hop_by_hop import dropping, end_to_end
 from .listener import ListenerHandler
+from .replies import route_reply
 from .rewrite import BackendRewriter
 from .routing import Router
+from .ssl_headers import SSL_FIELD_NAMES, add_ssl_fields
 
 if TYPE_CHECKING:
     from .backend_health import HealthBoard
@@ -38,12 +40,13 @@ if TYPE_CHECKING:
     from .config import Backend, Config, Listener
     from .request import RequestHead
 
-# Never from the client: forwarding and address claims, our own identity fields,
-# framing (ours describes what we send), Host (sent first, by us), and Expect
-# (the proxy answers 100-continue itself).
+# Never from the client: forwarding and address claims, our own identity fields
+# (X-SSL-* too), framing (ours describes what we send), Host (sent first, by us), and
+# Expect (the proxy answers 100-continue itself).
 _DROP_FROM_REQUEST = dropping(
     FORWARDING_FIELDS
     | CLIENT_ADDRESS_FIELDS
+    | SSL_FIELD_NAMES
     | frozenset(("host", "content-length", "expect", USER_HEADER.lower(), SUBJECT_HEADER.lower()))
 )
 
@@ -68,7 +71,11 @@ class ProxyHandler(ListenerHandler):
         )
         self.pool = pool
         self.health = health
-        self.router = Router(config.routes)
+        self.router = Router(
+            r for r in config.routes if listener.name in r.listeners or not r.listeners
+        )
+        self.no_route_status = config.server.no_route_status
+        self.ssl_headers = listener.ssl_headers
         self.balancers = {id(r): Balancer(r, health) for r in config.routes}
         self.access = {id(r): a for r in config.routes if (a := RouteAccess.for_route(r))}
         self.client_cert = listener.client_cert if listener.client_ca is not None else None
@@ -80,18 +87,16 @@ class ProxyHandler(ListenerHandler):
 
     def handle(self, client: ClientConnection, request: RequestHead) -> None:
         host = request.host
-        route = self.router.match(host.host, request.target.path, request.method)
+        peer = client.peer
+        route = self.router.match(host.host, request.target.path, request.method, request, peer)
         if route is None:
-            client.answer(error_answer(404))
+            client.answer(error_answer(self.no_route_status, explanation=NO_ROUTE))
             return
         client.log_extra = (route.name, "none")
         balancer = self.balancers[id(route)]
-        sticky = None
-        if balancer.affinity_cookie is not None:
-            sticky = cookie_value(request.fields, balancer.affinity_cookie)
+        sticky = balancer.sticky_key(request, peer) if balancer.sticky else None
         dropped = _DROP_WITH_METHOD_OVERRIDES if route.methods else _DROP_FROM_REQUEST
         fields = end_to_end(request.fields, dropped, CLIENT_CLAIM_PREFIXES)
-        peer = client.peer
         add_forwarding_fields(
             fields,
             request.fields,
@@ -101,6 +106,8 @@ class ProxyHandler(ListenerHandler):
             port=self.public_port or host.port_or(self.scheme),
             trusted=self.trust.trusts(peer),
         )
+        if self.ssl_headers and client.transport is not None:
+            add_ssl_fields(fields, client.transport.get_extra_info("ssl_object"))
         if self.client_cert is not None:
             subject = client.client_subject()
             if subject is not None:
@@ -123,6 +130,9 @@ class ProxyHandler(ListenerHandler):
             if refusal is not None:
                 client.answer(refusal)
                 return
+        if route.redirect is not None or route.error is not None:
+            client.answer(route_reply(route, request, peer))
+            return
         exchange = Exchange(
             self,
             client,
@@ -166,13 +176,3 @@ def _closing(answer: Answer, client: ClientConnection) -> Answer:
     if not client.request_complete:
         answer.close = True
     return answer
-
-
-def cookie_value(fields: Fields, name: str) -> str | None:
-    """The value of cookie ``name`` in the request's ``Cookie`` fields (RFC 6265 5.4)."""
-    for header in fields.get_all("cookie"):
-        for pair in header.split(";"):
-            key, sep, value = pair.strip().partition("=")
-            if sep and key == name:
-                return value
-    return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .errors import Answer
+from .errors import Answer, error_answer
 from .fields import Fields
 
 if TYPE_CHECKING:
@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from .request import RequestHead
 
 TEXT_PLAIN = "text/plain; charset=utf-8"
+METHOD_NOT_ACCEPTED = "This method is not accepted on this port."
 
 
 def own_fields(*extra: tuple[str, str]) -> Fields:
@@ -37,11 +38,16 @@ class ListenerHandler:
         self.listener = listener
         self.scheme = "https" if listener.kind == "https" else "http"
         self.health_path = config.server.health_path
+        self.methods = listener.methods
 
     def dispatch(self, client: ClientConnection, request: RequestHead) -> None:
         """Answer ``request`` (its head passed every rule of ``request.RequestHead``)."""
         if request.target.path == self.health_path and request.method in ("GET", "HEAD"):
             client.answer(Answer(200, b"ok\n", own_fields()))
+            return
+        if self.methods and request.method not in self.methods:
+            # 501 as Pound answers a method its xHTTP level does not accept.
+            client.answer(error_answer(501, explanation=METHOD_NOT_ACCEPTED))
             return
         self.handle(client, request)
 

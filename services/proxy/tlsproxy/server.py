@@ -288,7 +288,7 @@ class Proxy:
     async def reload_from(self, path: str, reason: str = "SIGHUP") -> bool:
         """Reload from a file; log the outcome; False when the old setup stays."""
         try:
-            config = load_config(path)
+            config = load_config(path, syntax=self.config.syntax)
             await self.reload(config)
         except (ConfigError, CertificateLoadError, ReloadError, OSError) as exc:
             log_event("reload", reason=reason, outcome="rejected", source=path, error=str(exc))
