@@ -61,6 +61,7 @@ CLOSED = 5
 PAUSE_PIPELINE = 1  # a next request waits for the current one to be answered
 PAUSE_BACKEND = 2  # the backend is not taking the request body as fast as it comes
 PAUSE_HELD = 4  # request bytes are held until a decision (upgrade, connect)
+PAUSE_UNREAD = 8  # the client does not read our answers: no more requests are taken
 
 _SERVER_LINE = b"Server: " + SERVER_NAME.encode() + b"\r\n"
 _BACKEND_HSTS = frozenset(("strict-transport-security",))
@@ -106,6 +107,7 @@ class ListenerContext:
     metrics: Metrics | None
     connections: set[ClientConnection]
     retired: bool = False
+    counted_at_accept: bool = False  # the listener counts connections (TLS: from accept)
     error_page: ErrorPage | None = None
 
 
@@ -181,6 +183,10 @@ class ClientConnection(asyncio.Protocol):
         peername = transport.get_extra_info("peername")
         self.peer = str(peername[0]) if peername else "-"
         self.key = client_key(self.peer)
+        if self.context.counted_at_accept:
+            self.context.connections.add(self)
+            self._arm(self.state_deadline)
+            return
         refusal = self.context.gate.admit(self.key)
         if refusal is not None:
             explanation = TOO_MANY_CONNECTIONS if refusal == 429 else None
@@ -198,7 +204,7 @@ class ClientConnection(asyncio.Protocol):
         if self._counted:
             self._counted = False
             self.context.gate.release(self.key)
-            self.context.connections.discard(self)
+        self.context.connections.discard(self)
         previous, self.state = self.state, CLOSED
         if self.timer is not None:
             self.timer.cancel()
@@ -214,18 +220,33 @@ class ClientConnection(asyncio.Protocol):
         return self.state == BUSY and self.request_complete
 
     def pause_writing(self) -> None:
+        """Our write buffer is full: the client must read before it may send more (else
+        pipelined requests and their answers pile up here), within ``send_timeout``."""
         self.blocked_since = self.loop.time()
+        self._pause(PAUSE_UNREAD)
+        self._arm(self.blocked_since + self.limits.send_timeout)
         if self.sink is not None:
             self.sink.client_congested(True)
 
     def resume_writing(self) -> None:
         self.blocked_since = 0.0
+        self._resume(PAUSE_UNREAD)
         if self.sink is not None:
             self.sink.client_congested(False)
 
     def close(self) -> None:
-        if self.transport is not None and self.state != CLOSED:
-            self.transport.close()
+        if self.state != CLOSED:
+            self._close_transport()
+
+    def _close_transport(self) -> None:
+        """Close once what is written has left; a client that does not take it within
+        ``send_timeout`` loses the connection (it must not hold it by not reading)."""
+        transport = self.transport
+        if transport is None:
+            return
+        transport.close()
+        if transport.get_write_buffer_size():
+            self.loop.call_later(self.limits.send_timeout, _abort_if_stuck, transport)
 
     def abort(self) -> None:
         """Cut the connection: the client must not take a cut-short answer as whole."""
@@ -448,6 +469,8 @@ class ClientConnection(asyncio.Protocol):
         self.state = BUSY
         self.request = None
         self.started = time.time()
+        self.sent = 0
+        self.status = 0
         self.close_after = True
         self.answer(error_answer(refusal.status, close=True, explanation=refusal.explanation))
 
@@ -659,7 +682,7 @@ class ClientConnection(asyncio.Protocol):
         self.uncork()
         if self.request_complete and not self.held:
             self.state = CLOSED
-            self.transport.close()
+            self._close_transport()
             return
         self.state = LINGER
         self.sink = None
@@ -708,6 +731,14 @@ class ClientConnection(asyncio.Protocol):
         self.timer_at = math.inf
         now = self.loop.time()
         state = self.state
+        if self.blocked_since and state != CLOSED:
+            unread = self.blocked_since + self.limits.send_timeout
+            if now >= unread:  # it takes no byte of what it asked for: cut
+                if self.sink is not None:
+                    self.sink.client_lost()
+                self.abort()
+                return
+            self._arm(unread)
         if state == BUSY and self.sink is not None:
             deadline = self.sink.next_deadline(now)
         elif state == TUNNEL and self.tunnel_deadline is not None:
@@ -730,5 +761,10 @@ class ClientConnection(asyncio.Protocol):
             self.answer(error_answer(408, close=True))
         else:  # idle keep-alive, or the lingering close is over
             self.state = CLOSED
-            if self.transport is not None:
-                self.transport.close()
+            self._close_transport()
+
+
+def _abort_if_stuck(transport: asyncio.Transport) -> None:
+    """A closing connection still holding unsent bytes after ``send_timeout``: cut."""
+    if transport.get_write_buffer_size():
+        transport.abort()

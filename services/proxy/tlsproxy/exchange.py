@@ -171,6 +171,8 @@ class Exchange:
         self.replay = [data] if len(data) <= REPLAY_LIMIT else None
         self.replay_bytes = len(data)
         connection.start(self, data, self.request.method == "HEAD")
+        if self.client.blocked_since:  # the client is not reading: nor do we, for it
+            connection.pause_reading(True)
         if self.sent_all:
             self.wait_since = self.client.loop.time()
             self._arm()

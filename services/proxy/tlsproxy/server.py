@@ -229,12 +229,15 @@ class Proxy:
                 metrics=self.metrics,
                 connections=set(),
                 error_page=error_page,
+                counted_at_accept=ctx is not None,
             )
             own = sock.dup()  # each generation closes only its own descriptor
             own.setblocking(False)
             server: asyncio.Server | TLSListener
             if ctx is not None:
-                server = TLSListener(loop, own, ctx, _factory(context), limits.header_timeout)
+                server = TLSListener(
+                    loop, own, ctx, _factory(context), limits.header_timeout, self.gate
+                )
             else:
                 server = await loop.create_server(_factory(context), sock=own, backlog=1024)
             generation.listeners.append(context)

@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import socket
 import ssl
+import sys
 from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from .connection_limits import ConnectionGate, client_key
 from .errors import PLAIN_HTTP_ON_TLS_PORT, raw_error
 
 READ_SIZE = 16 * 1024  # per recv: OpenSSL hands out at most one record (16 KiB) a call
@@ -30,6 +33,8 @@ READS_PER_TURN = 16  # records read before the loop gets a turn (fairness)
 HIGH_WATER = 64 * 1024
 LOW_WATER = 16 * 1024
 ACCEPTS_PER_TURN = 64
+ACCEPT_PAUSE = 0.1  # seconds without accepting when the process is out of descriptors
+_OUT_OF_RESOURCES = frozenset((errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM))
 _TLS_HANDSHAKE_RECORD = 0x16  # RFC 8446 5.1: ContentType handshake
 
 
@@ -42,8 +47,10 @@ class TLSTransport(asyncio.Transport):
         sock: ssl.SSLSocket,
         protocol: asyncio.Protocol,
         handshake_timeout: float,
+        release: Callable[[], None],
     ) -> None:
         super().__init__()
+        self._release = release  # gives the connection's place back, once, at teardown
         # -- per connection
         self._loop = loop
         self._sock = sock
@@ -295,6 +302,7 @@ class TLSTransport(asyncio.Transport):
         if self._closed:
             return
         self._closed = True
+        self._release()
         if self._handshake_timer is not None:
             self._handshake_timer.cancel()
             self._handshake_timer = None
@@ -323,7 +331,13 @@ class TLSTransport(asyncio.Transport):
 class TLSListener:
     """Accepts on ``sock`` and hands each connection to a protocol from ``factory``:
     over TLS (``TLSTransport``) when it starts with a TLS record, else it answers a
-    plain-HTTP 400 and closes. ``close`` stops accepting (``asyncio.Server``-like)."""
+    plain-HTTP 400 and closes. ``close`` stops accepting (``asyncio.Server``-like).
+
+    Connections are counted in ``gate`` from the moment they are accepted, handshake
+    included: a client over its share, or a full proxy, has the new connection closed
+    at once, before any TLS work (a handshake left hanging would otherwise hold memory
+    and a descriptor for ``handshake_timeout`` seconds, uncounted).
+    """
 
     def __init__(
         self,
@@ -332,40 +346,71 @@ class TLSListener:
         context: ssl.SSLContext,
         factory: Callable[[], asyncio.Protocol],
         handshake_timeout: float,
+        gate: ConnectionGate,
     ) -> None:
         self.loop = loop
         self.handshake_timeout = handshake_timeout
+        self.gate = gate
         self._sock = sock
         self._context = context
         self._factory = factory
         self._closed = loop.create_future()
+        self._paused = False
         self.sockets = [sock]
         loop.add_reader(sock.fileno(), self._accept)
 
     def _accept(self) -> None:
         for _ in range(ACCEPTS_PER_TURN):
             try:
-                conn, _ = self._sock.accept()
+                conn, address = self._sock.accept()
             except (BlockingIOError, InterruptedError):
                 return
-            except OSError:
-                return  # EMFILE, ECONNABORTED...: the next readiness tries again
+            except OSError as exc:
+                if exc.errno in _OUT_OF_RESOURCES:
+                    self._pause_accepting(exc)
+                return  # ECONNABORTED and the like: the next readiness tries again
+            key = client_key(str(address[0]))
+            if self.gate.admit(key) is not None:
+                conn.close()  # over its share (or the proxy is full): no TLS work at all
+                continue
             conn.setblocking(False)
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            _FirstByte(self, conn)
+            _FirstByte(self, conn, key)
 
-    def start_tls(self, conn: socket.socket) -> None:
+    def _pause_accepting(self, exc: OSError) -> None:
+        """Out of descriptors: stop for a moment instead of spinning on the error."""
+        if self._paused or self._closed.done():
+            return
+        self._paused = True
+        self.loop.remove_reader(self._sock.fileno())
+        print(f"tlsproxy: cannot accept ({exc.strerror}); pausing accepts", file=sys.stderr)
+        self.loop.call_later(ACCEPT_PAUSE, self._resume_accepting)
+
+    def _resume_accepting(self) -> None:
+        self._paused = False
+        if not self._closed.done():
+            self.loop.add_reader(self._sock.fileno(), self._accept)
+
+    def start_tls(self, conn: socket.socket, key: str) -> None:
         try:
             sock = self._context.wrap_socket(conn, server_side=True, do_handshake_on_connect=False)
         except (OSError, ValueError):
             conn.close()
+            self.gate.release(key)
             return
-        TLSTransport(self.loop, sock, self._factory(), self.handshake_timeout)
+        TLSTransport(
+            self.loop,
+            sock,
+            self._factory(),
+            self.handshake_timeout,
+            lambda: self.gate.release(key),
+        )
 
     def close(self) -> None:
         if self._closed.done():
             return
-        self.loop.remove_reader(self._sock.fileno())
+        if not self._paused:
+            self.loop.remove_reader(self._sock.fileno())
         self._sock.close()
         self._closed.set_result(None)
 
@@ -377,11 +422,12 @@ class _FirstByte:
     """Waits for a new connection's first byte, without taking it: a TLS record starts
     TLS, anything else is plain HTTP sent to the HTTPS port."""
 
-    __slots__ = ("conn", "listener", "timer")
+    __slots__ = ("conn", "key", "listener", "timer")
 
-    def __init__(self, listener: TLSListener, conn: socket.socket) -> None:
+    def __init__(self, listener: TLSListener, conn: socket.socket, key: str) -> None:
         self.listener = listener
         self.conn = conn
+        self.key = key
         loop = listener.loop
         loop.add_reader(conn.fileno(), self.readable)
         self.timer = loop.call_later(listener.handshake_timeout, self.give_up)
@@ -395,16 +441,19 @@ class _FirstByte:
         except OSError:
             first = b""
         self._stop()
-        if not first:
-            conn.close()
-        elif first[0] == _TLS_HANDSHAKE_RECORD:
-            self.listener.start_tls(conn)
-        else:
+        if first and first[0] == _TLS_HANDSHAKE_RECORD:
+            self.listener.start_tls(conn, self.key)
+            return
+        if first:
             _answer_plain_http(conn)
+        else:
+            conn.close()
+        self.listener.gate.release(self.key)
 
     def give_up(self) -> None:
         self._stop()
         self.conn.close()
+        self.listener.gate.release(self.key)
 
     def _stop(self) -> None:
         self.timer.cancel()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import http.server
+import socket
 import ssl
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -191,23 +192,54 @@ async def test_a_204_with_stray_chunk_bytes_is_a_204_and_poisons_nothing(
 async def test_one_address_cannot_take_every_connection(
     backend_url: str, server_cert: tuple[Path, Path], ca: LocalCA
 ) -> None:
-    """Issue 14 #4: a flood of connections from one address gets 429 past its share,
-    while another address is served."""
+    """Issue 14 #4: a flood of connections from one address is refused past its share
+    (HTTPS: closed at accept, before any TLS work; plain HTTP: a short 429), while
+    another address is served."""
     limits = {"max_connections": 20, "max_connections_per_client": 5}
     document = base_document(*server_cert, backend_url, limits=limits)
+    document["listeners"][1] = {"kind": "http", "address": "127.0.0.1", "port": 2}
     async with RunningProxy(config_from(document)) as proxy:
         held = [await _tls(proxy.https_port, ca.client_context()) for _ in range(5)]
-        flooded = [
-            await _tls(proxy.https_port, ca.client_context()) for _ in range(3)
-        ]  # over the share
-        refusals = [await asyncio.wait_for(r.read(), 5) for r, _ in flooded]
+        refused = 0
+        for _ in range(3):  # over the share
+            try:
+                _, writer = await _tls(proxy.https_port, ca.client_context())
+            except (ConnectionError, ssl.SSLError, asyncio.IncompleteReadError):
+                refused += 1
+            else:
+                writer.close()
+        plain = await raw_exchange(proxy.http_port, b"GET / HTTP/1.1\r\n" + H + b"\r\n")
         other_reader, other_writer = await _tls(proxy.https_port, ca.client_context(), "127.0.0.2")
         other_writer.write(b"GET / HTTP/1.1\r\n" + H + b"Connection: close\r\n\r\n")
         other = await asyncio.wait_for(other_reader.read(), 5)
-        for _, writer in held + flooded + [(other_reader, other_writer)]:
+        for _, writer in [*held, (other_reader, other_writer)]:
             writer.close()
-    assert [status_of(r) for r in refusals] == [429] * 3
-    assert b"too many open connections" in refusals[0]
+    assert refused == 3
+    assert status_of(plain) == 429 and b"too many open connections" in plain
+    assert status_of(other) == 200
+
+
+async def test_half_open_handshakes_count_against_the_share(
+    backend_url: str, server_cert: tuple[Path, Path], ca: LocalCA
+) -> None:
+    """Attack finding 3: connections that never finish their TLS handshake (a
+    ClientHello short of its last byte) are counted from accept, so one address cannot
+    hold thousands of them; another address is still served."""
+    limits = {"max_connections": 50, "max_connections_per_client": 5}
+    document = base_document(*server_cert, backend_url, limits=limits)
+    async with RunningProxy(config_from(document)) as proxy:
+        hanging = []
+        for _ in range(20):
+            _, writer = await asyncio.open_connection("127.0.0.1", proxy.https_port)
+            writer.write(b"\x16\x03\x01\x00\xc8\x01")  # a record that never completes
+            hanging.append(writer)
+        await asyncio.sleep(0.2)
+        assert proxy.proxy.gate.held_by("127.0.0.1") == 5  # the rest were closed at accept
+        other_reader, other_writer = await _tls(proxy.https_port, ca.client_context(), "127.0.0.2")
+        other_writer.write(b"GET / HTTP/1.1\r\n" + H + b"Connection: close\r\n\r\n")
+        other = await asyncio.wait_for(other_reader.read(), 5)
+        for writer in [*hanging, other_writer]:
+            writer.close()
     assert status_of(other) == 200
 
 
@@ -316,3 +348,40 @@ async def test_a_client_that_half_closes_after_its_request_gets_the_answer_then_
         answer = await asyncio.wait_for(reader.read(), 5)  # EOF ends it: no idle wait
         writer.close()
     assert status_of(answer) == 200 and b'"/half"' in answer
+
+
+async def test_a_pipelining_client_that_never_reads_is_held_back_then_cut(
+    backend_url: str,
+) -> None:
+    """Attack findings 1 and 2: requests sent behind each other by a client that reads
+    none of the answers must not pile up answers in the proxy: once its write buffer is
+    full the proxy stops reading, and after ``send_timeout`` it cuts the connection
+    (also when it was already closing), so the client's connection place comes back."""
+    document = {
+        "listeners": [{"kind": "http", "address": "127.0.0.1", "port": 1}],
+        "routes": [{"backends": [backend_url]}],
+        "limits": {"send_timeout": 0.3},
+    }
+    request = b"GET /healthz HTTP/1.1\r\n" + H + b"X-Pad: " + b"p" * 4000 + b"\r\n\r\n"
+    async with RunningProxy(config_from(document)) as proxy:
+        sock = socket.create_connection(("127.0.0.1", proxy.proxy.ports[0]))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.setblocking(False)
+        sent = 0
+        cut = False
+        for _ in range(200):  # bounded: about 20 s at most
+            try:
+                sent += sock.send(request * 16)
+            except BlockingIOError:
+                await asyncio.sleep(0.1)  # the proxy stopped reading: we wait, unread
+            except OSError:
+                cut = True
+                break
+            else:
+                await asyncio.sleep(0)
+            if proxy.proxy.gate.open == 0:
+                cut = True
+                break
+        sock.close()
+    assert cut, f"sent {sent} bytes and the proxy kept the connection"
+    assert sent < 200 * len(request) * 16  # it stopped taking requests long before

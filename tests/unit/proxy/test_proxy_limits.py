@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -148,21 +149,36 @@ async def test_backend_connect_failures(
     assert b"127.0.0.1" not in answer.split(b"\r\n\r\n", 1)[1]  # no internals in the page
 
 
-async def test_connections_over_the_cap_get_503(
+async def _refused_before_tls(port: int, ca: LocalCA) -> bool:
+    """Whether a TLS connection to ``port`` is closed before its handshake completes."""
+    try:
+        _, writer = await asyncio.open_connection(
+            "127.0.0.1", port, ssl=ca.client_context(), server_hostname="localhost"
+        )
+    except (ConnectionError, ssl.SSLError, asyncio.IncompleteReadError):
+        return True
+    writer.close()
+    return False
+
+
+async def test_connections_over_the_cap_are_refused(
     backend_url: str, server_cert: tuple[Path, Path], ca: LocalCA
 ) -> None:
+    """Over ``max_connections``: an HTTPS connection is closed at accept, before any TLS
+    work; a plain-HTTP one gets a short 503."""
     document = base_document(*server_cert, backend_url, limits={"max_connections": 1})
+    document["listeners"][1] = {"kind": "http", "address": "127.0.0.1", "port": 2}
     async with RunningProxy(config_from(document)) as proxy:
         _, holder = await asyncio.open_connection(
             "127.0.0.1", proxy.https_port, ssl=ca.client_context(), server_hostname="localhost"
         )
         try:
-            refused = await raw_exchange(
-                proxy.https_port, b"GET / HTTP/1.1\r\n" + H + b"\r\n", ca.client_context()
-            )
+            tls_refused = await _refused_before_tls(proxy.https_port, ca)
+            plain = await raw_exchange(proxy.http_port, b"GET / HTTP/1.1\r\n" + H + b"\r\n")
         finally:
             holder.close()
-        assert status_of(refused) == 503
+        assert tls_refused
+        assert status_of(plain) == 503
         await asyncio.sleep(0.05)  # the held connection's close reaches the proxy
         again = await raw_exchange(
             proxy.https_port,
