@@ -298,6 +298,9 @@ class BackendConnection(asyncio.Protocol):
         status = self.parser.get_status_code()
         sink = self.sink
         assert sink is not None
+        if not 100 <= status <= 599:  # RFC 9110 15: three digits, first 1 to 5
+            self._invalid(f"status {status} is not an HTTP status")
+            raise _Stop
         if 100 <= status < 200 and status != 101:
             self.interim = True  # 102, 103...: relayed; the final answer follows
             sink.response_interim(status, b"".join(self.reason).decode("latin-1"), self.fields)
@@ -305,11 +308,22 @@ class BackendConnection(asyncio.Protocol):
         keep_alive = self.parser.should_keep_alive()
         self.reusable = keep_alive
         fields = self.fields
+        codings = list_tokens(fields.get_all("transfer-encoding"))
+        if codings and codings != ["chunked"]:
+            # A coding the proxy would have to remove with the field while the bytes
+            # stay coded: the client could not read the body (RFC 9112 6.1).
+            self._invalid(f"transfer codings {codings} cannot be relayed")
+            raise _Stop
+        if status in (204, 304) and (
+            codings or (fields.get("content-length", "0") != "0" and status == 204)
+        ):
+            # The answer ends at its head (RFC 9112 6.3), but a backend that framed a
+            # body may send it late, into the next exchange: not reused.
+            self.reusable = False
         if status not in (204, 304) and not self.head_only:
             length = fields.get("content-length")
             if length is None:
-                codings = list_tokens(fields.get_all("transfer-encoding"))
-                self.until_close = not codings or codings[-1] != "chunked"
+                self.until_close = not codings
             elif "transfer-encoding" not in fields:
                 self.body_left = int(length)  # llhttp checked it is one decimal number
         reason = b"".join(self.reason).decode("latin-1")

@@ -21,6 +21,9 @@ from .config import Backend, Limits
 
 KEEPALIVE_SECONDS = 30.0  # below common backends' own (aiohttp 75 s, gunicorn 2 s is lower)
 MAX_IDLE_PER_BACKEND = 256
+# Backends close idle connections after their own keep-alive time (2 s at the least,
+# gunicorn's default); a connection idle for less has not met it yet.
+RECENT_SECONDS = 1.0
 
 
 class BackendPool:
@@ -32,12 +35,17 @@ class BackendPool:
         self._idle: dict[Backend, list[BackendConnection]] = {}
         self.closed = False
 
-    def take_idle(self, backend: Backend) -> BackendConnection | None:
-        """The newest usable idle connection to ``backend``, or None."""
+    def take_idle(self, backend: Backend, recent: bool = False) -> BackendConnection | None:
+        """The newest usable idle connection to ``backend``, or None; with ``recent``,
+        only one idle for less than ``RECENT_SECONDS`` (a request that may not be
+        retried should not meet a connection the backend is about to close)."""
         idle = self._idle.get(backend)
         if not idle:
             return None
-        oldest = self._loop.time() - KEEPALIVE_SECONDS
+        now = self._loop.time()
+        if recent and idle[-1].idle_since < now - RECENT_SECONDS:
+            return None
+        oldest = now - KEEPALIVE_SECONDS
         while idle:
             connection = idle.pop()
             if connection.idle_since >= oldest and not connection.closed:

@@ -122,7 +122,9 @@ class Exchange:
     def _next_backend(self) -> None:
         self.client.send_continue()
         state = self.candidates[self.attempt]
-        connection = self.forwarder.pool.take_idle(state.backend)
+        # A request that may not be sent twice takes only a recently used connection.
+        recent = self.request.method not in _IDEMPOTENT
+        connection = self.forwarder.pool.take_idle(state.backend, recent)
         if connection is not None:
             self._use(connection, state)
         else:
@@ -292,7 +294,9 @@ class Exchange:
         """A 1xx before the final answer: relayed (RFC 9110 15.2), except 100, which
         the proxy already sent when it took the body (it removed ``Expect``)."""
         if status != 100 and not self.finished:
-            self.client.send_interim(status, reason, end_to_end(fields))
+            interim = end_to_end(fields)
+            interim.remove("content-length")  # a 1xx has no body (RFC 9110 8.6)
+            self.client.send_interim(status, reason, interim)
 
     def response_body(self, data: bytes) -> None:
         if not self.finished:
@@ -332,13 +336,20 @@ class Exchange:
         if not isinstance(error, BackendReset) or lost is None:
             return False
         state = self.candidates[self.attempt]
-        if lost.exchanges > 1 and self.replay is not None and not self.retried_stale:
+        request = self.request
+        if (
+            lost.exchanges > 1
+            and self.replay is not None
+            and not self.retried_stale
+            and request.method in _IDEMPOTENT
+        ):
             # A kept-alive connection the backend closed while it sat idle: the same
-            # bytes again (the end of the body too, if it was sent) on a new one.
+            # bytes again (the end of the body too, if it was sent) on a new one. Only
+            # for methods that may be repeated (RFC 9110 9.2.2, RFC 9112 9.3.1): the
+            # backend may have acted on the request before it closed.
             self.retried_stale = True
             self.pending_task = asyncio.ensure_future(self._connect(state))
             return True
-        request = self.request
         if (
             self.attempt < len(self.candidates) - 1
             and not request.has_body

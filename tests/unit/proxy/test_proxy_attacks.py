@@ -5,6 +5,7 @@ path parameters), client claims it passed on, and backend answers it relayed bro
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
 import json
@@ -183,3 +184,114 @@ async def test_a_method_override_cannot_sidestep_a_route_limited_to_some_methods
 
 def _json(answer: bytes) -> dict[str, Any]:
     return json.loads(answer.partition(b"\r\n\r\n")[2])
+
+
+async def _scripted_backend(script: Any) -> tuple[asyncio.Server, str, list[bytes]]:
+    """A raw backend: ``script(reader, writer, received)`` per connection; every request
+    head it reads is recorded in ``received``."""
+    received: list[bytes] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await script(reader, writer, received)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    return server, f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}", received
+
+
+async def test_a_post_the_backend_may_have_acted_on_is_never_sent_twice(
+    server_cert: tuple[Path, Path], ca: LocalCA
+) -> None:
+    """Attack finding 5: the backend reads a POST on a reused connection, then closes
+    without answering: the client gets 502, the backend got the POST once."""
+
+    async def script(reader: Any, writer: Any, received: list[bytes]) -> None:
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            received.append(head.split(b"\r\n", 1)[0])
+            if head.startswith(b"POST"):
+                await reader.readexactly(9)
+                return  # closes without an answer
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+    server, url, received = await _scripted_backend(script)
+    async with RunningProxy(config_from(base_document(*server_cert, url))) as proxy:
+        warm = await raw_exchange(proxy.https_port, b"GET / HTTP/1.1\r\n" + H + CLOSE,
+                                  ca.client_context())  # fmt: skip
+        pay = await raw_exchange(
+            proxy.https_port,
+            b"POST /pay HTTP/1.1\r\n" + H + b"Content-Length: 9\r\n" + CLOSE + b"amount=10",
+            ca.client_context(),
+        )
+    server.close()
+    assert status_of(warm) == 200
+    assert status_of(pay) == 502
+    assert received.count(b"POST /pay HTTP/1.1") == 1
+
+
+@pytest.mark.parametrize("status", [204, 304])
+async def test_a_no_body_answer_whose_body_comes_late_poisons_nothing(
+    status: int, server_cert: tuple[Path, Path], ca: LocalCA
+) -> None:
+    """Attack finding 6: a 204/304 that announces chunked framing, and sends the last
+    chunk 0.3 s later: that connection is not reused, the next request gets its own
+    answer."""
+
+    async def script(reader: Any, writer: Any, received: list[bytes]) -> None:
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            received.append(head)
+            if b"/first" in head:
+                writer.write(b"HTTP/1.1 %d No\r\nTransfer-Encoding: chunked\r\n\r\n" % status)
+                await asyncio.sleep(0.3)
+                writer.write(b"0\r\n\r\n")
+            else:
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nmine")
+
+    server, url, _ = await _scripted_backend(script)
+    async with RunningProxy(config_from(base_document(*server_cert, url))) as proxy:
+        first = await raw_exchange(
+            proxy.https_port, b"GET /first HTTP/1.1\r\n" + H + CLOSE, ca.client_context()
+        )
+        second = await raw_exchange(
+            proxy.https_port, b"GET /second HTTP/1.1\r\n" + H + CLOSE, ca.client_context()
+        )
+    server.close()
+    assert status_of(first) == status
+    assert status_of(second) == 200 and second.endswith(b"mine")
+
+
+@pytest.mark.parametrize(
+    ("answer", "status", "absent"),
+    [
+        (b"HTTP/1.1 099 Odd\r\nContent-Length: 2\r\n\r\nok", 502, b""),
+        (b"HTTP/1.1 600 Odd\r\nContent-Length: 2\r\n\r\nok", 502, b""),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nnot gzip", 502, b""),
+        (b"HTTP/1.1 103 Hints\r\nContent-Length: 5\r\nLink: </a>\r\n\r\n"
+         b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 103, b"Content-Length: 5"),
+    ],
+    ids=["status 099", "status 600", "gzip transfer coding", "103 with a length"],
+)  # fmt: skip
+async def test_malformed_answers_are_refused_or_repaired(
+    answer: bytes, status: int, absent: bytes, server_cert: tuple[Path, Path], ca: LocalCA
+) -> None:
+    """Attack finding 14: what the client gets is valid HTTP/1.1 or the proxy's 502."""
+
+    async def script(reader: Any, writer: Any, received: list[bytes]) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(answer)
+        await writer.drain()
+
+    server, url, _ = await _scripted_backend(script)
+    async with RunningProxy(config_from(base_document(*server_cert, url))) as proxy:
+        got = await raw_exchange(
+            proxy.https_port, b"GET / HTTP/1.1\r\n" + H + CLOSE, ca.client_context()
+        )
+    server.close()
+    assert status_of(got) == status, got[:200]
+    if absent:
+        assert absent not in got
