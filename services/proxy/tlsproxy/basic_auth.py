@@ -30,12 +30,11 @@ from collections import OrderedDict, deque
 from .config import BasicAuth
 from .connection_limits import client_key
 from .errors import Answer, error_answer
-from .htpasswd import verify
+from .htpasswd import stand_in_hash, verify
 
 CACHE_SECONDS = 300.0
 CACHE_SIZE = 1024
 MAX_TRACKED_ADDRESSES = 10000  # failing addresses remembered; expired ones pruned past it
-_DUMMY_HASH = "$2b$12$" + "C" * 53  # unknown users cost a check too (no user probing)
 
 
 class FailureThrottle:
@@ -101,6 +100,7 @@ class BasicAuthGuard:
 
     def __init__(self, settings: BasicAuth, throttle: FailureThrottle) -> None:
         self.users = dict(settings.users)
+        self._stand_in: str | None = None  # made on first need, in the worker thread
         self.throttle = throttle
         self.challenge = f'Basic realm="{settings.realm}", charset="UTF-8"'
         self._key = secrets.token_bytes(32)
@@ -140,8 +140,8 @@ class BasicAuthGuard:
         self._checking[digest] = checked
         ok = False
         try:
-            hashed = self.users.get(user, _DUMMY_HASH)
-            ok = await loop.run_in_executor(None, verify, hashed, password) and user in self.users
+            hashed = self.users.get(user)
+            ok = await loop.run_in_executor(None, self._check, hashed, password)
         finally:
             self.throttle.end(key, failed=not ok)
             del self._checking[digest]
@@ -150,6 +150,18 @@ class BasicAuthGuard:
             self._remember(user, password)
             return user
         return self._unauthorized()
+
+    def _check(self, hashed: str | None, password: str) -> bool:
+        """In a worker thread: the password against ``hashed``, or, for an unknown user,
+        against a stand-in made like the first known hash, so that both take as long
+        (no user probing by timing)."""
+        if hashed is not None:
+            return verify(hashed, password)
+        if self._stand_in is None:
+            first = next(iter(self.users.values()), "$2b$12$")
+            self._stand_in = stand_in_hash(first)
+        verify(self._stand_in, password)
+        return False
 
     def _unauthorized(self) -> Answer:
         answer = error_answer(401)

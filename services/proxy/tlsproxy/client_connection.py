@@ -163,6 +163,7 @@ class ClientConnection(asyncio.Protocol):
         self.watched: dict[str, list[str]] = {}
         self.in_head = False
         self.head_bytes = 0
+        self.head_size = 0
         # -- per request being answered
         self.request: RequestHead | None = None
         self.sink: BodySink | None = None
@@ -335,6 +336,7 @@ class ClientConnection(asyncio.Protocol):
     def on_message_begin(self) -> None:
         self.url_parts = []
         self.url_length = 0
+        self.head_size = 0
         self.fields = Fields()
         self.watched = {}
         self.in_head = True
@@ -353,6 +355,7 @@ class ClientConnection(asyncio.Protocol):
         lines = self.fields.lines
         if len(lines) >= self.limits.max_header_count:
             raise RequestRefused(431)
+        self.head_size += len(name) + len(value) + 4  # ": " and CRLF
         text = name.decode("latin-1")
         lower = text.lower()
         decoded = value.decode("latin-1")
@@ -363,6 +366,8 @@ class ClientConnection(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         self.in_head = False
         self.head_bytes = 0
+        if self.head_size + self.url_length > self.limits.max_header_block_bytes:
+            raise RequestRefused(431)  # counted exactly here; ``feed`` bounds a slow head
         parser = self.parser
         head = RequestHead.build(
             parser.get_method().decode("ascii"),

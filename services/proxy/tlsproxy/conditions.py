@@ -87,7 +87,7 @@ def _first_match(condition: Condition, request: RequestHead) -> re.Match[str] | 
 def _subject_values(condition: Condition, request: RequestHead) -> Iterable[str]:
     subject = condition.subject
     if subject == "path":
-        return (request.target.path,)
+        return (request.target.route,)  # as routes match it (target.route_path)
     if subject == "url":
         return (request.target.origin_form,)
     if subject == "query":

@@ -88,7 +88,7 @@ class ProxyHandler(ListenerHandler):
     def handle(self, client: ClientConnection, request: RequestHead) -> None:
         host = request.host
         peer = client.peer
-        route = self.router.match(host.host, request.target.path, request.method, request, peer)
+        route = self.router.match(host.host, request.target.route, request.method, request, peer)
         if route is None:
             client.answer(error_answer(self.no_route_status, explanation=NO_ROUTE))
             return

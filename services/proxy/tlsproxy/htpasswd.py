@@ -7,6 +7,7 @@ read, with the line named, since they fall to offline guessing in seconds.
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 import argon2
@@ -62,3 +63,18 @@ def verify(hashed: str, password: str) -> bool:
         return _ARGON2.verify(hashed, secret)
     except argon2.exceptions.Argon2Error:
         return False
+
+
+def stand_in_hash(model: str) -> str:
+    """A valid hash of a random password, made like ``model`` (same scheme and cost), so
+    that checking a password against it for an unknown user takes as long as for a
+    known one: no timing tells which user names exist."""
+    secret = secrets.token_bytes(24)
+    if model.startswith(BCRYPT_PREFIXES):
+        cost = int(model.split("$")[2])
+        return bcrypt.hashpw(secret, bcrypt.gensalt(cost)).decode("ascii")
+    try:
+        parameters = argon2.extract_parameters(model)
+    except argon2.exceptions.InvalidHashError:
+        return bcrypt.hashpw(secret, bcrypt.gensalt(12)).decode("ascii")
+    return argon2.PasswordHasher.from_parameters(parameters).hash(secret)

@@ -18,6 +18,14 @@ normalized URI); what cannot be normalized without guessing is refused with 400:
   (``..;x``, which servlet containers resolve), and ``..`` above the root.
 
 The query is forwarded as received.
+
+Some backends map still more spellings to one file: servlet containers drop a
+segment's ``;parameters`` (``/admin;x/`` is ``/admin/``), IIS trims a segment's
+trailing dots and spaces (``/admin./``, ``/admin%20/``). Rejecting those would break
+applications that use them (``;jsessionid=``), so routes are matched on the path with
+them taken away (``route``) while the path is forwarded as it is: a rule on
+``/admin/`` then also holds for every such spelling, on any backend. A segment that
+becomes a dot segment that way (``..%20``, ``...``) is refused with 400.
 """
 
 from __future__ import annotations
@@ -44,13 +52,15 @@ class Target:
 
     ``path``: normalized, always starting with ``/``; ``query``: ``""`` or ``"?..."``
     as received; ``authority``: ``"host[:port]"`` of an absolute-form target, else
-    None; ``scheme``: its lower-case scheme, else None.
+    None; ``scheme``: its lower-case scheme, else None; ``route``: the path routes are
+    matched on (``route_path``).
     """
 
     path: str
     query: str
     authority: str | None = None
     scheme: str | None = None
+    route: str = ""
 
     @property
     def origin_form(self) -> str:
@@ -83,7 +93,34 @@ def parse_target(raw: str) -> Target:
         if not rest.startswith("/"):
             rest = "/" + rest
     path, question, query = rest.partition("?")
-    return Target(normalize_path(path), question + query, authority, scheme)
+    normalized = normalize_path(path)
+    return Target(normalized, question + query, authority, scheme, route_path(normalized))
+
+
+def route_path(path: str) -> str:
+    """The normalized ``path`` with each segment's ``;parameters`` and trailing dots and
+    spaces taken away (see the module docstring); raises ``TargetError`` (400) when a
+    segment then reads as a dot segment. ``"/admin;x/a."`` -> ``"/admin/a"``."""
+    if ";" not in path and "./" not in path and "%20" not in path and not path.endswith("."):
+        return path  # the common case: nothing a backend could read otherwise
+    segments = path.split("/")
+    for index, segment in enumerate(segments):
+        trimmed = _trim_segment(segment)
+        if trimmed != segment and trimmed in ("", ".", ".."):
+            raise TargetError(400, "a path segment that reads as a dot segment is ambiguous")
+        segments[index] = trimmed
+    return "/".join(segments)
+
+
+def _trim_segment(segment: str) -> str:
+    segment = segment.split(";", 1)[0]
+    while True:
+        if segment.endswith("."):
+            segment = segment[:-1]
+        elif segment.endswith("%20"):
+            segment = segment[:-3]
+        else:
+            return segment
 
 
 def normalize_path(path: str) -> str:

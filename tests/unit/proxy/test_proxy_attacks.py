@@ -29,6 +29,7 @@ from proxy_testkit import (
     raw_exchange,
     status_of,
 )
+from tlsproxy.htpasswd import stand_in_hash, verify
 
 H = b"Host: localhost\r\n"
 CLOSE = b"Connection: close\r\n\r\n"
@@ -295,3 +296,63 @@ async def test_malformed_answers_are_refused_or_repaired(
     assert status_of(got) == status, got[:200]
     if absent:
         assert absent not in got
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["/admin;x/secret", "/admin;/secret", "/admin;jsessionid=1/secret", "/admin./secret",
+     "/admin%20/secret", "/admin%2e/secret", "/admin.%20./secret"],
+)  # fmt: skip
+async def test_a_path_rule_holds_for_spellings_some_backends_strip(
+    target: str, server_cert: tuple[Path, Path], backend_url: str, ca: LocalCA
+) -> None:
+    """Attack finding 10: servlet containers drop ``;parameters``, IIS trailing dots and
+    spaces; a rule on /admin/ must hold for those spellings too."""
+    document = base_document(*server_cert, backend_url)
+    document["routes"] = [
+        {"path_prefix": "/admin/", "backends": [backend_url], "allow": ["10.0.0.0/8"]},
+        {"backends": [backend_url]},
+    ]
+    async with RunningProxy(config_from(document)) as proxy:
+        request = f"GET {target} HTTP/1.1\r\nHost: localhost\r\n".encode() + CLOSE
+        answer = await raw_exchange(proxy.https_port, request, ca.client_context())
+    assert status_of(answer) in (400, 403), answer[:200]
+
+
+async def test_path_parameters_still_reach_the_backend_as_sent(
+    server_cert: tuple[Path, Path], backend_url: str, ca: LocalCA
+) -> None:
+    """The same spellings on an open route are forwarded unchanged (jsessionid works)."""
+    async with proxied_backend(server_cert) as proxy:
+        request = b"GET /cart;jsessionid=A1/list HTTP/1.1\r\n" + H + CLOSE
+        answer = await raw_exchange(proxy.https_port, request, ca.client_context())
+    assert _json(answer)["path"] == "/cart;jsessionid=A1/list"
+
+
+@pytest.mark.parametrize("size", [96 * 1024, 120 * 1024])
+async def test_the_whole_head_limit_holds_for_a_head_that_arrives_at_once(
+    size: int, server_cert: tuple[Path, Path], ca: LocalCA
+) -> None:
+    """Attack finding 13: a head over max_header_block_bytes (64 KiB) sent in one go."""
+    lines = b"".join(b"X-%d: %s\r\n" % (i, b"v" * 4000) for i in range(size // 4010))
+    async with proxied_backend(server_cert) as proxy:
+        answer = await raw_exchange(
+            proxy.https_port, b"GET / HTTP/1.1\r\n" + H + lines + CLOSE, ca.client_context()
+        )
+    assert status_of(answer) == 431
+
+
+@pytest.mark.parametrize(
+    "model",
+    ["$2y$10$" + "a" * 53, "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$" + "A" * 43],
+    ids=["bcrypt", "argon2id"],
+)
+def test_unknown_users_are_checked_against_a_real_hash_like_the_known_ones(model: str) -> None:
+    """Attack finding 11: the stand-in for unknown users was not a valid hash, so its
+    check failed at once and told which user names exist."""
+    stand_in = stand_in_hash(model)
+    if model.startswith("$2"):
+        assert stand_in.startswith("$2b$10$")
+    else:
+        assert argon2.extract_parameters(stand_in) == argon2.extract_parameters(model)
+    assert verify(stand_in, "anything") is False  # a real check, that fails
