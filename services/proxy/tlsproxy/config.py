@@ -124,6 +124,21 @@ class BasicAuth:
 
 
 @dataclass(frozen=True, slots=True)
+class CacheSettings:
+    """A route's shared HTTP cache (RFC 9111, ``cache``): sizes in bytes, time in seconds.
+
+    ``bypass_cookies``: request cookies that keep a request out of the cache (a
+    session, say); ``"*"``: any cookie at all. ``default_ttl``: the lifetime of a
+    response with a validator and no Cache-Control or Expires; 0: not stored.
+    """
+
+    max_bytes: int = 32 * 1024 * 1024
+    max_entry_bytes: int = 1024 * 1024
+    default_ttl: float = 0.0
+    bypass_cookies: tuple[str, ...] = ("*",)
+
+
+@dataclass(frozen=True, slots=True)
 class Route:
     backends: tuple[Backend, ...]
     hosts: tuple[str, ...] = ()  # empty: any host
@@ -142,6 +157,7 @@ class Route:
     basic_auth: BasicAuth | None = None
     client_cert_required: bool = False  # 403 without a verified client certificate
     affinity_cookie: str | None = None  # session affinity: the cookie naming the backend
+    cache: CacheSettings | None = None  # None: every request goes to a backend
 
 
 @dataclass(frozen=True, slots=True)
@@ -590,9 +606,36 @@ def _route(t: _Table, index: int) -> Route:
         basic_auth=_basic_auth(t.table("basic_auth")) if t.has("basic_auth") else None,
         client_cert_required=t.boolean("client_cert_required", False),
         affinity_cookie=_cookie_name(t) if t.has("affinity_cookie") else None,
+        cache=_cache(t.table("cache")) if t.has("cache") else None,
     )
+    if route.cache is not None and route.affinity_cookie is not None:
+        raise t.error(
+            "cache",
+            "cannot be combined with affinity_cookie: the affinity cookie set on an answer "
+            "would keep it out of the shared cache; remove one of them",
+        )
     t.finish()
     return route
+
+
+def _cache(t: _Table) -> CacheSettings:
+    d = CacheSettings()
+    max_bytes = t.integer("max_bytes", d.max_bytes, 64 * 1024)
+    max_entry = t.integer("max_entry_bytes", d.max_entry_bytes, 1, max_bytes)
+    cookies = tuple(t.strings("bypass_cookies")) if t.has("bypass_cookies") else d.bypass_cookies
+    for name in cookies:
+        if name != "*" and not _TOKEN_PATTERN.match(name):
+            raise t.error(
+                "bypass_cookies", f"{name!r} is not a cookie name (letters, digits, -_.) or *"
+            )
+    settings = CacheSettings(
+        max_bytes=max_bytes,
+        max_entry_bytes=max_entry,
+        default_ttl=t.number("default_ttl", d.default_ttl) if t.has("default_ttl") else 0.0,
+        bypass_cookies=cookies,
+    )
+    t.finish()
+    return settings
 
 
 def _backends(t: _Table) -> tuple[Backend, ...]:
