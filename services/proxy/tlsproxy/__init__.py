@@ -18,6 +18,8 @@ Read by file name, one idea per module (after Caddy's ``reverseproxy``):
 - ``access``: per-route allow/deny, client certificates, Basic auth (``basic_auth``,
   ``htpasswd``).
 - ``forwarded`` / ``hop_by_hop`` / ``rewrite``: header rules toward and from backends.
+- ``cache``: a route's shared HTTP cache (collapsing, fills, stale answers);
+  ``cache_rules``: what RFC 9111 allows, as pure functions; ``cache_store``: the LRU.
 - ``websocket``: upgrade pass-through; ``tls``: profiles, certificates, SNI.
 - ``metrics``: Prometheus counters and their listener; ``events``: JSON state events.
 - ``accesslog``, ``errors``, ``healthcheck``, ``cli``.
