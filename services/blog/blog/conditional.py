@@ -11,7 +11,9 @@ Feeds also carry ``Last-Modified`` for readers that send ``If-Modified-Since``.
 
 ``PUBLIC_CACHE_CONTROL`` lets the proxy's cache (and browsers) reuse a public answer
 for ``PUBLIC_MAX_AGE`` seconds, then revalidate it: a published post reaches every
-reader within that time plus one revalidation (docs/proxy.md, *Cache*).
+reader within that time plus one revalidation (docs/proxy.md, *Cache*). ``Vary:
+Cookie``: a reader's copy is never used for a request with other cookies, such as
+the same browser once logged in (the proxy keeps session requests out anyway).
 """
 
 from __future__ import annotations
@@ -73,11 +75,11 @@ def _not_modified_since(header: str, last_modified: int) -> bool:
 def public_validators(
     request: web.Request, last_modified: int | None = None
 ) -> tuple[dict[str, str], bool]:
-    """The headers of a public answer (ETag, Cache-Control, Last-Modified when given)
+    """The headers of a public answer (ETag, Cache-Control, Vary, Last-Modified when given)
     and whether the client's copy is current: ``If-None-Match`` decides when present,
     else ``If-Modified-Since`` (RFC 9110 13.2.2)."""
     etag = public_etag(request)
-    headers = {"ETag": etag, "Cache-Control": PUBLIC_CACHE_CONTROL}
+    headers = {"ETag": etag, "Cache-Control": PUBLIC_CACHE_CONTROL, "Vary": "Cookie"}
     if last_modified is not None:
         headers["Last-Modified"] = rfc822(last_modified)
     if_none_match = request.headers.get("If-None-Match")

@@ -151,6 +151,7 @@ async def test_public_pages_are_revalidated_with_etags(
     first = await client.get(path)
     etag = first.headers["ETag"]
     assert first.status == 200 and first.headers["Cache-Control"] == PUBLIC_CACHE_CONTROL
+    assert first.headers["Vary"] == "Cookie"  # never a reader's copy for a logged-in browser
     again = await client.get(path, headers={"If-None-Match": etag})
     assert again.status == 304 and await again.read() == b""
     assert again.headers["ETag"] == etag
