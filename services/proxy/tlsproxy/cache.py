@@ -290,6 +290,19 @@ class RouteCache:
                 loop.call_soon(self.answer, visit, fwd)
 
 
+class _Encoded(Fields):
+    """Stored fields and the bytes they go out as, encoded when stored (plus ours)."""
+
+    __slots__ = ("wire",)
+
+    def __init__(self, fields: Fields, wire: bytes) -> None:
+        super().__init__(fields.lines)  # shared, never changed
+        self.wire = wire
+
+    def encode(self) -> bytes:
+        return self.wire
+
+
 def _fresh(entry: Entry, now: float) -> bool:
     return not entry.policy.always_revalidate and entry.ttl(now) > 0
 
@@ -367,17 +380,15 @@ class CacheRequest:
         """Answer with ``entry``: a 304 when the client's own validators match it."""
         self.role = _SENDING
         client = self.client
-        fields = Fields(list(entry.fields.lines))
-        fields.add("Age", str(int(entry.age(now))))
-        fields.add("Cache-Status", f"{CACHE_NAME}; {status}")
+        ours = f"Age: {int(entry.age(now))}\r\nCache-Status: {CACHE_NAME}; {status}\r\n".encode()
         client.cork()
         if not_modified(self.request.fields, entry.etag, entry.last_modified):
-            kept = NOT_MODIFIED_FIELDS | {"age", "cache-status"}
-            kept_fields = Fields([line for line in fields.lines if line[0] in kept])
-            client.send_head(304, "Not Modified", kept_fields, NO_BODY)
+            kept = Fields([line for line in entry.fields.lines if line[0] in NOT_MODIFIED_FIELDS])
+            client.send_head(304, "Not Modified", _Encoded(kept, kept.encode() + ours), NO_BODY)
             self._finish()
             return
         length = NO_BODY if entry.status == 204 else len(entry.body)
+        fields = _Encoded(entry.fields, entry.head + ours)
         client.send_head(entry.status, entry.reason, fields, length)
         if self.request.method == "HEAD" or length == NO_BODY:
             self._finish()

@@ -31,9 +31,12 @@ NOT_MODIFIED_FIELDS = frozenset(
 # A client's conditional fields: answered by the cache from the stored response, never
 # forwarded on a fill (the fill needs the whole response, not the client's 304).
 CLIENT_CONDITIONALS = frozenset(("if-none-match", "if-modified-since"))
-# Requests the cache leaves to the backend: preconditions it does not evaluate and
-# ranges (RFC 9110 13.1.1, 13.1.4, 13.1.5, 14.2).
-_PASSED_FIELDS = ("range", "if-range", "if-match", "if-unmodified-since")
+# Requests the cache leaves to the backend: a user's credentials (RFC 9111 3.5: a
+# user's answer, not the public one), preconditions it does not evaluate and ranges
+# (RFC 9110 13.1.1, 13.1.4, 13.1.5, 14.2).
+_PASSED_FIELDS = frozenset(
+    ("authorization", "range", "if-range", "if-match", "if-unmodified-since")
+)
 # Fields never stored with a response: the cache writes its own Age (RFC 9111 5.1).
 UNSTORED_FIELDS = frozenset(("age",))
 # Fields a 304 never changes in the stored response (RFC 9111 3.2).
@@ -259,11 +262,14 @@ class CookieRule:
         return cls(frozenset(n for n in names if n != "*"), "*" in names)
 
     def matches(self, fields: Fields) -> bool:
-        for header in fields.get_all("cookie"):
-            for pair in header.split(";"):
-                name, sep, _ = pair.strip().partition("=")
-                if sep and (self.any_cookie or name.strip() in self.names):
-                    return True
+        return any(self.matches_value(v) for v in fields.get_all("cookie"))
+
+    def matches_value(self, header: str) -> bool:
+        """Whether one ``Cookie`` field value (RFC 6265 5.4) names one of the cookies."""
+        for pair in header.split(";"):
+            name, sep, _ = pair.strip().partition("=")
+            if sep and (self.any_cookie or name.strip() in self.names):
+                return True
         return False
 
 
@@ -275,14 +281,11 @@ def bypass_reason(request: RequestHead, fields: Fields, cookies: CookieRule) -> 
         return "method"
     if request.has_body or request.upgrade is not None:
         return "body or upgrade"
-    request_fields = request.fields
-    if "authorization" in request_fields:
-        return "authorization"  # RFC 9111 3.5: a user's answer, not the public one
-    for name in _PASSED_FIELDS:
-        if name in request_fields:
+    for name, _, value in request.fields.lines:  # one pass: this runs for every request
+        if name in _PASSED_FIELDS:
             return name
-    if cookies.matches(request_fields):
-        return "cookie"
+        if name == "cookie" and cookies.matches_value(value):
+            return "cookie"
     if _SUBJECT in fields:
         return "client certificate"
     return None

@@ -40,18 +40,16 @@ class Entry:
     initial_age: float
     failed_until: float = 0.0
     size: int = 0
+    head: bytes = b""  # ``fields`` as they go on the wire, encoded once
+    etag: str | None = None
+    last_modified: str | None = None
 
     def __post_init__(self) -> None:
-        field_bytes = sum(len(n) + len(v) + FIELD_OVERHEAD for _, n, v in self.fields.lines)
-        self.size = ENTRY_OVERHEAD + len(self.body) + field_bytes
-
-    @property
-    def etag(self) -> str | None:
-        return self.fields.get("etag")
-
-    @property
-    def last_modified(self) -> str | None:
-        return self.fields.get("last-modified")
+        self.head = self.fields.encode()
+        self.size = ENTRY_OVERHEAD + len(self.body) + len(self.head)
+        self.size += FIELD_OVERHEAD * len(self.fields)
+        self.etag = self.fields.get("etag")
+        self.last_modified = self.fields.get("last-modified")
 
     def age(self, now: float) -> float:
         """RFC 9111 4.2.3 ``current_age``, in seconds."""
