@@ -72,6 +72,8 @@ PASS_SECONDS = 10.0  # after an answer that could not be stored, the key skips t
 PUMP_BYTES = 64 * 1024  # a stored body goes out in pieces of this, as fast as the client reads
 SERVER_ERRORS = frozenset((500, 502, 503, 504))  # what stale-if-error stands in for (RFC 5861 4)
 CACHE_NAME = "tlsproxy"  # our member of Cache-Status (RFC 9211)
+# What the backend learns of the origin from a trusted proxy in front of us.
+_ORIGIN_FIELDS = ("x-forwarded-proto", "x-forwarded-host", "x-forwarded-port")
 
 # CacheRequest roles
 _NEW, _WAITING, _LEADING, _RELAYED, _SENDING, _DONE = range(6)
@@ -138,7 +140,10 @@ class RouteCache:
             self.stats.requests["bypass"] += 1
             forwarder.forward(client, request, balancer, fields, public_origin)
             return
-        key = f"{forwarder.scheme}://{request.host.text}{request.target.origin_form}"
+        origin = f"{forwarder.scheme}://{request.host.text}"
+        if forwarder.trust.trusts(client.peer):  # the origin the proxy in front tells
+            origin = " ".join(fields.get(f) or "" for f in _ORIGIN_FIELDS)
+        key = origin + request.target.origin_form
         visit = CacheRequest(self, forwarder, client, request, balancer, fields, public_origin, key)
         client.attach(visit)
         self.answer(visit)

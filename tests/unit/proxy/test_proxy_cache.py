@@ -111,12 +111,13 @@ class Stack:
 class Options:
     cache: dict[str, Any] = field(default_factory=lambda: dict(CACHE))
     limits: dict[str, Any] = field(default_factory=dict)
+    server: dict[str, Any] = field(default_factory=dict)
 
 
 async def open_stack(cert: tuple[Path, Path], ca: LocalCA, options: Options) -> Stack:
     backend = ScriptedBackend()
     runner, url = await start_backend(backend_app(catch_all=backend.handle))
-    document = base_document(*cert, url, limits=options.limits)
+    document = base_document(*cert, url, limits=options.limits, server=options.server)
     document["routes"][0]["cache"] = options.cache
     proxy = RunningProxy(config_from(document))
     await proxy.__aenter__()
@@ -327,6 +328,19 @@ async def test_a_revalidation_asks_with_the_stored_validators(stack: Stack) -> N
     # The client's own validators never reach the backend on a fill: it needs the page.
     assert "If-None-Match" not in first
     assert second["If-None-Match"] == '"v1"' and second["If-Modified-Since"] == modified
+
+
+async def test_behind_a_trusted_proxy_the_origin_it_names_is_part_of_the_key(
+    make_stack: Callable[..., Awaitable[Stack]],
+) -> None:
+    stack = await make_stack(server={"trusted_proxies": ["127.0.0.1/32"]})
+    stack.backend.replies["/o"] = Reply(headers=dict(FOREVER))
+    one = {"X-Forwarded-Host": "one.example", "X-Forwarded-Proto": "https"}
+    await stack.get("/o", one)
+    await stack.get("/o", {**one, "X-Forwarded-Host": "two.example"})
+    assert stack.backend.hits["/o"] == 2  # the backend may build links from either
+    assert "hit" in (await stack.get("/o", one))[1]["Cache-Status"]
+    assert stack.backend.hits["/o"] == 2
 
 
 async def test_a_304_updates_the_stored_fields(stack: Stack) -> None:
