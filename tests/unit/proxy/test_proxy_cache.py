@@ -330,6 +330,23 @@ async def test_a_revalidation_asks_with_the_stored_validators(stack: Stack) -> N
     assert second["If-None-Match"] == '"v1"' and second["If-Modified-Since"] == modified
 
 
+async def test_a_head_miss_fills_the_cache_with_a_get(stack: Stack) -> None:
+    stack.backend.replies["/h"] = Reply(headers=dict(FOREVER))
+    status, headers, body = await stack.get("/h", method="HEAD")
+    assert (status, body, headers["Content-Length"]) == (200, b"", "8")
+    status, headers, body = await stack.get("/h")
+    assert (status, body) == (200, b"the page") and "hit" in headers["Cache-Status"]
+    assert stack.backend.hits["/h"] == 1
+
+
+async def test_a_browser_reload_does_not_skip_the_cache(stack: Stack) -> None:
+    stack.backend.replies["/r"] = Reply(headers=dict(FOREVER))
+    await stack.get("/r")
+    reload = {"Cache-Control": "no-cache", "Pragma": "no-cache"}
+    assert "hit" in (await stack.get("/r", reload))[1]["Cache-Status"]
+    assert stack.backend.hits["/r"] == 1  # one client cannot send every request through
+
+
 async def test_behind_a_trusted_proxy_the_origin_it_names_is_part_of_the_key(
     make_stack: Callable[..., Awaitable[Stack]],
 ) -> None:
