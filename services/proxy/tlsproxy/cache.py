@@ -432,9 +432,15 @@ class CacheRequest:
         pass
 
     def request_broken(self, status: int) -> None:
+        """Not expected (the cache takes no request with a body): an error while nothing
+        was sent, else the connection is cut."""
+        role = self.role
         self._leave()
-        if self.role != _DONE:
+        if role in (_NEW, _WAITING, _LEADING):
             self.give(error_answer(status, close=True))
+        elif role != _DONE:
+            self.client_lost()  # a relayed exchange stops too
+            self.client.abort()
 
     def client_congested(self, congested: bool) -> None:
         if self.role == _RELAYED and self.fill is not None and self.fill.exchange is not None:
@@ -584,16 +590,19 @@ class Fill:
     def _entry(
         self, status: int, reason: str, fields: Fields, body: bytes, policy: Policy
     ) -> Entry:
-        names = vary_names(fields)
+        """The stored response; its age is that of the response just received (a 304's
+        own ``Date`` and ``Age`` when it freshens one)."""
+        assert self.head is not None
+        received = self.head[2]
         return Entry(
             status,
             reason,
             fields.without(UNSTORED_FIELDS),
             body,
             policy,
-            vary_key(names, self.request_fields),
+            vary_key(vary_names(fields), self.request_fields),
             stored_at=self.received_at,
-            initial_age=initial_age(fields, self.sent_at, self.received_at, time.time()),
+            initial_age=initial_age(received, self.sent_at, self.received_at, time.time()),
         )
 
     def _freshen(self, update: Fields) -> None:
@@ -621,7 +630,8 @@ class Fill:
         client = leader.relay() if leader is not None else None
         if client is not None:
             client.cork()
-            client.send_head(status, reason, fields.without(UNSTORED_FIELDS), len(body))
+            length = NO_BODY if status == 204 else len(body)
+            client.send_head(status, reason, fields.without(UNSTORED_FIELDS), length)
             client.send_body(body)
             client.end_response()
             client.uncork()

@@ -489,27 +489,52 @@ async def test_a_304_with_a_content_length_keeps_the_stored_framing(
         b'HTTP/1.1 304 Not Modified\r\nCache-Control: max-age=60\r\nETag: "v1"\r\n'
         b"Content-Length: 8\r\nX-Fresh: yes\r\n\r\n",
     ]
-
-    async def reply(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.readuntil(b"\r\n\r\n")
-        writer.write(answers.pop(0))
-        await writer.drain()
-        writer.close()
-
-    server = await asyncio.start_server(reply, "127.0.0.1", 0)
-    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
-    document = base_document(*server_cert, url)
-    document["routes"][0]["cache"] = {}
-    async with RunningProxy(config_from(document)) as proxy:
-        cache = proxy.proxy.caches.by_name["route0"]
-        request = b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-        await raw_exchange(proxy.https_port, request, ca.client_context())
-        cache.clock = lambda: time.monotonic() + 61
-        answer = await raw_exchange(proxy.https_port, request, ca.client_context())
-    server.close()
+    answer = (await three_requests(server_cert, ca, answers, later=61))[1]
     head, _, body = answer.partition(b"\r\n\r\n")
     assert status_of(answer) == 200 and body == b"the page"
     assert head.lower().count(b"content-length") == 1 and b"X-Fresh: yes" in head
+
+
+async def test_a_304_without_a_date_freshens_for_the_whole_lifetime(
+    server_cert: tuple[Path, Path], ca: LocalCA
+) -> None:
+    """A renewed answer is as old as the 304, not as the old Date it keeps."""
+    answers = [
+        b'HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\nETag: "v1"\r\n'
+        b"Date: Mon, 30 Nov 2026 04:00:00 GMT\r\nContent-Length: 8\r\n\r\nthe page",
+        b'HTTP/1.1 304 Not Modified\r\nCache-Control: max-age=60\r\nETag: "v1"\r\n\r\n',
+    ]
+    third = (await three_requests(server_cert, ca, answers, later=3600))[2]
+    assert b"Cache-Status: tlsproxy; hit" in third and third.endswith(b"the page")
+
+
+async def three_requests(
+    cert: tuple[Path, Path], ca: LocalCA, answers: list[bytes], later: float
+) -> list[bytes]:
+    """GET / three times through a cached route to a backend answering its connections
+    with ``answers`` in turn (bytes as they are), the cache's clock moved ``later``
+    seconds after the first."""
+
+    async def reply(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        if answers:
+            writer.write(answers.pop(0))
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(reply, "127.0.0.1", 0)
+    document = base_document(*cert, f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}")
+    document["routes"][0]["cache"] = {}
+    request = b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    received = []
+    async with RunningProxy(config_from(document)) as proxy:
+        cache = proxy.proxy.caches.by_name["route0"]
+        received.append(await raw_exchange(proxy.https_port, request, ca.client_context()))
+        cache.clock = lambda: time.monotonic() + later
+        for _ in range(2):
+            received.append(await raw_exchange(proxy.https_port, request, ca.client_context()))
+    server.close()
+    return received
 
 
 async def test_the_cache_is_counted_in_the_metrics(
