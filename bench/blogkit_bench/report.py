@@ -25,6 +25,7 @@ class Sample:
     p99_ms: float | None = None
     peak_mib: float | None = None  # the proxy tree's resident memory at its highest
     idle_mib: float | None = None  # ... and just before the run
+    blog_cpu: float | None = None  # the blog's CPU, percent of one core, during the run
     errors: int = 0
 
     def figure(self, name: Figure) -> float | None:
@@ -57,6 +58,10 @@ class Results:
     def verdict(self, target: Target) -> tuple[float | None, bool | None]:
         if target.ratio:
             value = self.ratio(target.workload, target.figure)
+        elif target.versus:
+            ours = self.median(target.workload, "ours", target.figure)
+            before = self.median(target.versus, "ours", target.figure)
+            value = ours / before if ours is not None and before else None
         else:
             value = self.median(target.workload, "ours", target.figure)
         return value, (None if value is None else target.met(value))
@@ -86,7 +91,15 @@ class Results:
         return {"meta": self.meta, "workloads": figures, "targets": targets, "notes": self.notes}
 
 
-FIGURES: tuple[Figure, ...] = ("throughput", "cpu", "p50_ms", "p99_ms", "peak_mib", "idle_mib")
+FIGURES: tuple[Figure, ...] = (
+    "throughput",
+    "cpu",
+    "p50_ms",
+    "p99_ms",
+    "peak_mib",
+    "idle_mib",
+    "blog_cpu",
+)
 
 
 def _number(value: float | None) -> str:
@@ -107,6 +120,8 @@ def _rows(workload: Workload) -> list[tuple[str, Figure]]:
         rows += [("p50 ms", "p50_ms"), ("p99 ms", "p99_ms")]
     if workload.client == "upload":
         rows += [("peak MiB", "peak_mib"), ("MiB just before", "idle_mib")]
+    if workload.blog:
+        rows.append(("blog CPU %", "blog_cpu"))
     return rows
 
 
@@ -126,9 +141,11 @@ def table(results: Results) -> str:
             verdict = ""
             for target in TARGETS:
                 if target.workload == workload.name and target.figure == name:
-                    _, met = results.verdict(target)
+                    value, met = results.verdict(target)
                     mark = "?" if met is None else ("met" if met else "MISSED")
                     verdict = f"{mark} ({target.describe()})"
+                    if target.versus and value is not None:
+                        verdict += f": {value:.1f}x"
             shown = f"{ratio:.2f}x" if ratio is not None else "-"
             lines.append((workload.name, label, *map(_number, medians), shown, verdict))
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]

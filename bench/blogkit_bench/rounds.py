@@ -43,8 +43,10 @@ def validators(stack: Stack, system: System, workload: Workload) -> tuple[str, .
 
 def _headers(stack: Stack, system: System, workload: Workload) -> tuple[str, ...]:
     headers: tuple[str, ...] = ()
-    if workload.backend == "blog":
+    if workload.blog:
         headers = system.blog_headers
+        if workload.backend == "blog_cached":
+            headers = system.cached_headers
         if workload.conditional:
             found = validators(stack, system, workload)
             if found is None:
@@ -70,10 +72,11 @@ def _peak(pid: int | None, watch: bool) -> Iterator[procstat.PeakMemory | None]:
 
 
 def measure(stack: Stack, system: System, workload: Workload, plan: Plan) -> Sample:
-    base = system.blog_base if workload.backend == "blog" else system.base
+    base = system.blog_base if workload.blog else system.base
     url = base + workload.path
     headers = _headers(stack, system, workload)
     cpu_before = procstat.cpu_seconds(system.pid) if system.pid else 0.0
+    blog_before = procstat.cpu_seconds(stack.blog_pid) if workload.blog else 0.0
     profile = plan.profile_dir if system.name == "ours" else None
     with (
         profiling.sampled(system.pid, profile, workload.name, plan.client_core),
@@ -89,6 +92,9 @@ def measure(stack: Stack, system: System, workload: Workload, plan: Plan) -> Sam
         else:
             load = loadgen.wrk(url, plan.seconds, CONNECTIONS, plan.client_core, headers)
     cpu = procstat.cpu_seconds(system.pid) - cpu_before if system.pid else None
+    blog_cpu = None
+    if workload.blog:  # what the blog spent answering: 100 is one core
+        blog_cpu = (procstat.cpu_seconds(stack.blog_pid) - blog_before) / load.seconds * 100
     mib = load.bytes / MIB
     work = mib if workload.per == "MiB" else load.requests
     throughput = work / load.seconds
@@ -99,6 +105,7 @@ def measure(stack: Stack, system: System, workload: Workload, plan: Plan) -> Sam
         p99_ms=load.p99_ms,
         peak_mib=None if peak is None else peak.peak / MIB,
         idle_mib=None if peak is None else peak.baseline / MIB,
+        blog_cpu=blog_cpu,
         errors=load.errors,
     )
 

@@ -4,6 +4,12 @@ Both proxies get the same certificate (ECDSA P-256, made by the project's own
 ``tlsproxy.certs``), TLS 1.2 and 1.3 with the same cipher list and groups, no
 session tickets and a server-side session cache, keep-alive toward the backend,
 HSTS, streaming in both directions, no access log and no per-connection request cap.
+
+``CACHED_BLOG_HOST`` reaches the blog through a route that keeps its pages: ours
+with ``cache`` as the kit configures it, nginx with ``proxy_cache`` doing the same
+work (requests collapsed, revalidated with the stored validators, stale answers
+while revalidating or while the blog fails, the session cookie and Authorization
+kept out, 32 MiB of keys and answers).
 """
 
 from __future__ import annotations
@@ -76,6 +82,9 @@ class Ports:
 
 
 BLOG_HOST = "localhost"  # the Host header that routes to the blog; others reach the backend
+CACHED_BLOG_HOST = "cached.localhost"  # the blog, through a route that keeps its pages
+SESSION_COOKIE = "__Host-blog_session"  # the blog's (blog.sessions.COOKIE_NAME)
+NGINX_CACHE_DIR = "nginx-cache"  # in the work folder
 
 
 def ours_config(certs: Certificates, ports: Ports, workers: int) -> str:
@@ -98,6 +107,11 @@ hosts = ["{BLOG_HOST}"]
 backends = ["http://{LOOPBACK}:{ports.blog}"]
 
 [[routes]]
+hosts = ["{CACHED_BLOG_HOST}"]
+backends = ["http://{LOOPBACK}:{ports.blog}"]
+cache = {{ max_bytes = 33554432, bypass_cookies = ["{SESSION_COOKIE}"] }}
+
+[[routes]]
 backends = ["http://{LOOPBACK}:{ports.backend}"]
 """
 
@@ -108,8 +122,12 @@ def nginx_config(certs: Certificates, ports: Ports, workdir: Path) -> str:
         for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
     )
     servers = "\n".join(
-        _nginx_server(ports.nginx, name, upstream)
-        for name, upstream in (("_", "backend"), (BLOG_HOST, "blog"))
+        _nginx_server(ports.nginx, name, upstream, cache)
+        for name, upstream, cache in (
+            ("_", "backend", ""),
+            (BLOG_HOST, "blog", ""),
+            (CACHED_BLOG_HOST, "blog", NGINX_CACHE),
+        )
     )
     return f"""\
 worker_processes 1;
@@ -120,6 +138,9 @@ events {{ worker_connections 4096; }}
 http {{
     access_log off;
 {temp}
+    proxy_cache_path {workdir}/{NGINX_CACHE_DIR} levels=1:2 keys_zone=blog:1m max_size=32m
+                     use_temp_path=off;
+    map $http_cookie $blog_session {{ default ""; "~{SESSION_COOKIE}=" 1; }}
     upstream backend {{ server {LOOPBACK}:{ports.backend}; keepalive 64; }}
     upstream blog {{ server {LOOPBACK}:{ports.blog}; keepalive 64; }}
     ssl_certificate {certs.cert};
@@ -138,7 +159,21 @@ http {{
 """
 
 
-def _nginx_server(port: int, name: str, upstream: str) -> str:
+# What ours does with ``cache``, said to nginx (its answers live in files, read through
+# the page cache; ours in the process).
+NGINX_CACHE = """
+            proxy_cache blog;
+            proxy_cache_key $scheme$host$request_uri;
+            proxy_cache_lock on;
+            proxy_cache_lock_timeout 5s;
+            proxy_cache_revalidate on;
+            proxy_cache_background_update on;
+            proxy_cache_use_stale error timeout updating http_500 http_502 http_503 http_504;
+            proxy_cache_bypass $blog_session $http_authorization $http_range;
+            proxy_no_cache $blog_session $http_authorization $http_range;"""
+
+
+def _nginx_server(port: int, name: str, upstream: str, cache: str) -> str:
     default = " default_server" if name == "_" else ""
     return f"""\
     server {{
@@ -157,6 +192,6 @@ def _nginx_server(port: int, name: str, upstream: str) -> str:
             proxy_request_buffering off;
             proxy_buffer_size 64k;
             proxy_buffers 8 64k;
-            proxy_max_temp_file_size 0;
+            proxy_max_temp_file_size 0;{cache}
         }}
     }}"""

@@ -16,7 +16,9 @@ from .blogdata import blog_env, make_blog_data
 from .processes import Cores, running
 from .setup import (
     BLOG_HOST,
+    CACHED_BLOG_HOST,
     LOOPBACK,
+    NGINX_CACHE_DIR,
     REPO,
     Certificates,
     Ports,
@@ -35,6 +37,7 @@ class System:
     base: str  # URL of the fixed-response backend through this system
     blog_base: str
     blog_headers: tuple[str, ...]  # what makes this system route to the blog
+    cached_headers: tuple[str, ...]  # ... to the blog through a route that keeps pages
     pid: int | None  # root of the proxy's process tree; None for the ceiling
 
 
@@ -43,6 +46,7 @@ class Stack:
     systems: tuple[System, ...]
     certificates: Certificates
     nginx_version: str
+    blog_pid: int
 
 
 def nginx_version() -> str:
@@ -62,6 +66,10 @@ def started(workdir: Path, cores: Cores, workers: int) -> Iterator[Stack]:
     make_blog_data(workdir / "blog", ports.blog)
     (workdir / "ours.toml").write_text(ours_config(certs, ports, workers))
     (workdir / "nginx.conf").write_text(nginx_config(certs, ports, workdir))
+    # nginx's workers (not root) write its cache: a folder they can reach and write.
+    workdir.chmod(0o711)
+    (workdir / NGINX_CACHE_DIR).mkdir(mode=0o777)
+    (workdir / NGINX_CACHE_DIR).chmod(0o777)  # whatever the umask
     with running(workdir, cores) as servers:
         backend_env = {"PYTHONPATH": str(BENCH_DIR)}
         servers.python(
@@ -71,7 +79,7 @@ def started(workdir: Path, cores: Cores, workers: int) -> Iterator[Stack]:
             cores.client,
             backend_env,
         )
-        servers.python(
+        blog = servers.python(
             "blog",
             ["-m", "blog", "serve"],
             ports.blog,
@@ -93,12 +101,14 @@ def started(workdir: Path, cores: Cores, workers: int) -> Iterator[Stack]:
             cores.proxy,
         )
         blog_route = (f"Host: {BLOG_HOST}",)
+        cached_route = (f"Host: {CACHED_BLOG_HOST}",)
         systems = (
             System(
                 "ours",
                 f"https://{LOOPBACK}:{ports.ours}",
                 f"https://{LOOPBACK}:{ports.ours}",
                 blog_route,
+                cached_route,
                 ours.pid,
             ),
             System(
@@ -106,6 +116,7 @@ def started(workdir: Path, cores: Cores, workers: int) -> Iterator[Stack]:
                 f"https://{LOOPBACK}:{ports.nginx}",
                 f"https://{LOOPBACK}:{ports.nginx}",
                 blog_route,
+                cached_route,
                 nginx.pid,
             ),
             System(
@@ -113,10 +124,11 @@ def started(workdir: Path, cores: Cores, workers: int) -> Iterator[Stack]:
                 f"http://{LOOPBACK}:{ports.backend}",
                 f"http://{LOOPBACK}:{ports.blog}",
                 (),
+                (),
                 None,
             ),
         )
-        stack = Stack(systems, certs, nginx_version())
+        stack = Stack(systems, certs, nginx_version(), blog.pid)
         for system in systems:
             check_answers(stack, system)
         yield stack
@@ -152,6 +164,7 @@ def check_answers(stack: Stack, system: System) -> None:
     status, _, body = fetch(stack, system.base + "/small")
     if status != 200 or len(body) != 1024:
         raise RuntimeError(f"{system.name}: /small answered {status} with {len(body)} bytes")
-    status, _, body = fetch(stack, system.blog_base + "/", header_dict(system.blog_headers))
-    if status != 200 or b"Benchmark post" not in body:
-        raise RuntimeError(f"{system.name}: the blog's front page answered {status}")
+    for route in (system.blog_headers, system.cached_headers):
+        status, _, body = fetch(stack, system.blog_base + "/", header_dict(route))
+        if status != 200 or b"Benchmark post" not in body:
+            raise RuntimeError(f"{system.name}: the blog's front page answered {status}")

@@ -1,17 +1,59 @@
-"""Conditional GET (RFC 9110 section 13): ETag and Last-Modified, answered with 304."""
+"""Conditional GET (RFC 9110 section 13) of public pages and feeds, decided before
+anything is rendered, and how long shared caches may keep them.
+
+A public answer's validator is a weak ETag of the URL and ``public_state``: every
+change committed to the database (by this process or another, such as ``blogctl``),
+the newest publication time that has come (a scheduled post appears without any
+write), and this process (a restart may bring other templates or settings). Checking
+it costs two small queries, so an unchanged page answers 304 without being rendered.
+A change that leaves public pages as they were (a login) only costs one render more.
+Feeds also carry ``Last-Modified`` for readers that send ``If-Modified-Since``.
+
+``PUBLIC_CACHE_CONTROL`` lets the proxy's cache (and browsers) reuse a public answer
+for ``PUBLIC_MAX_AGE`` seconds, then revalidate it: a published post reaches every
+reader within that time plus one revalidation (docs/proxy.md, *Cache*). ``Vary:
+Cookie``: a reader's copy is never used for a request with other cookies, such as
+the same browser once logged in (the proxy keeps session requests out anyway).
+"""
 
 from __future__ import annotations
 
 import hashlib
+import secrets
 from email.utils import parsedate_to_datetime
 
 from aiohttp import web
 
+from . import keys, posts
 from .timefmt import rfc822
 
+PUBLIC_MAX_AGE = 5  # seconds a public answer may be reused before it is revalidated
+# Serve the last answer while one revalidation runs, or while the blog is down (RFC 5861).
+STALE_WHILE_REVALIDATE = 10
+STALE_IF_ERROR = 24 * 60 * 60
+PUBLIC_CACHE_CONTROL = (
+    f"public, max-age={PUBLIC_MAX_AGE}, stale-while-revalidate={STALE_WHILE_REVALIDATE}, "
+    f"stale-if-error={STALE_IF_ERROR}"
+)
+_PROCESS = secrets.token_hex(8)  # a restart may change what pages look like
+_NEWEST_PUBLICATION = f"SELECT MAX(published_at) FROM posts WHERE {posts.VISIBLE_SQL}"  # noqa: S608
 
-def etag_of(body: bytes) -> str:
-    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+def public_state(request: web.Request) -> str:
+    """What every public page is made of, in a few numbers (see the module docstring).
+
+    ``total_changes`` counts this connection's writes, ``data_version`` moves with
+    other connections' commits (SQLite's PRAGMA data_version).
+    """
+    conn = request.app[keys.DB]
+    data_version = conn.execute("PRAGMA data_version").fetchone()[0]
+    newest = conn.execute(_NEWEST_PUBLICATION, (posts.now_seconds(),)).fetchone()[0]
+    return f"{_PROCESS}:{conn.total_changes}:{data_version}:{newest}"
+
+
+def public_etag(request: web.Request) -> str:
+    digest = hashlib.sha256(f"{public_state(request)} {request.path_qs}".encode()).hexdigest()
+    return f'W/"{digest[:32]}"'
 
 
 def _etag_matches(header: str, etag: str) -> bool:
@@ -19,7 +61,7 @@ def _etag_matches(header: str, etag: str) -> bool:
         return True
     # Weak comparison, as If-None-Match asks for: W/"x" matches "x".
     candidates = {part.strip().removeprefix("W/") for part in header.split(",")}
-    return etag in candidates
+    return etag.removeprefix("W/") in candidates
 
 
 def _not_modified_since(header: str, last_modified: int) -> bool:
@@ -30,39 +72,24 @@ def _not_modified_since(header: str, last_modified: int) -> bool:
     return since.tzinfo is not None and last_modified <= int(since.timestamp())
 
 
-def conditional_response(
-    request: web.Request, body: bytes, content_type: str, last_modified: int
-) -> web.Response:
-    etag = etag_of(body)
-    headers = {
-        "ETag": etag,
-        "Last-Modified": rfc822(last_modified),
-        "Cache-Control": "public, max-age=300",
-    }
+def public_validators(
+    request: web.Request, last_modified: int | None = None
+) -> tuple[dict[str, str], bool]:
+    """The headers of a public answer (ETag, Cache-Control, Vary, Last-Modified when given)
+    and whether the client's copy is current: ``If-None-Match`` decides when present,
+    else ``If-Modified-Since`` (RFC 9110 13.2.2)."""
+    etag = public_etag(request)
+    headers = {"ETag": etag, "Cache-Control": PUBLIC_CACHE_CONTROL, "Vary": "Cookie"}
+    if last_modified is not None:
+        headers["Last-Modified"] = rfc822(last_modified)
     if_none_match = request.headers.get("If-None-Match")
     if if_none_match is not None:
-        not_modified = _etag_matches(if_none_match, etag)
-    else:
-        since = request.headers.get("If-Modified-Since")
-        not_modified = since is not None and _not_modified_since(since, last_modified)
-    if not_modified:
-        return web.Response(status=304, headers=headers)
-    return web.Response(body=body, content_type=content_type, charset="utf-8", headers=headers)
+        return headers, _etag_matches(if_none_match, etag)
+    since = request.headers.get("If-Modified-Since")
+    if since is None or last_modified is None:
+        return headers, False
+    return headers, _not_modified_since(since, last_modified)
 
 
-def revalidated(request: web.Request, response: web.Response) -> web.Response:
-    """A public page with a strong ETag of its body, to be asked for again every time
-    (``no-cache``): a reader's browser or the proxy gets a bodiless 304 while the page
-    is unchanged, and a new post shows at once."""
-    body = response.body
-    if request.method not in ("GET", "HEAD") or response.status != 200:
-        return response
-    if not isinstance(body, bytes):
-        return response
-    etag = etag_of(body)
-    headers = {"ETag": etag, "Cache-Control": "no-cache"}
-    if_none_match = request.headers.get("If-None-Match")
-    if if_none_match is not None and _etag_matches(if_none_match, etag):
-        return web.Response(status=304, headers=headers)
-    response.headers.update(headers)
-    return response
+def not_modified(headers: dict[str, str]) -> web.Response:
+    return web.Response(status=304, headers=headers)

@@ -17,7 +17,7 @@ from aiohttp import web
 from . import timefmt
 from .app_paths import TEMPLATES_DIR
 from .auth import principal_of
-from .conditional import revalidated
+from .conditional import not_modified, public_validators
 from .config import Settings
 from .csrf import hidden_field, token_for
 from .redirects import local_target
@@ -69,9 +69,15 @@ def page(
     def decorator(handler: PageHandler) -> Callable[[web.Request], Awaitable[web.Response]]:
         @functools.wraps(handler)
         async def wrapper(request: web.Request) -> web.Response:
+            if principal_of(request) is not None:  # an author's pages are never stored
+                return render(template, request, await handler(request))
+            # A reader's: validators first, so that a current copy costs no render.
+            headers, current = public_validators(request)
+            if current:
+                return not_modified(headers)
             response = render(template, request, await handler(request))
-            if principal_of(request) is None:  # an author's pages are never stored
-                return revalidated(request, response)
+            if response.status == 200:
+                response.headers.update(headers)
             return response
 
         return wrapper

@@ -15,7 +15,9 @@ A request's way through the proxy, stage by stage, each in the module named for 
    (``replies``: redirects, error pages) and shapes the fields the backend gets
    (``hop_by_hop``, ``forwarded``, ``ssl_headers``); ``redirect`` is the HTTP-to-HTTPS
    listener (and ``acme_challenge`` its HTTP-01 answers).
-5. forward: ``exchange`` chooses a backend (``balancer``, ``sessions``,
+5. forward: a route with a cache answers from it when it may (``cache``: collapsing,
+   fills, stale answers; ``cache_rules``: what RFC 9111 allows; ``cache_store``: the
+   LRU); otherwise ``exchange`` chooses a backend (``balancer``, ``sessions``,
    ``backend_health``), takes a connection (``backend_pool``, ``backend_connection``,
    ``backend_tls`` for https backends) and streams the request body.
 6. relay: ``exchange`` streams the response back with flow control, rewriting what

@@ -188,6 +188,21 @@ class ErrorPage:
 
 
 @dataclass(frozen=True, slots=True)
+class CacheSettings:
+    """A route's shared HTTP cache (RFC 9111, ``cache``): sizes in bytes, time in seconds.
+
+    ``bypass_cookies``: request cookies that keep a request out of the cache (a
+    session, say); ``"*"``: any cookie at all. ``default_ttl``: the lifetime of a
+    response with a validator and no Cache-Control or Expires; 0: not stored.
+    """
+
+    max_bytes: int = 32 * 1024 * 1024
+    max_entry_bytes: int = 1024 * 1024
+    default_ttl: float = 0.0
+    bypass_cookies: tuple[str, ...] = ("*",)
+
+
+@dataclass(frozen=True, slots=True)
 class Route:
     backends: tuple[Backend, ...]
     hosts: tuple[str, ...] = ()  # empty: any host
@@ -211,6 +226,7 @@ class Route:
     session: Session | None = None  # Pound-style session tracking (not with affinity_cookie)
     redirect: Redirect | None = None  # answered by the proxy instead of a backend...
     error: ErrorPage | None = None  # ...or this, in which case ``backends`` is empty
+    cache: CacheSettings | None = None  # None: every request goes to a backend
 
 
 @dataclass(frozen=True, slots=True)
@@ -831,9 +847,16 @@ def _route(t: _Table, index: int, listener_names: frozenset[str]) -> Route:
         session=_session(t.table("session")) if t.has("session") else None,
         redirect=redirect,
         error=error,
+        cache=_cache(t.table("cache")) if t.has("cache") else None,
     )
     if route.session is not None and route.affinity_cookie is not None:
         raise t.error("session", "a route keeps sessions or sets affinity_cookie, not both")
+    if route.cache is not None and route.affinity_cookie is not None:
+        raise t.error(
+            "cache",
+            "cannot be combined with affinity_cookie: the affinity cookie set on an answer "
+            "would keep it out of the shared cache; remove one of them",
+        )
     t.finish()
     return route
 
@@ -943,6 +966,26 @@ def _error_page(t: _Table) -> ErrorPage:
             raise t.error("file", f"{path} is larger than {MAX_ERROR_PAGE_BYTES} bytes")
     t.finish()
     return ErrorPage(status, body, path)
+
+
+def _cache(t: _Table) -> CacheSettings:
+    d = CacheSettings()
+    max_bytes = t.integer("max_bytes", d.max_bytes, 64 * 1024)
+    max_entry = t.integer("max_entry_bytes", d.max_entry_bytes, 1, max_bytes)
+    cookies = tuple(t.strings("bypass_cookies")) if t.has("bypass_cookies") else d.bypass_cookies
+    for name in cookies:
+        if name != "*" and not _TOKEN_PATTERN.match(name):
+            raise t.error(
+                "bypass_cookies", f"{name!r} is not a cookie name (letters, digits, -_.) or *"
+            )
+    settings = CacheSettings(
+        max_bytes=max_bytes,
+        max_entry_bytes=max_entry,
+        default_ttl=t.number("default_ttl", d.default_ttl) if t.has("default_ttl") else 0.0,
+        bypass_cookies=cookies,
+    )
+    t.finish()
+    return settings
 
 
 def _backends(t: _Table, required: bool = True) -> tuple[Backend, ...]:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from .access import SUBJECT_HEADER, USER_HEADER, RouteAccess, admit_user
 from .balancer import Balancer
+from .cache import RouteCache, RouteCaches
 from .errors import NO_CLIENT_CERTIFICATE, NO_ROUTE, Answer, error_answer
 from .exchange import Exchange
 from .fields import Fields, wire_value
@@ -62,6 +63,7 @@ class ProxyHandler(ListenerHandler):
         listener: Listener,
         pool: BackendPool,
         health: HealthBoard,
+        caches: dict[int, RouteCache] | None = None,
     ) -> None:
         super().__init__(config, listener)
         self.limits = limits = config.limits
@@ -84,6 +86,8 @@ class ProxyHandler(ListenerHandler):
         self.rewriters: dict[Backend, BackendRewriter] = {
             b: BackendRewriter(b) for r in config.routes for b in r.backends
         }
+        # By id(route); shared by the listeners of a generation (``server``).
+        self.caches = RouteCaches().for_routes(config.routes) if caches is None else caches
 
     def handle(self, client: ClientConnection, request: RequestHead) -> None:
         host = request.host
@@ -133,6 +137,26 @@ class ProxyHandler(ListenerHandler):
         if route.redirect is not None or route.error is not None:
             client.answer(route_reply(route, request, peer))
             return
+        public_origin = f"{self.scheme}://{host.text}"
+        if self.caches and guard is None:
+            cache = self.caches.get(id(route))
+            if cache is not None:
+                cache.handle(self, client, request, balancer, fields, public_origin)
+                return
+        self.forward(client, request, balancer, fields, public_origin, sticky, guard)
+
+    def forward(
+        self,
+        client: ClientConnection,
+        request: RequestHead,
+        balancer: Balancer,
+        fields: Fields,
+        public_origin: str,
+        sticky: str | None = None,
+        guard: BasicAuthGuard | None = None,
+    ) -> None:
+        """Send ``request`` with ``fields`` to the route's backends and relay the answer
+        (after ``guard`` checked the password, when given)."""
         exchange = Exchange(
             self,
             client,
@@ -140,7 +164,7 @@ class ProxyHandler(ListenerHandler):
             balancer,
             balancer.candidates(sticky),
             fields,
-            f"{self.scheme}://{host.text}",
+            public_origin,
             sticky,
         )
         client.attach(exchange)

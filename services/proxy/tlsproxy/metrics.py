@@ -34,12 +34,26 @@ class _Latency:
 
 
 @dataclass(frozen=True)
+class CacheReport:
+    """One route's cache when scraped: counters (``requests`` by outcome, ``fills`` by
+    result, ``served_bytes``, ``evictions``) and what it holds now."""
+
+    requests: dict[str, int]
+    fills: dict[str, int]
+    served_bytes: int
+    evictions: int
+    stored_bytes: int
+    entries: int
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """Gauges read from the running proxy when scraped."""
 
     open_connections: int
     backends_up: dict[str, bool]
     certificate_expiry: dict[str, float]  # certificate file -> notAfter, Unix seconds
+    caches: dict[str, CacheReport] = field(default_factory=dict)  # by route name
 
 
 class Metrics:
@@ -142,6 +156,40 @@ class _Collector:
             "certificate",
             snapshot.certificate_expiry,
         )
+        yield from _cache_families(snapshot.caches)
+
+
+def _cache_families(caches: dict[str, CacheReport]) -> Iterator[Metric]:
+    requests = CounterMetricFamily(
+        "tlsproxy_cache_requests",
+        "Requests of cached routes, by how the cache answered them",
+        labels=["route", "result"],
+    )
+    fills = CounterMetricFamily(
+        "tlsproxy_cache_fills",
+        "Requests the cache sent to the backend, by what became of the answer",
+        labels=["route", "result"],
+    )
+    served = CounterMetricFamily(
+        "tlsproxy_cache_served_bytes", "Body bytes answered from memory", labels=["route"]
+    )
+    evictions = CounterMetricFamily(
+        "tlsproxy_cache_evictions", "Stored answers dropped for the size bound", labels=["route"]
+    )
+    stored = GaugeMetricFamily(
+        "tlsproxy_cache_bytes", "Bytes the cache holds (bodies, fields, overhead)", labels=["route"]
+    )
+    entries = GaugeMetricFamily("tlsproxy_cache_entries", "Answers stored", labels=["route"])
+    for route, report in sorted(caches.items()):
+        for result, count in report.requests.items():
+            requests.add_metric([route, result], count)
+        for result, count in report.fills.items():
+            fills.add_metric([route, result], count)
+        served.add_metric([route], report.served_bytes)
+        evictions.add_metric([route], report.evictions)
+        stored.add_metric([route], report.stored_bytes)
+        entries.add_metric([route], report.entries)
+    yield from (requests, fills, served, evictions, stored, entries)
 
 
 def _gauge(name: str, documentation: str, label: str, values: dict[str, float]) -> Metric:

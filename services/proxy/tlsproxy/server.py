@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from .accesslog import AccessLog
 from .backend_health import ActiveChecks, HealthBoard
 from .backend_pool import BackendPool
+from .cache import RouteCache, RouteCaches
 from .certwatch import CertificateWatcher
 from .client_connection import ClientConnection, ListenerContext
 from .config import Config, ConfigError, Listener, load_config
@@ -146,6 +147,7 @@ class Proxy:
         # Built before anything listens, so a bad certificate stops the start cleanly.
         self._first_contexts = _contexts(config)
         self.metrics = Metrics(self._snapshot) if config.metrics.enabled else None
+        self.caches = RouteCaches()  # stored responses outlive a reload of an unchanged route
         self._metrics_server: asyncio.Server | None = None
 
     @property
@@ -200,6 +202,7 @@ class Proxy:
             open_connections=self.gate.open,
             backends_up={url: s.usable(now) for url, s in generation.health.states.items()},
             certificate_expiry=generation.certificate_expiry,
+            caches={name: cache.report() for name, cache in self.caches.by_name.items()},
         )
 
     async def _start_generation(
@@ -218,9 +221,10 @@ class Proxy:
         self.gate.limit = limits.max_connections
         self.gate.per_client = limits.max_connections_per_client
         loop = asyncio.get_running_loop()
+        caches = self.caches.for_routes(config.routes)
         for listener, ctx, sock in zip(config.listeners, contexts, self._sockets, strict=True):
             context = ListenerContext(
-                handler=self._handler(config, listener, pool, health),
+                handler=self._handler(config, listener, pool, health, caches),
                 limits=limits,
                 gate=self.gate,
                 access_log=self.access_log,
@@ -246,11 +250,16 @@ class Proxy:
         return generation
 
     def _handler(
-        self, config: Config, listener: Listener, pool: BackendPool, health: HealthBoard
+        self,
+        config: Config,
+        listener: Listener,
+        pool: BackendPool,
+        health: HealthBoard,
+        caches: dict[int, RouteCache],
     ) -> ListenerHandler:
         if listener.kind == "redirect":
             return RedirectHandler(config, listener)
-        return ProxyHandler(config, listener, pool, health)
+        return ProxyHandler(config, listener, pool, health, caches)
 
     # -- live changes ---------------------------------------------------------------
     async def reload(self, config: Config) -> None:

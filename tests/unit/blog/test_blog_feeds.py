@@ -10,6 +10,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from blog import keys, posts
 from blog.config import Settings
+from blog.views import feeds as feed_views
 
 NOW = posts.now_seconds()
 PUBLIC_URL = "https://blog.example"
@@ -81,7 +82,8 @@ async def test_conditional_get(client: TestClient, entries: None, path: str) -> 
     first = await client.get(path)
     etag, modified = first.headers["ETag"], first.headers["Last-Modified"]
     assert (await client.get(path, headers={"If-None-Match": etag})).status == 304
-    assert (await client.get(path, headers={"If-None-Match": f"W/{etag}"})).status == 304
+    strong = etag.removeprefix("W/")  # If-None-Match compares weakly (RFC 9110 13.1.2)
+    assert (await client.get(path, headers={"If-None-Match": strong})).status == 304
     assert (await client.get(path, headers={"If-Modified-Since": modified})).status == 304
     assert (await client.get(path, headers={"If-None-Match": '"other"'})).status == 200
     old = "Mon, 01 Jan 2001 00:00:00 GMT"
@@ -159,3 +161,16 @@ async def test_removing_a_post_moves_last_modified(
     assert response.status == 200
     assert "Old &amp; &lt;older&gt;" not in await response.text()
     assert first.headers["ETag"] != response.headers["ETag"]
+
+
+async def test_a_current_feed_gets_304_without_being_built(
+    client: TestClient, entries: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = await client.get("/feed.atom")
+
+    def no_build(*args: object) -> bytes:
+        raise AssertionError("built although the client's copy is current")
+
+    monkeypatch.setitem(feed_views.FORMATS, "atom", (no_build, "application/atom+xml"))
+    again = await client.get("/feed.atom", headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status == 304

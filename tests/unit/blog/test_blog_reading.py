@@ -6,7 +6,8 @@ import sqlite3
 
 import pytest
 from aiohttp.test_utils import TestClient
-from blog import keys, posts
+from blog import keys, posts, templating
+from blog.conditional import PUBLIC_CACHE_CONTROL, PUBLIC_MAX_AGE
 
 NOW = posts.now_seconds()
 
@@ -154,7 +155,8 @@ async def test_public_pages_are_revalidated_with_etags(
 ) -> None:
     first = await client.get(path)
     etag = first.headers["ETag"]
-    assert first.status == 200 and first.headers["Cache-Control"] == "no-cache"
+    assert first.status == 200 and first.headers["Cache-Control"] == PUBLIC_CACHE_CONTROL
+    assert first.headers["Vary"] == "Cookie"  # never a reader's copy for a logged-in browser
     again = await client.get(path, headers={"If-None-Match": etag})
     assert again.status == 304 and await again.read() == b""
     assert again.headers["ETag"] == etag
@@ -168,3 +170,66 @@ async def test_an_authors_pages_are_never_answered_from_a_cache(admin_client: Te
     first = await admin_client.get("/")
     assert first.status == 200 and "ETag" not in first.headers
     assert first.headers["Cache-Control"] == "no-store"
+
+
+def _no_render(*args: object, **kwargs: object) -> None:
+    raise AssertionError("rendered although the client's copy is current")
+
+
+@pytest.mark.parametrize("path", ["/", "/stories/", "/search?q=banana", "/posts/banana"])
+async def test_a_current_copy_gets_304_without_a_render(
+    client: TestClient, db: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch, path: str
+) -> None:
+    posts.create_post(db, title="Banana", body_md="banana", status="published", published_at=NOW)
+    first = await client.get(path)
+    assert first.status == 200
+    monkeypatch.setattr(templating, "render", _no_render)
+    again = await client.get(path, headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status == 304
+    assert again.headers["Cache-Control"] == PUBLIC_CACHE_CONTROL
+
+
+async def _etag(client: TestClient, path: str = "/") -> str:
+    response = await client.get(path)
+    assert response.status == 200
+    return response.headers["ETag"]
+
+
+async def test_the_etag_moves_with_every_change_even_within_one_second(
+    client: TestClient, db: sqlite3.Connection
+) -> None:
+    post = posts.create_post(db, title="A", body_md="x", status="published", published_at=NOW)
+    first = await _etag(client)
+    db.execute("UPDATE posts SET title = 'B' WHERE id = ?", (post.id,))  # same second
+    second = await _etag(client)
+    assert first != second and "B" in await (await client.get("/")).text()
+    assert await _etag(client) == second  # and stays while nothing changes
+    assert await _etag(client, "/?page=1") != second  # one ETag per URL
+
+
+async def test_the_etag_moves_with_a_write_by_another_process(
+    client: TestClient, settings, db: sqlite3.Connection
+) -> None:
+    posts.create_post(db, title="A", body_md="x", status="published", published_at=NOW)
+    first = await _etag(client)
+    other = sqlite3.connect(settings.db_path)  # as blogctl would
+    with other:
+        other.execute("UPDATE posts SET title = 'Imported'")
+    other.close()
+    assert await _etag(client) != first
+    assert "Imported" in await (await client.get("/")).text()
+
+
+async def test_the_etag_moves_when_a_scheduled_post_comes_out(
+    client: TestClient, db: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    posts.create_post(db, title="Later", body_md="x", status="published", published_at=NOW + 60)
+    first = await _etag(client)
+    monkeypatch.setattr(posts, "now_seconds", lambda: NOW + 61)  # no write, only time
+    assert await _etag(client) != first
+    assert "Later" in await (await client.get("/")).text()
+
+
+def test_public_lifetimes_are_short() -> None:
+    assert PUBLIC_MAX_AGE <= 10
+    assert f"max-age={PUBLIC_MAX_AGE}" in PUBLIC_CACHE_CONTROL and "public" in PUBLIC_CACHE_CONTROL

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from blog.sessions import COOKIE_NAME as SESSION_COOKIE
 from tlsproxy.cli import main
 from tlsproxy.config import ConfigError, load_config
 from tlsproxy.interpolate import InterpolationError, interpolate
@@ -39,6 +40,9 @@ def test_default_config_is_the_kit_layout() -> None:
     assert (redirect.kind, redirect.port, redirect.redirect_port) == ("redirect", 8080, 443)
     assert redirect.acme_challenge_dir == Path("/acme/challenges")
     assert [b.url for b in config.routes[0].backends] == ["http://blog:4334"]
+    cache = config.routes[0].cache
+    assert cache is not None and cache.bypass_cookies == (SESSION_COOKIE,)
+    assert cache.max_bytes == 32 * 1024 * 1024 and cache.default_ttl == 0
     assert config.tls.profile == "intermediate" and config.tls.hsts_max_age == 31536000
     assert config.server.shutdown_grace == 8  # inside Docker's 10 s stop timeout
     assert config.server.health_path == "/healthz" and config.server.trusted_proxies == ()

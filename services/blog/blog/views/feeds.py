@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from .. import feeds, keys, posts
-from ..conditional import conditional_response
+from ..conditional import not_modified, public_validators
 
 FORMATS = {
     "atom": (feeds.atom, "application/atom+xml"),
@@ -18,8 +18,11 @@ def _respond(
 ) -> web.Response:
     conn = request.app[keys.DB]
     now = posts.now_seconds()
-    entries = posts.list_visible(conn, now, feeds.FEED_SIZE, 0, listing)
     updated = posts.last_change(conn, now, listing)
+    headers, current = public_validators(request, updated)
+    if current:  # before the feed is built: that is the expensive part
+        return not_modified(headers)
+    entries = posts.list_visible(conn, now, feeds.FEED_SIZE, 0, listing)
     build, content_type = FORMATS[request.match_info["format"]]
     info = feeds.FeedInfo(
         title=title,
@@ -28,7 +31,8 @@ def _respond(
         self_path=request.path,
         updated=updated,
     )
-    return conditional_response(request, build(conn, info, entries), content_type, updated)
+    body = build(conn, info, entries)
+    return web.Response(body=body, content_type=content_type, charset="utf-8", headers=headers)
 
 
 async def site_feed(request: web.Request) -> web.Response:
