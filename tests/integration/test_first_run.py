@@ -50,12 +50,16 @@ def get(kit: Kit, path: str = "/") -> tuple[int, bytes]:
         "localhost", kit.https_port, context=kit.ssl_context(), timeout=10
     )
     try:
-        connection.request("GET", path)
-        response = connection.getresponse()
-        response.read()
+        # The leaf is read right after the handshake: an answer with
+        # "Connection: close" (sent while a renewed certificate retires the old
+        # listener's connections) makes http.client drop its socket.
+        connection.connect()
         assert connection.sock is not None
         leaf = connection.sock.getpeercert(binary_form=True)
         assert leaf is not None
+        connection.request("GET", path)
+        response = connection.getresponse()
+        response.read()
         return response.status, leaf
     finally:
         connection.close()
