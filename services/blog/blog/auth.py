@@ -9,6 +9,7 @@ Reading is public in every mode. Changing anything needs a principal:
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import urlencode
@@ -16,9 +17,11 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from . import keys, sessions
-from .forwarded import CLIENT
+from .forwarded import CLIENT, credentials_private
 from .posts import now_seconds
 from .users import Role, get_user
+
+log = logging.getLogger("blog.auth")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +55,15 @@ def _from_session(request: web.Request) -> Principal | None:
         return None
     settings = request.app[keys.SETTINGS]
     conn = request.app[keys.DB]
+    if not credentials_private(request):
+        # The cookie crossed the network in clear: whoever saw it must not be able to use it.
+        if sessions.revoke_cookie(conn, raw_id):
+            log.warning(
+                "A session cookie came over plain HTTP from %s; that session is ended."
+                " Open the blog at its https:// address.",
+                request[CLIENT].ip,
+            )
+        return None
     session = sessions.load_session(
         conn,
         raw_id,

@@ -160,6 +160,19 @@ async def client_info(request: web.Request, proxies: TrustedProxies) -> ClientIn
     return ClientInfo(ip=client, direct_local=direct_local, via_trusted_proxy=True)
 
 
+def credentials_private(request: web.Request) -> bool:
+    """Whether a password or session cookie in this request stayed off the network in clear.
+
+    True when the request is HTTPS as the trusted proxy reported it (``request.secure``,
+    set from ``X-Forwarded-Proto`` by ``forwarded_middleware``), or when it came straight
+    from a loopback peer with no forwarding fields (the blog run on a desktop and opened
+    at ``http://127.0.0.1``). Anything else, e.g. a proxy listener that serves plain HTTP,
+    is refused: logins travel only inside TLS (README, "Three ways"; RFC 6265 section 8.6
+    on cookies over insecure channels). The one rule for logins and sessions.
+    """
+    return request.secure or request[CLIENT].direct_local
+
+
 def _first(value: str | None) -> str | None:
     if not value:
         return None

@@ -75,6 +75,15 @@ def touch_interval(idle: int) -> int:
     return max(1, min(60, idle // 4))
 
 
+def revoke_cookie(conn: sqlite3.Connection, raw_id: str) -> bool:
+    """End the session this cookie value names, if any (it was seen in clear); True if one
+    ended."""
+    if not raw_id or len(raw_id) > 128:
+        return False
+    with transaction(conn):
+        return conn.execute("DELETE FROM sessions WHERE id_hash = ?", (_digest(raw_id),)).rowcount > 0
+
+
 def delete_session(conn: sqlite3.Connection, id_hash: str) -> None:
     with transaction(conn):
         conn.execute("DELETE FROM sessions WHERE id_hash = ?", (id_hash,))

@@ -396,6 +396,12 @@ def parse_config(
         )
     _check_unique_addresses(listeners, where)
     warnings = tuple(
+        f"{listener.label} serves plain HTTP: traffic on it is neither encrypted nor "
+        "authenticated (passwords and cookies cross in clear; the kit's blog refuses "
+        "logins on it); serve HTTPS instead or keep it on a redirect"
+        for listener in listeners
+        if listener.kind == "http"
+    ) + tuple(
         f"{route.name}: backend {b.url} is used without verifying its certificate "
         "(tls_verify = false): anyone on the way can read and change that traffic"
         for route in routes

@@ -413,12 +413,6 @@ async def serve(config: Config, reuse_port: bool = False) -> int:
         await proxy.stop(0)
         return 1
     for listener in config.listeners:
-        if listener.kind == "http":
-            print(
-                f"tlsproxy: WARNING: {listener.label} serves plain HTTP: "
-                "traffic on it is neither encrypted nor authenticated",
-                file=sys.stderr,
-            )
         print(f"tlsproxy: listening on {listener.label}", file=sys.stderr)
     if proxy.metrics_port is not None:
         where = f"{config.metrics.address}:{proxy.metrics_port}{config.metrics.path}"

@@ -242,3 +242,60 @@ async def test_change_password(
     assert sessions.load_session(db, elsewhere, 10**10, 10**9, 10**9) is None
     # This browser got a fresh session and stays logged in.
     assert (await browser.get("/dashboard", allow_redirects=False)).status == 200
+
+
+# Through a trusted proxy (127.0.0.1), as the kit runs: the scheme is X-Forwarded-Proto's.
+CLIENT_ADDRESS = "198.51.100.9"
+OVER_HTTPS = {"X-Forwarded-Proto": "https", "X-Forwarded-For": CLIENT_ADDRESS}
+OVER_HTTP = {"X-Forwarded-Proto": "http", "X-Forwarded-For": CLIENT_ADDRESS}
+
+
+@pytest.fixture
+async def proxied(make_client) -> TestClient:
+    return await make_client(trusted_proxies=("127.0.0.1",))
+
+
+async def test_a_login_over_plain_http_is_refused_unchecked(proxied: TestClient) -> None:
+    """A proxy listener that serves plain HTTP (a Pound file's ListenHTTP) must not carry
+    passwords: the form is not offered, the password is not checked, no session starts."""
+    add_user(proxied, "alice")
+    page = await proxied.get("/login", headers=OVER_HTTP)
+    body = await page.text()
+    assert page.status == 403
+    assert 'name="password"' not in body and "https://" in body
+    token = await csrf_from(proxied, "/login", **OVER_HTTPS)
+    for password in (PASSWORD, "wrong password"):  # the same answer: nothing was checked
+        response = await proxied.post(
+            "/login",
+            data={"username": "alice", "password": password, "csrf_token": token},
+            headers=OVER_HTTP,
+            allow_redirects=False,
+        )
+        assert response.status == 403
+        assert "plain HTTP" in await response.text()
+        assert COOKIE_NAME not in response.cookies
+    # Nothing was charged to the throttle: the first real login over HTTPS works.
+    response = await login(proxied, "alice", **OVER_HTTPS)
+    assert response.status == 303
+
+
+async def test_a_session_cookie_seen_over_plain_http_is_ended(proxied: TestClient) -> None:
+    db = proxied.server.app[keys.DB]
+    add_user(proxied, "alice")
+    token = await csrf_from(proxied, "/login", **OVER_HTTPS)
+    response = await proxied.post(
+        "/login",
+        data={"username": "alice", "password": PASSWORD, "csrf_token": token},
+        headers=OVER_HTTPS,
+        allow_redirects=False,
+    )
+    assert response.status == 303
+    assert db.execute("SELECT count(*) FROM sessions").fetchone()[0] == 1
+    dashboard = await proxied.get("/dashboard", headers=OVER_HTTPS, allow_redirects=False)
+    assert dashboard.status == 200
+    leaked = await proxied.get("/dashboard", headers=OVER_HTTP, allow_redirects=False)
+    assert leaked.status == 303 and leaked.headers["Location"].startswith("/login")
+    assert db.execute("SELECT count(*) FROM sessions").fetchone()[0] == 0
+    # Whoever read the cookie on the way cannot use it over HTTPS either.
+    again = await proxied.get("/dashboard", headers=OVER_HTTPS, allow_redirects=False)
+    assert again.status == 303

@@ -207,4 +207,7 @@ def test_check_says_an_unverified_backend_aloud(tmp_path: Path, capsys) -> None:
         '[[routes]]\nbackends = [{ url = "https://b", tls_verify = false }]\n'
     )
     assert main(["check", "--config", str(path)]) == 0
-    assert "without verifying its certificate" in capsys.readouterr().err
+    said = capsys.readouterr().err
+    assert "without verifying its certificate" in said
+    # `check` says every warning `serve` says (a Pound file's ListenHTTP, here).
+    assert "http 0.0.0.0:8080 serves plain HTTP" in said

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping
 
@@ -11,7 +12,7 @@ from .. import autosave, devices, keys, posts, sessions, users
 from ..auth import Principal, current, login_required, principal_of
 from ..db import as_rowid
 from ..forms import read_form, text
-from ..forwarded import CLIENT
+from ..forwarded import CLIENT, credentials_private
 from ..passwords import MAX_LENGTH, PasswordPolicyError, check_policy, hash_password, off_loop
 from ..posts import now_seconds
 from ..redirects import DEFAULT_AFTER_LOGIN, after_login
@@ -21,6 +22,12 @@ from ..throttle import Attempt
 from ..users import authenticate
 
 GENERIC_FAILURE = "Unknown user name or wrong password."
+log = logging.getLogger("blog.account")
+INSECURE_LOGIN = (
+    "This connection is plain HTTP, so the password was not checked: anyone on the network"
+    " path could have read it. Log in at the blog's https:// address (and change the"
+    " password if it was a real one)."
+)
 SESSION_ENDED = (
     "You are logged out (the session ended, or you logged out in another tab), so nothing"
     " was saved. Log in again: your text comes with you and waits in the editor."
@@ -42,13 +49,17 @@ def _login_page(
     next_url: str = "",
     pending: dict[str, str] | None = None,
 ) -> web.Response:
+    insecure = not credentials_private(request)
     context = {
         "error": error,
         "username": name,
         "next": next_url or DEFAULT_AFTER_LOGIN,
         "pending": pending,
+        # No password form over plain HTTP: typing the password would already expose it.
+        "insecure": insecure,
+        "https_url": request.app[keys.SETTINGS].public_url or None,
     }
-    return render("login.html", request, context, status)
+    return render("login.html", request, context, 403 if insecure else status)
 
 
 def login_with_pending(request: web.Request, form: Mapping[str, object]) -> web.Response:
@@ -119,6 +130,13 @@ async def login(request: web.Request) -> web.StreamResponse:
     name = text(form, "username").strip()[:64]
     next_url = after_login(text(form, "next"))
     pending = carried_back(form)  # an editor's text waiting for this login
+    if not credentials_private(request):
+        log.warning(
+            "A login for %r came over plain HTTP from %s and was refused unchecked.",
+            name,
+            request[CLIENT].ip,
+        )
+        return _login_page(request, 403, INSECURE_LOGIN, name, next_url, pending)
     user, attempt = await check_password(request, name, text(form, "password"))
     if not attempt.admitted:
         page = _login_page(request, 429, throttled_message(attempt), name, next_url, pending)
