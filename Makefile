@@ -7,7 +7,13 @@ SHELL := bash
 # Settings from .env (see .env.example) reach the scripts as well as compose. ENV_FILE
 # names another file (the integration tests follow the README with their own).
 ENV_FILE ?= .env
+# A value set in the shell wins over the file's, as with docker compose
+# (`CERT_HOSTS=... make certs` must not be silently replaced by .env's CERT_HOSTS).
+ENV_FILE_NAMES := $(shell sed -n 's/^[[:space:]]*\(export[[:space:]]\{1,\}\)\{0,1\}\([A-Za-z_][A-Za-z0-9_]*\)[[:space:]]*=.*/\2/p' $(ENV_FILE) 2>/dev/null)
+FROM_SHELL := $(foreach name,$(ENV_FILE_NAMES),$(if $(filter environment%,$(origin $(name))),$(name)))
+$(foreach name,$(FROM_SHELL),$(eval SHELL_VALUE_$(name) := $$(value $(name))))
 -include $(ENV_FILE)
+$(foreach name,$(FROM_SHELL),$(eval $(name) := $$(value SHELL_VALUE_$(name))))
 export IMAGE_TAG HTTPS_PORT HTTP_PORT PUBLISH_ADDRESS PUBLISH_ADDRESS_V6 TLS_PROFILE CERT_HOSTS \
 	CERT_PERMIT CERT_LIFETIME CERT_DAYS CERT_RENEW_INTERVAL CERT_RETRY_INTERVAL BLOG_ACCESS_MODE \
 	BLOG_TITLE BASE_IMAGE ACME_DOMAINS ACME_EMAIL ACME_DIRECTORY ACME_CA_BUNDLE ACME_RENEW_INTERVAL \
@@ -44,7 +50,7 @@ CODE := services tests bench
 .PHONY: help images certs new-ca client-cert up setup-link down logs user venv test test-unit test-differential test-integration bench lint format clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(firstword $(MAKEFILE_LIST)) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
 images: ## build the images (makes a local base image where no registry answers)
 	scripts/build-images.sh
@@ -71,11 +77,13 @@ client-cert: images ## make a client certificate for mutual TLS: make client-cer
 
 up: certs ## build, check certificates, start the kit and wait until it is healthy
 	docker compose up -d --wait || { echo "The kit did not come up healthy; the last lines of each log:"; \
-		docker compose logs --tail 3; exit 1; }
+		docker compose logs --tail 3; \
+		echo "If docker said 'address already in use', another program holds a port: set HTTPS_PORT and HTTP_PORT in .env to free ones."; \
+		exit 1; }
 	@echo "The blog is at $(BLOG_PUBLIC_URL)/ (trust $(EXPORT_DIR)/ca.pem first: docs/certificates.md)."
 	@# First run: the one-time link that makes the first admin, or what to do instead.
 	@if [ "$(BLOG_ACCESS_MODE)" = open ]; then echo "BLOG_ACCESS_MODE=open: no login, anyone who reaches the blog can change it."; exit 0; fi; \
-	link=$$($(MAKE) --no-print-directory setup-link 2>&1) || true; \
+	link=$$($(MAKE) --no-print-directory setup-link 2>&1 | grep -v '^make\(\[[0-9]*\]\)\{0,1\}: \*\*\*') || true; \
 	case "$$link" in \
 		*/setup/*) echo "No admin yet. Create the first one at $$link (works once, for 24 hours; make setup-link prints it again)." ;; \
 		*) echo "$$link" ;; \
