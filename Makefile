@@ -55,13 +55,14 @@ help: ## list the targets
 images: ## build the images (makes a local base image where no registry answers)
 	scripts/build-images.sh
 
-certs: images ## make the CA and (re)issue the server certificate when due; copy ca.pem to certs/
+certs: images ## make the CA and (re)issue the server certificate when due; copy ca.pem to certs/ (CA_KEY=FILE: a key kept offline)
 	@# Kits before the certs service kept the CA in certs/: adopt it (never replaces another).
 	@if [ -e "$(EXPORT_DIR)/ca-key.pem" ]; then \
 		echo "certs/ca-key.pem found: importing that CA into the certs service's volume"; \
 		cat "$(EXPORT_DIR)/ca.pem" "$(EXPORT_DIR)/ca-key.pem" | $(CERTS_RUN) import-ca -; \
 	fi
-	$(CERTS_RUN) ensure
+	@# CA_KEY=FILE: a CA key kept off this machine, used in memory for this run only.
+	$(CERTS_RUN) ensure $(if $(CA_KEY),--ca-key - < "$(CA_KEY)")
 	$(copy_ca_out)
 
 new-ca: images ## a new CA for CERT_HOSTS and CERT_PERMIT (old one kept as .bak); devices must trust it again

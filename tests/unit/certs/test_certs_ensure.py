@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from certs_support import HOSTS, NOW, ensure, read_cert, snapshot
 from tlsproxy.certs import authority, keys, names, store
-from tlsproxy.certs.errors import CertsError
+from tlsproxy.certs.errors import CertsError, RenewalNeedsCAKey
 
 
 def mode(path: Path) -> int:
@@ -116,11 +116,26 @@ def test_force_reissues(certs: Path) -> None:
     assert reissued(certs, force=True) == "--force"
 
 
-def test_missing_ca_key_is_an_error_not_a_new_ca(certs: Path) -> None:
+def test_a_ca_key_kept_offline_keeps_a_current_certificate(certs: Path) -> None:
+    """README: delete ca-key.pem from the volume and `make up` still works until renewal."""
     (certs / "ca-key.pem").unlink()
     before = snapshot(certs)
-    with pytest.raises(CertsError, match=r"ca-key\.pem does not.*--new-ca"):
-        ensure(certs)
+    result = ensure(certs, now=NOW + timedelta(days=10))
+    assert result.ca_key_offline and result.server_reason is None
+    assert snapshot(certs) == before
+
+
+@pytest.mark.parametrize(
+    ("later", "options"), [(timedelta(days=61), {}), (timedelta(days=1), {"force": True})]
+)
+def test_a_ca_key_kept_offline_is_asked_for_when_renewal_is_due(
+    certs: Path, later: timedelta, options: dict[str, object]
+) -> None:
+    """A missing key is never a new CA: the error says how to give the key for one run."""
+    (certs / "ca-key.pem").unlink()
+    before = snapshot(certs)
+    with pytest.raises(RenewalNeedsCAKey, match=r"make certs CA_KEY=.*ensure --ca-key -.*new-ca"):
+        ensure(certs, now=NOW + later, **options)
     assert snapshot(certs) == before
 
 

@@ -33,13 +33,13 @@ from types import FrameType
 
 from . import operations, report, store
 from .config import ServerSettings, duration
-from .errors import CertsError, VerificationFailed
-from .policy import renew_after, server_reissue_reason
+from .errors import CertsError, RenewalNeedsCAKey, VerificationFailed
+from .policy import renew_after
 
 DEFAULT_INTERVAL = timedelta(hours=12)
 DEFAULT_RETRY = timedelta(minutes=5)
 SLACK = timedelta(seconds=1)  # wake just after the renewal time, not just before it
-RENEW_OFFLINE = "docker compose run --rm -T certs ensure --ca-key - < ca-key.pem"
+RENEW_OFFLINE = operations.RENEW_OFFLINE_COMPOSE
 COPY_CA_OUT = "docker compose cp certs:/certs/ca.pem ca.pem"
 STATUS_FILE = Path("/tmp/certs-valid-until")  # noqa: S108 - the container's own tmpfs
 
@@ -86,15 +86,18 @@ def check(settings: ServerSettings, schedule: Schedule, now: datetime) -> Check:
     """One round: decide, maybe reissue, and say when to look again."""
     folder = settings.folder
     try:
-        if store.present(folder.ca) and not store.present(folder.ca_key):
-            return _check_offline(folder, settings, schedule, now)
         result = operations.ensure(settings, now)
+    except RenewalNeedsCAKey as due:
+        return _due_offline(due, schedule, now, _serving_until(settings, now))
     except (CertsError, OSError) as error:
         return _failed(error, schedule, _serving_until(settings, now))
     wait = _next(renew_after(result.server), now, schedule.interval)
     until = result.server.not_valid_after_utc
     if result.server_reason is None:
-        return Check(Outcome.CURRENT, [_current(until, wait)], wait, until)
+        line = _current(until, wait)
+        if result.ca_key_offline:
+            line += "; the CA key is kept off this machine, a warning comes when renewal is due"
+        return Check(Outcome.CURRENT, [line], wait, until)
     lines = report.ensure_lines(result, now, folder.root, Path("ca.pem"), ignored_ca_options=False)
     if result.ca_created:
         lines.insert(
@@ -133,29 +136,19 @@ def _failed(error: CertsError | OSError, schedule: Schedule, valid_until: dateti
     )
 
 
-def _check_offline(
-    folder: store.Folder, settings: ServerSettings, schedule: Schedule, now: datetime
+def _due_offline(
+    due: RenewalNeedsCAKey, schedule: Schedule, now: datetime, until: datetime | None
 ) -> Check:
-    """The CA key is kept elsewhere: watch the served certificate and warn when it is due."""
-    ca = store.load_cert(folder.ca, "CA certificate")
-    cert = store.load_cert(folder.server, "server certificate")
-    key = store.load_key(folder.server_key, "server key")
-    reason = server_reissue_reason(cert, key, settings.hosts, ca, now)
-    until = _serving_until(settings, now)
-    if reason is None:
-        wait = _next(renew_after(cert), now, schedule.interval)
-        offline = "; the CA key is kept off this machine, a warning comes when renewal is due"
-        line = _current(cert.not_valid_after_utc, wait) + offline
-        return Check(Outcome.CURRENT, [line], wait, until)
+    """Renewal is due and the CA key is kept elsewhere: a warning, each interval."""
     return Check(
         Outcome.DUE_OFFLINE,
         [
-            f"the server certificate must be renewed ({reason}); it expires "
-            f"{cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC. The CA key is kept off this "
+            f"the server certificate must be renewed ({due.reason}); it expires "
+            f"{due.not_after:%Y-%m-%d %H:%M} UTC. The CA key is kept off this "
             f"machine, so renew it yourself with the key at hand: {RENEW_OFFLINE}"
         ],
         # Wake at expiry (the health check turns red then), else warn every interval.
-        _next(cert.not_valid_after_utc, now, schedule.interval) if until else schedule.interval,
+        _next(due.not_after, now, schedule.interval) if until else schedule.interval,
         until,
     )
 

@@ -17,7 +17,7 @@ from cryptography import x509
 from . import names, store
 from .authority import ca_constraints, check_ca, constraint_text, create_ca
 from .config import ServerSettings
-from .errors import CertsError, VerificationFailed
+from .errors import CertsError, RenewalNeedsCAKey, VerificationFailed
 from .issue import client_bundle, issue_client, issue_server
 from .keys import PrivateKey, cert_to_pem, generate_key, key_matches, key_to_pem
 from .policy import cert_hosts, server_reissue_reason
@@ -33,6 +33,7 @@ class EnsureResult:
     server_reason: str | None = None  # None: the existing certificate was kept
     backups: list[Path] = field(default_factory=list)
     dropped: list[names.Host] = field(default_factory=list)  # detected names the CA refuses
+    ca_key_offline: bool = False  # ca.pem without ca-key.pem: nothing could have been signed
 
 
 @dataclass
@@ -65,7 +66,8 @@ def load_ca(
         raise CertsError(
             f"{folder.ca} exists but the CA key {folder.ca_key} does not, so nothing can be "
             "signed. If you keep the CA key off this machine on purpose, give it for this run "
-            "only: `ensure --ca-key - < ca-key.pem` (it is used in memory, never stored). "
+            f"only: `{RENEW_OFFLINE_MAKE}` (without make: `{RENEW_OFFLINE_COMPOSE}`); it is "
+            "used in memory, never stored. "
             "Otherwise restore ca-key.pem from a backup, or run with --new-ca to make a new CA "
             "(every device must then trust the new ca.pem)."
         )
@@ -85,6 +87,34 @@ def load_ca(
 # The two forms of the command that makes a new CA (docs/certificates.md, "Changing names").
 NEW_CA_MAKE = "make new-ca"
 NEW_CA_COMPOSE = "docker compose run --rm certs ensure --new-ca"
+# And of the one that renews with a CA key kept off the machine (README, "Certificates").
+RENEW_OFFLINE_MAKE = "make certs CA_KEY=/path/to/ca-key.pem"
+RENEW_OFFLINE_COMPOSE = "docker compose run --rm -T certs ensure --ca-key - < ca-key.pem"
+
+
+def _keep_offline(settings: ServerSettings, now: datetime) -> EnsureResult:
+    """ca.pem without ca-key.pem (the key kept off this machine on purpose): the served
+    pair is kept while it needs no renewal; CertsError saying how to renew when it does."""
+    folder = settings.folder
+    ca = store.load_cert(folder.ca, "CA certificate")
+    hosts, dropped = _hosts_for(ca, settings)
+    # Nothing to keep without a served pair: their absence is an error of its own.
+    cert = store.load_cert(folder.server, "server certificate")
+    key = store.load_key(folder.server_key, "server key")
+    reason = "--force" if settings.force else server_reissue_reason(cert, key, hosts, ca, now)
+    if reason is None:
+        _serve_ca_copy(folder, ca)
+        return EnsureResult(folder, ca, cert, dropped=dropped, ca_key_offline=True)
+    raise RenewalNeedsCAKey(
+        f"The server certificate must be renewed ({reason}), but {folder.ca} has no CA key "
+        f"beside it ({folder.ca_key}), so nothing can be signed. If you keep the CA key off "
+        f"this machine on purpose, give it for this run only: `{RENEW_OFFLINE_MAKE}` "
+        f"(without make: `{RENEW_OFFLINE_COMPOSE}`); it is used in memory, never stored. "
+        "Otherwise restore ca-key.pem from a backup, or make a new CA with "
+        f"`{NEW_CA_MAKE}` (every device must then trust the new ca.pem). Nothing was changed.",
+        reason,
+        cert.not_valid_after_utc,
+    )
 
 
 def _refuse_unpermitted(ca: x509.Certificate, hosts: tuple[names.Host, ...]) -> None:
@@ -148,9 +178,16 @@ def _hosts_for(
 
 
 def ensure(settings: ServerSettings, now: datetime) -> EnsureResult:
-    """Create the CA when missing, then (re)issue the server certificate when needed."""
+    """Create the CA when missing, then (re)issue the server certificate when needed.
+
+    With the CA key kept off the machine (ca.pem alone, no --ca-key), the served pair is
+    kept while current, and CertsError says how to renew once it is due.
+    """
     folder = settings.folder
     store.adopt_old_layout(folder)
+    key_offline = store.present(folder.ca) and not store.present(folder.ca_key)
+    if key_offline and settings.ca_key is None and not settings.new_ca:
+        return _keep_offline(settings, now)
     ca, ca_key, ca_created = _ca_for(settings, folder, now)
     hosts, dropped = _hosts_for(ca, settings)
     if ca_created:

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import hashes
 from . import names
 from .authority import constraint_text
 from .keys import describe_key
-from .operations import EnsureResult
+from .operations import RENEW_OFFLINE_MAKE, EnsureResult
 from .policy import cert_hosts, renew_after
 
 DOCS = "docs/certificates.md"
@@ -131,6 +131,11 @@ def ensure_lines(
         lines.append(
             f"Server certificate up to date: valid until {_when(server.not_valid_after_utc)}"
         )
+        if result.ca_key_offline:
+            lines.append(
+                "  the CA key is kept off this machine: when renewal is due, run "
+                f"{RENEW_OFFLINE_MAKE} (the certs service's log warns first)"
+            )
         lines += summary(server, "")[1:]
     else:
         lines += summary(server, f"Server certificate issued ({result.server_reason})")
