@@ -54,10 +54,11 @@ async def setup_link_ctx(app: web.Application) -> AsyncIterator[None]:
 def warn_about_access(settings: Settings) -> None:
     if settings.access_mode == "open":
         log.warning(
-            "!!! BLOG_ACCESS_MODE=open: NO LOGIN. Anyone who can reach %s:%s can write, "
-            "delete and manage this blog. Use only on a network where every client is trusted.",
+            "!!! BLOG_ACCESS_MODE=open: NO LOGIN. Anyone who can reach the blog (the blog"
+            " at %s:%s, published by the proxy on %s) can write, delete and manage it.",
             settings.bind,
             settings.port,
+            ", ".join(settings.published_on) or "no other address",
         )
     if settings.trust_local:
         log.warning(

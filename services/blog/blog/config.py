@@ -50,6 +50,8 @@ class Settings:
     max_upload_bytes: int = 5 * 1024 * 1024
     # "https://host[:port]" as browsers reach the blog, or "" when not configured.
     public_url: str = ""
+    # Where the proxy publishes the blog (BLOG_PUBLISHED_ON), for open mode's warning.
+    published_on: tuple[str, ...] = ()
 
     @property
     def link_origin(self) -> str:
@@ -141,6 +143,39 @@ def _access_mode(env: Mapping[str, str]) -> AccessMode:
     )
 
 
+def _published_on(env: Mapping[str, str]) -> tuple[str, ...]:
+    return tuple(a.strip() for a in env.get("BLOG_PUBLISHED_ON", "").split(",") if a.strip())
+
+
+def _open_reach(env: Mapping[str, str], mode: AccessMode, bind: str) -> None:
+    """Refuse open mode where other machines can reach it, unless that is said explicitly.
+
+    The addresses are BLOG_PUBLISHED_ON (compose passes the proxy's PUBLISH_ADDRESS and
+    PUBLISH_ADDRESS_V6), else the blog's own BLOG_BIND. Raises ConfigError naming the fix.
+    """
+    if mode != "open" or _bool(env, "BLOG_OPEN_ON_NETWORK"):
+        return
+    published = _published_on(env)
+    reachable = [a for a in published or (bind,) if not _is_loopback(a)]
+    if reachable:
+        where = "PUBLISH_ADDRESS / PUBLISH_ADDRESS_V6" if published else "BLOG_BIND"
+        raise ConfigError(
+            f"BLOG_ACCESS_MODE=open (no login, every visitor is an admin) while the blog is "
+            f"reachable on {', '.join(reachable)} ({where}): anyone on the network could "
+            "rewrite or delete it. Set PUBLISH_ADDRESS=127.0.0.1 and PUBLISH_ADDRESS_V6=[::1] "
+            "(BLOG_BIND=127.0.0.1 without the kit), or use the default BLOG_ACCESS_MODE=password."
+            " On a network where every device and program is trusted, say so with "
+            "BLOG_OPEN_ON_NETWORK=yes."
+        )
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address.strip("[]")).is_loopback
+    except ValueError:
+        return address.lower() == "localhost"
+
+
 def _trusted_proxies(env: Mapping[str, str]) -> tuple[str, ...]:
     entries = tuple(p.strip() for p in env.get("BLOG_TRUSTED_PROXIES", "").split(",") if p.strip())
     for entry in entries:
@@ -190,11 +225,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Build Settings from environment variables (os.environ by default)."""
     env = os.environ if env is None else env
     session_idle, session_absolute = _session_lifetimes(env)
+    bind = env.get("BLOG_BIND", "127.0.0.1").strip() or "127.0.0.1"
+    access_mode = _access_mode(env)
+    _open_reach(env, access_mode, bind)
     return Settings(
-        bind=env.get("BLOG_BIND", "127.0.0.1").strip() or "127.0.0.1",
+        bind=bind,
         port=_int(env, "BLOG_PORT", 4334, 0, 65535),
         data_dir=Path(env.get("BLOG_DATA_DIR", "data").strip() or "data"),
-        access_mode=_access_mode(env),
+        access_mode=access_mode,
         trust_local=_bool(env, "BLOG_TRUST_LOCAL"),
         trusted_proxies=_trusted_proxies(env),
         title=env.get("BLOG_TITLE", "").strip() or "Weblog",
@@ -203,4 +241,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         session_absolute_seconds=session_absolute,
         max_upload_bytes=_int(env, "BLOG_MAX_UPLOAD_MB", 5, 1, 100) * 1024 * 1024,
         public_url=_public_url(env),
+        published_on=_published_on(env),
     )

@@ -81,7 +81,9 @@ def revoke_cookie(conn: sqlite3.Connection, raw_id: str) -> bool:
     if not raw_id or len(raw_id) > 128:
         return False
     with transaction(conn):
-        return conn.execute("DELETE FROM sessions WHERE id_hash = ?", (_digest(raw_id),)).rowcount > 0
+        return (
+            conn.execute("DELETE FROM sessions WHERE id_hash = ?", (_digest(raw_id),)).rowcount > 0
+        )
 
 
 def delete_session(conn: sqlite3.Connection, id_hash: str) -> None:

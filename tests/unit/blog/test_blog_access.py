@@ -82,6 +82,7 @@ def test_defaults_and_overrides() -> None:
             "BLOG_PORT": "8080",
             "BLOG_DATA_DIR": "/data",
             "BLOG_ACCESS_MODE": "OPEN",
+            "BLOG_OPEN_ON_NETWORK": "yes",
             "BLOG_TRUST_LOCAL": "yes",
             "BLOG_TRUSTED_PROXIES": "proxy, 172.16.0.0/12,10.0.0.1",
             "BLOG_TITLE": "Mine",
@@ -95,6 +96,34 @@ def test_defaults_and_overrides() -> None:
     assert custom.access_mode == "open" and custom.trust_local
     assert custom.trusted_proxies == ("proxy", "172.16.0.0/12", "10.0.0.1")
     assert custom.title == "Mine"
+
+
+@pytest.mark.parametrize(
+    ("env", "refused"),
+    [
+        # The kit's defaults: the proxy publishes on every address.
+        ({"BLOG_BIND": "0.0.0.0", "BLOG_PUBLISHED_ON": "0.0.0.0,[::]"}, "0.0.0.0, [::]"),
+        ({"BLOG_BIND": "0.0.0.0", "BLOG_PUBLISHED_ON": "127.0.0.1,[::]"}, "[::]"),
+        ({"BLOG_BIND": "192.0.2.4"}, "192.0.2.4"),  # the blog alone, no proxy
+        ({"BLOG_BIND": "0.0.0.0", "BLOG_PUBLISHED_ON": "127.0.0.1,[::1]"}, None),
+        ({"BLOG_BIND": "127.0.0.1"}, None),
+        ({"BLOG_PUBLISHED_ON": "0.0.0.0", "BLOG_OPEN_ON_NETWORK": "yes"}, None),
+    ],
+)
+def test_open_mode_beyond_loopback_must_be_said_explicitly(
+    env: dict[str, str], refused: str | None
+) -> None:
+    env = {"BLOG_ACCESS_MODE": "open", **env}
+    if refused is None:
+        assert load_settings(env).access_mode == "open"
+        return
+    with pytest.raises(ConfigError, match=r"reachable on (.*)\(") as caught:
+        load_settings(env)
+    assert f"reachable on {refused} (" in str(caught.value)
+    assert "PUBLISH_ADDRESS=127.0.0.1" in str(caught.value)
+    assert "BLOG_OPEN_ON_NETWORK=yes" in str(caught.value)
+    # Password mode is never refused for where it is published.
+    assert load_settings({**env, "BLOG_ACCESS_MODE": "password"}).access_mode == "password"
 
 
 @pytest.mark.parametrize(
