@@ -168,12 +168,13 @@ def _client(args: argparse.Namespace, env: Mapping[str, str], now: datetime) -> 
     days = config.days(args.days, "--days", CLIENT_DAYS)
     directory = config.directory(args.dir, env)
     result = operations.new_client(directory, name, days, args.legacy_p12, args.force, now)
-    cert_path, key_path, bundle_path = (_for_user(p, directory, env) for p in result.paths)
+    cert_path, key_path, bundle_path = result.paths
     encryption = "3DES/SHA-1 (legacy)" if args.legacy_p12 else "AES-256-CBC, PBKDF2-SHA256"
     return [
         *report.summary(result.cert, f"Client certificate issued for {name}"),
-        f"  files:       {cert_path}, {key_path}",
-        f"  bundle:      {bundle_path} ({encryption})",
+        # Only the bundle is copied out (make client-cert); the pair stays in the folder.
+        f"  files:       {cert_path}, {key_path} (in {directory})",
+        f"  bundle:      {_for_user(bundle_path, directory, env)} ({encryption})",
         f"  password:    {result.password}",
         "  The password is shown only this once and is not stored: keep it with the bundle's",
         "  recipient. Import the .p12 on the device; if the import fails on an old system,",
