@@ -121,13 +121,19 @@ def _refuse_unpermitted(ca: x509.Certificate, hosts: tuple[names.Host, ...]) -> 
     refused = names.not_permitted(hosts, ca_constraints(ca))
     if refused:
         listed = ", ".join(str(host) for host in refused)
+        # ACME issues for DNS names only (docs/acme.md): no such advice for an address.
+        acme = (
+            "For a public name that readers reach from the internet, the usual answer is a "
+            "publicly trusted certificate from ACME (Let's Encrypt): move the name from "
+            'CERT_HOSTS to ACME_DOMAINS (README, "From the internet"). '
+            if any(isinstance(host, str) for host in refused)
+            else "ACME cannot certify an IP address: readers from the internet need a name. "
+        )
         raise CertsError(
             f"The CA may not sign for {listed}: its name constraints permit "
             f"{constraint_text(ca).removeprefix('only ')}, so that a stolen CA key cannot "
             "impersonate any other site (browsers would reject such a certificate). "
-            f"For a public name that readers reach from the internet, the usual answer is a "
-            "publicly trusted certificate from ACME (Let's Encrypt): move the name from "
-            'CERT_HOSTS to ACME_DOMAINS (README, "From the internet"). To have the local CA '
+            f"{acme}To have the local CA "
             f"cover it instead, make a new CA that permits it: `{NEW_CA_MAKE}` (without make: "
             f"`{NEW_CA_COMPOSE}`), with its domain or range in CERT_PERMIT for room to grow. "
             "A new CA costs a visit to every device: each must trust the new ca.pem again, and "
