@@ -11,6 +11,7 @@ points ``OPENSSL_CONF`` at ``openssl.cnf``, which limits them to X25519, P-256 a
 
 from __future__ import annotations
 
+import os
 import ssl
 from pathlib import Path
 
@@ -76,13 +77,18 @@ def _ask_client_certificates(ctx: ssl.SSLContext, ca: Path, mode: str) -> None:
 def _load_chain(ctx: ssl.SSLContext, certificate: Certificate) -> None:
     for what, path in (("certificate", certificate.cert), ("private key", certificate.key)):
         if not path.is_file():
-            raise CertificateLoadError(f"The {what} file {path} does not exist; {MAKE_CERTS_HINT}.")
+            raise CertificateLoadError(
+                f"The {what} file {path} does not exist: check the path in the configuration "
+                f"(the kit's own pair under /certs: {MAKE_CERTS_HINT})."
+            )
         try:
             path.open("rb").close()
         except OSError as exc:
             raise CertificateLoadError(
-                f"The {what} file {path} is not readable by this user ({exc.strerror}); "
-                f"{MAKE_CERTS_HINT} and must be readable by the proxy's user."
+                f"The {what} file {path} is not readable by the proxy's user (uid {os.getuid()}:"
+                f" {exc.strerror}): make it readable to that user, e.g. `chown {os.getuid()}` on"
+                f" the host, or `chmod 0644` for a certificate (the kit's own pair: "
+                f"{MAKE_CERTS_HINT})."
             ) from exc
     try:
         ctx.load_cert_chain(certificate.cert, certificate.key)
