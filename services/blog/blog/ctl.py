@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import shutil
 import sqlite3
 import sys
+import tempfile
 import zipfile
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -95,8 +97,20 @@ def cmd_user_role(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
-    count = archive.export_archive(_database(settings), settings.media_dir, Path(args.file))
-    print(f"exported {count} entries to {args.file}")
+    conn = _database(settings)
+    if args.file != "-":
+        count = archive.export_archive(conn, settings.media_dir, Path(args.file))
+        print(f"exported {count} entries to {args.file}")
+        return 0
+    # To standard output, so `docker compose exec -T blog blogctl export - > blog.zip`
+    # needs no writable path in the container: built beside the data, then copied out.
+    with tempfile.TemporaryDirectory(dir=settings.data_dir, prefix=".export-") as scratch:
+        target = Path(scratch) / "export.zip"
+        count = archive.export_archive(conn, settings.media_dir, target)
+        with target.open("rb") as zipped:
+            shutil.copyfileobj(zipped, sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+    print(f"exported {count} entries to standard output", file=sys.stderr)
     return 0
 
 
@@ -119,7 +133,7 @@ def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
 
 def _add_data_commands(sub: argparse._SubParsersAction) -> None:
     export = sub.add_parser("export", help="write a portable zip (Markdown + front matter + media)")
-    export.add_argument("file")
+    export.add_argument("file", help="the zip to write; - for standard output")
     export.set_defaults(handler=cmd_export)
     imp = sub.add_parser("import", help="read an export zip back (same slug = replaced)")
     imp.add_argument("file")

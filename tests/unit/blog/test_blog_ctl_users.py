@@ -91,3 +91,18 @@ def test_disable_enable_reset_role(data_dir: Path, monkeypatch: pytest.MonkeyPat
     assert run("user", "role", "dave", "admin", monkeypatch=monkeypatch) == 0
     assert user_named(data_dir, "dave").role == "admin"  # type: ignore[union-attr]
     assert run("user", "disable", "nobody", monkeypatch=monkeypatch) == 1
+
+
+def test_export_to_standard_output(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsysbinary
+) -> None:
+    """`docker compose exec -T blog blogctl export - > blog.zip`: the container's root
+    file system is read-only, so "-" must not be taken for a file name."""
+    import zipfile
+
+    assert run("export", "-", monkeypatch=monkeypatch) == 0
+    captured = capsysbinary.readouterr()
+    with zipfile.ZipFile(io.BytesIO(captured.out)) as archive:
+        assert archive.testzip() is None
+    assert b"exported 0 entries to standard output" in captured.err
+    assert not any(data_dir.glob(".export-*")) and not Path("-").exists()
