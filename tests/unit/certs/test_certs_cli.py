@@ -278,7 +278,9 @@ def test_paths_are_shown_as_the_host_sees_them(tmp_path: Path) -> None:
     assert "/home/me/kit/ca.pem" in output
     code, output = cli("client", "laptop", env=env)
     assert code == 0
-    assert "/home/me/kit/clients/laptop.pem, /home/me/kit/clients/laptop-key.pem" in output
+    # Only the bundle reaches the host (make client-cert); the pair is named, not located.
+    assert "clients/laptop.pem, clients/laptop-key.pem (beside the CA, not copied out)" in output
+    assert "/home/me/kit/clients/laptop.pem" not in output
     assert "/home/me/kit/clients/laptop.p12" in output
     assert str(tmp_path) not in output
 

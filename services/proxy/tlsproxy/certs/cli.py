@@ -172,8 +172,9 @@ def _client(args: argparse.Namespace, env: Mapping[str, str], now: datetime) -> 
     encryption = "3DES/SHA-1 (legacy)" if args.legacy_p12 else "AES-256-CBC, PBKDF2-SHA256"
     return [
         *report.summary(result.cert, f"Client certificate issued for {name}"),
-        # Only the bundle is copied out (make client-cert); the pair stays in the folder.
-        f"  files:       {cert_path}, {key_path} (in {directory})",
+        # Only the bundle is copied out (make client-cert); the pair stays with the CA.
+        f"  files:       {cert_path.relative_to(directory)}, {key_path.relative_to(directory)}"
+        " (beside the CA, not copied out)",
         f"  bundle:      {_for_user(bundle_path, directory, env)} ({encryption})",
         f"  password:    {result.password}",
         "  The password is shown only this once and is not stored: keep it with the bundle's",
