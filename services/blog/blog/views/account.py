@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from aiohttp import web
 
-from .. import autosave, devices, keys, posts, sessions, users
+from .. import autosave, devices, keys, posts, second_factor, sessions, users
 from ..auth import Principal, current, login_required, principal_of
 from ..db import as_rowid
 from ..forms import read_form, text
@@ -87,6 +87,16 @@ async def login_form(request: web.Request) -> web.StreamResponse:
     return _login_page(request, 200, next_url=after_login(request.query.get("next")))
 
 
+def begin_attempt(request: web.Request, name: str) -> Attempt:
+    """Charge one try at logging in as `name` to the login throttle (throttle.py): a
+    password, a one-time code or a recovery code alike, so each kind of guess uses up
+    the same budgets. A known browser (devices.py) is charged to its own budget."""
+    app = request.app
+    cookie = request.cookies.get(devices.COOKIE_NAME, "")
+    known = devices.verify(app[keys.DEVICE_KEY], cookie, name, now_seconds()) if name else None
+    return app[keys.THROTTLE].begin(request[CLIENT].ip, name, known)
+
+
 async def check_password(
     request: web.Request, name: str, password: str
 ) -> tuple[users.User | None, Attempt]:
@@ -97,9 +107,7 @@ async def check_password(
     requests cannot all pass the check; a refused attempt checks nothing (user None).
     """
     app = request.app
-    cookie = request.cookies.get(devices.COOKIE_NAME, "")
-    known = devices.verify(app[keys.DEVICE_KEY], cookie, name, now_seconds()) if name else None
-    attempt = app[keys.THROTTLE].begin(request[CLIENT].ip, name, known)
+    attempt = begin_attempt(request, name)
     if not attempt.admitted:
         return None, attempt
     plausible = name and 0 < len(password) <= MAX_LENGTH  # nothing longer was ever accepted
@@ -120,15 +128,56 @@ async def login(request: web.Request) -> web.StreamResponse:
     next_url = after_login(text(form, "next"))
     pending = carried_back(form)  # an editor's text waiting for this login
     user, attempt = await check_password(request, name, text(form, "password"))
+    client = request[CLIENT].ip
     if not attempt.admitted:
+        second_factor.log_event("login-throttled", name, client)
         page = _login_page(request, 429, throttled_message(attempt), name, next_url, pending)
         return too_many_attempts(page, attempt)
     if user is None:
+        second_factor.log_event("login-failed", name, client, step="password")
         return _login_page(request, 401, GENERIC_FAILURE, name, next_url, pending)
+    if second_factor.factors_of(request.app[keys.DB], user.id).any:
+        return begin_second_step(request, user, next_url, pending)
+    return finish_login(request, user, next_url, pending, "password")
+
+
+def begin_second_step(
+    request: web.Request, user: users.User, next_url: str, pending: dict[str, str] | None
+) -> web.Response:
+    """The password was right and the user has a second factor: no session yet, a pending
+    login (second_factor.py) and the page that asks for the second factor."""
+    token = request.app[keys.PENDING_LOGINS].begin(user.id, user.name, next_url, pending)
+    response = see_other(str(request.app.router["second_factor"].url_for()))
+    response.set_cookie(
+        second_factor.PENDING_COOKIE,
+        token,
+        path="/",
+        max_age=int(second_factor.PENDING_LIFETIME),
+        secure=True,
+        httponly=True,
+        samesite="Lax",
+    )
+    return response
+
+
+def finish_login(
+    request: web.Request,
+    user: users.User,
+    next_url: str,
+    pending: dict[str, str] | None,
+    method: str,
+) -> web.Response:
+    """Every factor needed was given: store carried text, start the session, remember
+    the browser, log it. A user the policy covers who has no second factor goes to
+    enrol first."""
     if pending is not None:
         next_url = keep_pending(request, user, pending)
+    elif second_factor.must_enrol(request.app[keys.DB], user.id, user.is_admin):
+        next_url = str(request.app.router["security"].url_for())
     response = start_session(request, user.id, next_url)
     remember_browser(request, response, user.name)
+    response.del_cookie(second_factor.PENDING_COOKIE, path="/", secure=True, httponly=True)
+    second_factor.log_event("login", user.name, request[CLIENT].ip, method=method)
     return response
 
 
