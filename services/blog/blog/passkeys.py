@@ -86,11 +86,14 @@ def relying_party(settings: Settings) -> RelyingParty:
     """The relying party of this blog; raises PasskeysUnavailable with the reason and fix."""
     if not settings.public_url:
         raise PasskeysUnavailable(NO_PUBLIC_URL)
-    host = urlsplit(settings.public_url).hostname or ""
+    parts = urlsplit(settings.public_url)
+    host = (parts.hostname or "").lower()
     try:
         ipaddress.ip_address(host)
     except ValueError:
-        return RelyingParty(id=host.lower(), origin=settings.public_url, name=settings.title)
+        # The origin as browsers serialize it: lower case, no default port.
+        port = f":{parts.port}" if parts.port not in (None, 443) else ""
+        return RelyingParty(id=host, origin=f"https://{host}{port}", name=settings.title)
     raise PasskeysUnavailable(IP_ADDRESS.format(host=host))
 
 

@@ -25,6 +25,7 @@ from typing import Literal
 
 from . import passkeys, recovery_codes, totp
 from .db import transaction
+from .throttle import Attempt
 
 security_log = logging.getLogger("blog.security")
 
@@ -111,6 +112,8 @@ class PendingLogin:
     expires_at: float
     # An editor's text carried through the login (rescue.py), kept until it succeeds.
     pending_text: dict[str, str] | None = field(default=None)
+    # The password's throttle charge, given back only when the login completes.
+    password_attempt: Attempt | None = field(default=None)
 
 
 class PendingLogins:
@@ -121,14 +124,21 @@ class PendingLogins:
         self._live: OrderedDict[str, PendingLogin] = OrderedDict()
 
     def begin(
-        self, user_id: int, name: str, next_url: str, pending_text: dict[str, str] | None
+        self,
+        user_id: int,
+        name: str,
+        next_url: str,
+        pending_text: dict[str, str] | None,
+        password_attempt: Attempt | None = None,
     ) -> str:
         """A new pending login; the token for the browser's cookie."""
         while len(self._live) >= MAX_PENDING:
             self._live.popitem(last=False)
         token = secrets.token_urlsafe(32)
         expires = self.clock() + PENDING_LIFETIME
-        self._live[_digest(token)] = PendingLogin(user_id, name, next_url, expires, pending_text)
+        self._live[_digest(token)] = PendingLogin(
+            user_id, name, next_url, expires, pending_text, password_attempt
+        )
         return token
 
     def get(self, token: str) -> PendingLogin | None:

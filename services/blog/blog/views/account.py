@@ -98,13 +98,16 @@ def begin_attempt(request: web.Request, name: str) -> Attempt:
 
 
 async def check_password(
-    request: web.Request, name: str, password: str
+    request: web.Request, name: str, password: str, *, last_factor: bool = True
 ) -> tuple[users.User | None, Attempt]:
     """The user if `password` is theirs, under the login throttle; every password check
     goes through here.
 
     The attempt is charged before the hash is awaited (throttle.py), so concurrent
     requests cannot all pass the check; a refused attempt checks nothing (user None).
+    A right password resets the account's budgets only as the `last_factor`: when a
+    second factor is still due, the login's first step must not clear the failures
+    of the codes guessed at its second (the caller settles the attempt later).
     """
     app = request.app
     attempt = begin_attempt(request, name)
@@ -112,7 +115,7 @@ async def check_password(
         return None, attempt
     plausible = name and 0 < len(password) <= MAX_LENGTH  # nothing longer was ever accepted
     user = await authenticate(app[keys.DB], name, password) if plausible else None
-    if user is not None:
+    if user is not None and last_factor:
         app[keys.THROTTLE].succeeded(attempt)
     return user, attempt
 
@@ -127,7 +130,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     name = text(form, "username").strip()[:64]
     next_url = after_login(text(form, "next"))
     pending = carried_back(form)  # an editor's text waiting for this login
-    user, attempt = await check_password(request, name, text(form, "password"))
+    user, attempt = await check_password(request, name, text(form, "password"), last_factor=False)
     client = request[CLIENT].ip
     if not attempt.admitted:
         second_factor.log_event("login-throttled", name, client)
@@ -137,16 +140,23 @@ async def login(request: web.Request) -> web.StreamResponse:
         second_factor.log_event("login-failed", name, client, step="password")
         return _login_page(request, 401, GENERIC_FAILURE, name, next_url, pending)
     if second_factor.factors_of(request.app[keys.DB], user.id).any:
-        return begin_second_step(request, user, next_url, pending)
+        return begin_second_step(request, user, next_url, pending, attempt)
+    request.app[keys.THROTTLE].succeeded(attempt)
     return finish_login(request, user, next_url, pending, "password")
 
 
 def begin_second_step(
-    request: web.Request, user: users.User, next_url: str, pending: dict[str, str] | None
+    request: web.Request,
+    user: users.User,
+    next_url: str,
+    pending: dict[str, str] | None,
+    attempt: Attempt,
 ) -> web.Response:
     """The password was right and the user has a second factor: no session yet, a pending
-    login (second_factor.py) and the page that asks for the second factor."""
-    token = request.app[keys.PENDING_LOGINS].begin(user.id, user.name, next_url, pending)
+    login (second_factor.py) and the page that asks for the second factor. The password's
+    attempt stays charged until the second factor is given too."""
+    logins = request.app[keys.PENDING_LOGINS]
+    token = logins.begin(user.id, user.name, next_url, pending, attempt)
     response = see_other(str(request.app.router["second_factor"].url_for()))
     response.set_cookie(
         second_factor.PENDING_COOKIE,

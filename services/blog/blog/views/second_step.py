@@ -105,7 +105,10 @@ def _expired_login_context() -> dict[str, object]:
 def _complete(
     request: web.Request, token: str, entry: PendingLogin, attempt: Attempt, method: str
 ) -> web.Response:
-    request.app[keys.THROTTLE].succeeded(attempt)
+    throttle = request.app[keys.THROTTLE]
+    throttle.succeeded(attempt)
+    if entry.password_attempt is not None:
+        throttle.succeeded(entry.password_attempt)
     request.app[keys.PENDING_LOGINS].finish(token)
     user = users.get_user(request.app[keys.DB], entry.user_id)
     if user is None or user.disabled:
