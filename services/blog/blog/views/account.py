@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from aiohttp import web
 
 from .. import autosave, devices, keys, posts, second_factor, sessions, users
-from ..auth import Principal, current, login_required, principal_of
+from ..auth import Principal, current, login_required_to_enrol, principal_of
 from ..db import as_rowid
 from ..forms import read_form, text
 from ..forwarded import CLIENT
@@ -230,12 +230,12 @@ async def logout(request: web.Request) -> web.StreamResponse:
     return response
 
 
-@login_required
+@login_required_to_enrol  # account settings, not authoring: open before enrolling too
 async def password_form(request: web.Request) -> web.StreamResponse:
     return render("password.html", request, {"error": "", "done": request.query.get("done") == "1"})
 
 
-@login_required
+@login_required_to_enrol
 async def change_password(request: web.Request) -> web.StreamResponse:
     """ASVS 2.1.5/2.1.6: change with the current password; other sessions end."""
     principal = current(request)
