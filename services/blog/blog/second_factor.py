@@ -14,6 +14,7 @@ in, but every page behind login_required sends them to enrol first (auth.py).
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import secrets
 import sqlite3
@@ -163,6 +164,17 @@ def _digest(token: str) -> str:
 
 def log_event(event: str, user: str, client: object, **details: object) -> None:
     """One line in the blog's log for a login, enrolment or removal: the event, the
-    account, the client address (the forwarded one, forwarded.py) and details."""
-    extra = "".join(f" {key}={value}" for key, value in details.items())
-    security_log.info("%s user=%s client=%s%s", event, user, client or "-", extra)
+    account, the client address (the forwarded one, forwarded.py) and details.
+
+    A value with a space, a quote or a character that is not printable (a typed user
+    name may hold a newline) is written as a JSON string, so one event stays one line
+    that no one can forge another into."""
+    extra = "".join(f" {key}={_field(value)}" for key, value in details.items())
+    security_log.info("%s user=%s client=%s%s", event, _field(user), _field(client or "-"), extra)
+
+
+def _field(value: object) -> str:
+    text = str(value)
+    if text and text.isprintable() and not any(c in text for c in ' "='):
+        return text
+    return json.dumps(text)

@@ -321,6 +321,10 @@ async def test_events_are_logged_with_the_forwarded_client(
     lines = [r.message for r in caplog.records if r.name == "blog.security"]
     assert "login-failed user=alice client=203.0.113.7 step=password" in lines
     assert "login user=alice client=203.0.113.7 method=password" in lines
+    # A typed name cannot forge a second line (or a second field) into the log.
+    await login(client, "x\nlogin user=alice", "wrong", **forwarded)
+    forged = [r.message for r in caplog.records if r.name == "blog.security"][-1]
+    assert forged == 'login-failed user="x\\nlogin user=alice" client=203.0.113.7 step=password'
 
 
 # Passkeys -----------------------------------------------------------------------------

@@ -179,7 +179,7 @@ async def passkey_sign_in(request: web.Request) -> web.StreamResponse:
         if entry is not None and stored.user_id != entry.user_id:
             raise passkeys.PasskeyError("this passkey belongs to another account")
     except passkeys.PasskeyError as exc:
-        second_factor.log_event("login-failed", name, client, step="passkey", reason=f'"{exc}"')
+        second_factor.log_event("login-failed", name, client, step="passkey", reason=exc)
         raise web.HTTPBadRequest(text=f"The passkey was refused: {exc}.") from None
     user = users.get_user(conn, stored.user_id)
     if user is None or user.disabled:

@@ -138,11 +138,14 @@ async def _reauthenticated(request: web.Request, principal: Principal) -> web.Re
     return None
 
 
-def _after_removal(request: web.Request, principal: Principal, user_id: int, factor: str) -> None:
+def _after_removal(
+    request: web.Request, principal: Principal, user_id: int, factor: str, **details: object
+) -> None:
     conn = request.app[keys.DB]
     if not second_factor.factors_of(conn, user_id).any:
         recovery_codes.remove(conn, user_id)  # they stood in for factors that are gone
-    second_factor.log_event("remove", principal.name, request[CLIENT].ip, factor=factor)
+    client = request[CLIENT].ip
+    second_factor.log_event("remove", principal.name, client, factor=factor, **details)
 
 
 @login_required_to_enrol
@@ -189,7 +192,7 @@ async def passkey_register(request: web.Request) -> web.StreamResponse:
     except passkeys.PasskeyError as exc:
         raise web.HTTPBadRequest(text=f"The passkey was not added: {exc}.") from None
     second_factor.log_event(
-        "enrol", principal.name, request[CLIENT].ip, factor="passkey", name=f'"{added.name}"'
+        "enrol", principal.name, request[CLIENT].ip, factor="passkey", name=added.name
     )
     if recovery_codes.remaining(conn, user_id) == 0:
         return see_other(_security_url(request, done="passkey-added-make-codes"))
@@ -223,5 +226,5 @@ async def passkey_remove(request: web.Request) -> web.StreamResponse:
     removed = passkeys.remove(request.app[keys.DB], user_id, passkey_id)
     if removed is None:
         raise web.HTTPNotFound(text="No such passkey of yours.")
-    _after_removal(request, principal, user_id, f'passkey name="{removed.name}"')
+    _after_removal(request, principal, user_id, "passkey", name=removed.name)
     return see_other(_security_url(request, done="removed"))
