@@ -498,3 +498,17 @@ def test_relying_party_is_the_public_host_name() -> None:
     assert passkeys.relying_party(Settings(public_url="https://blog.example:443")).origin == (
         "https://blog.example"
     )
+
+
+async def test_a_page_opened_by_ip_address_points_to_the_host_name(
+    make_client: MakeClient,
+) -> None:
+    client = await make_client(public_url=PUBLIC_URL)
+    add_user(client, "alice")
+    await login(client, "alice")
+    by_ip = await (await client.get("/dashboard/security")).text()  # the test server's 127.0.0.1
+    assert 'id="passkeys-by-ip"' in by_ip and f'href="{PUBLIC_URL}/dashboard/security"' in by_ip
+    by_name = await (
+        await client.get("/dashboard/security", headers={"Host": "blog.example"})
+    ).text()
+    assert 'id="passkeys-by-ip"' not in by_name and "data-passkey-register" in by_name
