@@ -512,3 +512,34 @@ async def test_a_page_opened_by_ip_address_points_to_the_host_name(
         await client.get("/dashboard/security", headers={"Host": "blog.example"})
     ).text()
     assert 'id="passkeys-by-ip"' not in by_name and "data-passkey-register" in by_name
+
+
+async def test_several_passkeys_listed_named_and_removed(make_client: MakeClient) -> None:
+    client = await make_client(public_url=PUBLIC_URL)
+    add_user(client, "alice")
+    add_user(client, "bob")
+    await login(client, "alice")
+    authenticator = SoftAuthenticator(PUBLIC_URL)
+    for _ in range(2):
+        assert (await register_passkey(client, authenticator)).status == 303
+    conn = client.server.app[keys.DB]
+    first, second = passkeys.list_for(conn, 1)
+    page = "/dashboard/security"
+    renamed = await post_form(
+        client, f"/dashboard/security/passkeys/{first.id}/rename", page, name="  my\tphone "
+    )
+    assert renamed.status == 303
+    assert passkeys.list_for(conn, 1)[0].name == "my phone"
+    remove = f"/dashboard/security/passkeys/{second.id}/remove"
+    assert (await post_form(client, remove, page, password="wrong")).status == 400
+    assert len(passkeys.list_for(conn, 1)) == 2
+    password = "correct horse battery staple"
+    assert (await post_form(client, remove, page, password=password)).status == 303
+    assert [p.id for p in passkeys.list_for(conn, 1)] == [first.id]
+    # Someone else's passkey cannot be renamed or removed by id.
+    await logout(client)
+    await login(client, "bob")
+    other = f"/dashboard/security/passkeys/{first.id}"
+    assert (await post_form(client, other + "/rename", page, name="mine")).status == 404
+    assert (await post_form(client, other + "/remove", page, password=password)).status == 404
+    assert passkeys.list_for(conn, 1)[0].name == "my phone"
