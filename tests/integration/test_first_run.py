@@ -140,8 +140,10 @@ async def test_the_setup_link_makes_the_first_admin_once(
         "csrf_token": await csrf_token(browser, link),
     }
     async with browser.post(link, data=form) as response:
-        assert response.status == 200 and response.url.path == "/dashboard"
-        assert "first" in await response.text()
+        # Logged in, on the page that offers a second factor at once (issue 19).
+        assert response.status == 200 and response.url.path == "/dashboard/security"
+        page = await response.text()
+        assert "first" in page and "Your admin account is ready" in page
 
     assert await dead_link_answer(browser, link) == before  # used: like any wrong token
     assert await dead_link_answer(browser, wrong) == before  # an admin now exists: same

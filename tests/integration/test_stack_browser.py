@@ -162,3 +162,92 @@ async def test_browser_logs_in_writes_a_post_with_an_image_sees_it_and_logs_out(
         assert page.url.startswith(stack.url("/login"))
         await shot("5-logged-out")
     record("real browser (Chromium)", "login, post with image, front page, feed, logout")
+
+
+KEYHOLDER = ("keyholder", "passkeys and a password 19")
+# Chromium's virtual authenticator (DevTools protocol, WebAuthn domain): a platform
+# authenticator that keeps discoverable credentials and verifies its user.
+VIRTUAL_AUTHENTICATOR = {
+    "protocol": "ctap2",
+    "transport": "internal",
+    "hasResidentKey": True,
+    "hasUserVerification": True,
+    "isUserVerified": True,
+}
+
+
+async def test_browser_registers_a_passkey_and_signs_in_with_it(stack: Kit, tmp_path: Path) -> None:
+    """Issue 19 end to end, through the proxy over HTTPS: register a passkey, sign out,
+    sign in with the passkey alone, then use it as the second factor after the password;
+    blogctl removes it again (the recovery path). The relying party is the stack's
+    public host name, localhost."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    name, password = KEYHOLDER  # an account of its own: the owner's logins stay password-only
+    stack.compose(
+        "exec", "-T", "blog", "blogctl", "user", "add", name, "--password-stdin",
+        stdin=password + "\n",
+    )  # fmt: skip
+    async with launch(nss_home(stack, tmp_path / "home")) as browser:
+        page = await browser.new_page()
+        devtools = await page.context.new_cdp_session(page)
+        await devtools.send("WebAuthn.enable")
+        added = await devtools.send(
+            "WebAuthn.addVirtualAuthenticator", {"options": VIRTUAL_AUTHENTICATOR}
+        )
+
+        async def shot(step: str) -> None:
+            await page.screenshot(path=str(ARTIFACTS / f"passkey-{step}.png"), full_page=True)
+
+        async def password_login() -> None:
+            await page.goto(stack.url("/login"))
+            await page.fill("#username", name)
+            await page.fill("#password", password)
+            await page.click("form#login button[type=submit]")
+
+        await password_login()
+        assert page.url == stack.url("/dashboard")
+        await page.goto(stack.url("/dashboard/security"))
+        await page.fill("#passkey-name", "Chromium virtual key")
+        await page.click("#passkey-add-button")
+        await page.wait_for_url(re.compile(r".*/dashboard/security\?done=.*"))
+        assert await page.locator("#passkey-list input[value='Chromium virtual key']").count() == 1
+        stored = await devtools.send(
+            "WebAuthn.getCredentials", {"authenticatorId": added["authenticatorId"]}
+        )
+        assert [c["rpId"] for c in stored["credentials"]] == ["localhost"]
+        assert stored["credentials"][0]["isResidentCredential"]
+        await shot("1-registered")
+
+        await page.click("form[action='/logout'] button")
+        await page.goto(stack.url("/dashboard"))
+        assert page.url.startswith(stack.url("/login"))
+
+        # A passkey alone: no name, no password.
+        await page.click("#passkey-sign-in")
+        await page.wait_for_url(stack.url("/dashboard"))
+        assert await page.locator(f"text=Log out ({name})").count() == 1
+        await shot("2-signed-in-with-passkey")
+
+        # After the password, the passkey is the second factor.
+        await page.click("form[action='/logout'] button")
+        await password_login()
+        assert page.url == stack.url("/login/second-factor")
+        await page.click("#passkey-second-factor")
+        await page.wait_for_url(stack.url("/dashboard"))
+        await shot("3-passkey-as-second-factor")
+
+        # Lost the device: blogctl removes the factors and ends the sessions.
+        removed = stack.compose(
+            "exec", "-T", "blog", "blogctl", "user", "remove-second-factors", name
+        )
+        assert f"removed the second factors of {name}" in removed.stdout
+        assert "remove user=keyholder client=blogctl factor=all" in removed.stderr
+        await page.goto(stack.url("/dashboard"))
+        assert page.url.startswith(stack.url("/login"))  # the session ended
+        await password_login()
+        assert page.url == stack.url("/dashboard")  # the password alone again
+    log = stack.compose("logs", "blog").stdout
+    assert re.search(rf"blog\.security enrol user={name} client=\S+ factor=passkey", log)
+    assert re.search(rf"blog\.security login user={name} client=\S+ method=passkey", log)
+    assert re.search(rf"blog\.security login user={name} client=\S+ method=password\+passkey", log)
+    record("passkeys (Chromium virtual authenticator)", "register, sign in alone, second factor")

@@ -331,6 +331,7 @@ PAGES = [
     "/dashboard/media",
     "/dashboard/trash",
     "/dashboard/password",
+    "/dashboard/security",
     "/dashboard/users",
     "/no-such-page",
 ]

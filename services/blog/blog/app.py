@@ -17,8 +17,10 @@ from .first_admin import SetupLink, announcement
 from .forwarded import TrustedProxies, forwarded_middleware
 from .headers import add_security_headers
 from .housekeeping import housekeeping_ctx
+from .passkeys import Challenges
 from .rendering import RenderPool, image_pool
 from .routes import setup_routes
+from .second_factor import PendingLogins
 from .templating import setup_templates
 from .throttle import LoginThrottle
 
@@ -94,6 +96,8 @@ def init_app(settings: Settings) -> web.Application:
     app[keys.SETTINGS] = settings
     app[keys.THROTTLE] = LoginThrottle()
     app[keys.SETUP_LINK] = SetupLink()
+    app[keys.PENDING_LOGINS] = PendingLogins()
+    app[keys.CHALLENGES] = Challenges()
     app[keys.RENDERER] = RenderPool()
     app[keys.IMAGER] = image_pool()
     app.cleanup_ctx.append(database_ctx)

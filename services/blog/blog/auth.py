@@ -16,9 +16,10 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from . import keys, sessions
+from . import keys, second_factor, sessions
 from .forwarded import CLIENT, credentials_private
 from .posts import now_seconds
+from .rescue import rescue_for
 from .users import Role, get_user
 
 log = logging.getLogger("blog.auth")
@@ -31,6 +32,8 @@ class Principal:
     name: str
     role: Role
     session: sessions.Session | None = None
+    # The second-factor policy covers this user and they have none yet (second_factor.py).
+    must_enrol: bool = False
 
     @property
     def is_admin(self) -> bool:
@@ -76,7 +79,8 @@ def _from_session(request: web.Request) -> Principal | None:
     user = get_user(conn, session.user_id)
     if user is None or user.disabled:
         return None
-    return Principal(user_id=user.id, name=user.name, role=user.role, session=session)
+    must_enrol = second_factor.must_enrol(conn, user.id, user.is_admin)
+    return Principal(user.id, user.name, user.role, session, must_enrol)
 
 
 @web.middleware
@@ -94,17 +98,42 @@ async def principal_middleware(request: web.Request, handler: web.Handler) -> we
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def login_required(handler: Handler) -> Handler:
+ENROL_FIRST = (
+    "This blog requires a second factor for your account: set up a one-time code or a"
+    " passkey on your account's security page first, then try again."
+)
+
+
+def _require_login(handler: Handler, *, enrolled: bool) -> Handler:
     @functools.wraps(handler)
     async def wrapper(request: web.Request) -> web.StreamResponse:
-        if principal_of(request) is None:
+        principal = principal_of(request)
+        if principal is None:
             if request.method in ("GET", "HEAD"):
                 target = urlencode({"next": request.rel_url.path_qs}, safe="/")
                 raise web.HTTPSeeOther(f"/login?{target}")
             raise web.HTTPUnauthorized(text="log in first")
+        if enrolled and principal.must_enrol:
+            if request.method in ("GET", "HEAD"):
+                raise web.HTTPSeeOther(str(request.app.router["security"].url_for()))
+            rescue = rescue_for(request)
+            if rescue is not None:
+                return await rescue(request)  # an editor's text is kept, not lost
+            raise web.HTTPForbidden(text=ENROL_FIRST)
         return await handler(request)
 
     return wrapper
+
+
+def login_required(handler: Handler) -> Handler:
+    """Logged in, and enrolled in a second factor when the policy requires one: every
+    authoring page. Otherwise GET goes to the login (or enrolment) page, others 401/403."""
+    return _require_login(handler, enrolled=True)
+
+
+def login_required_to_enrol(handler: Handler) -> Handler:
+    """Logged in, enrolled or not: the pages that set up a second factor."""
+    return _require_login(handler, enrolled=False)
 
 
 def admin_required(handler: Handler) -> Handler:

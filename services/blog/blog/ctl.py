@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import logging
 import shutil
 import sqlite3
 import sys
@@ -16,7 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import archive, health, users
+from . import archive, health, second_factor, users
 from .config import ConfigError, Settings, load_settings
 from .db import open_database
 from .passwords import PasswordPolicyError, check_policy
@@ -87,6 +88,30 @@ def cmd_user_reset(args: argparse.Namespace, settings: Settings) -> int:
     users.require_user(conn, args.name)
     users.reset_password(conn, args.name, read_password(args, args.name))
     print(f"password of {args.name} reset; its sessions are ended")
+    return 0
+
+
+def cmd_user_remove_second_factors(args: argparse.Namespace, settings: Settings) -> int:
+    """The recovery path for a lost phone or security key: every second factor and recovery
+    code of the user goes, their sessions end; the password stays. Logged."""
+    conn = _database(settings)
+    user = users.require_user(conn, args.name)
+    had = second_factor.remove_all(conn, user.id)
+    second_factor.log_event(
+        "remove",
+        user.name,
+        "blogctl",
+        factor="all",
+        totp=had.totp,
+        passkeys=had.passkeys,
+        recovery_codes=had.recovery_codes,
+    )
+    print(
+        f"removed the second factors of {user.name} (one-time codes: {'on' if had.totp else 'off'},"
+        f" passkeys: {had.passkeys}, unused recovery codes: {had.recovery_codes});"
+        " its sessions are ended. They log in with their password and, if the blog requires"
+        " it, set up a new second factor at once."
+    )
     return 0
 
 
@@ -170,6 +195,12 @@ def _add_user_commands(sub: argparse._SubParsersAction) -> None:
     reset.add_argument("name")
     _add_password_source(reset)
     reset.set_defaults(handler=cmd_user_reset)
+    remove = user.add_parser(
+        "remove-second-factors",
+        help="remove a user's one-time codes, passkeys and recovery codes (a lost device)",
+    )
+    remove.add_argument("name")
+    remove.set_defaults(handler=cmd_user_remove_second_factors)
     role = user.add_parser("role", help="make a user admin or author")
     role.add_argument("name")
     role.add_argument("role", choices=users.ROLES)
@@ -189,6 +220,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # Security events (second_factor.log_event) go to stderr, with a time stamp.
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
         settings = load_settings()
     except ConfigError as exc:

@@ -199,4 +199,41 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE media ADD COLUMN alt TEXT NOT NULL DEFAULT ''",
         ),
     ),
+    Migration(
+        8,
+        "second factors: one-time codes, recovery codes, passkeys, the policy",
+        (
+            # One TOTP secret per user (RFC 6238); confirmed once a code from it was typed.
+            # last_step: the time step of the last accepted code; only later ones pass.
+            """CREATE TABLE totp_secrets (
+                user_id INTEGER PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+                secret TEXT NOT NULL,
+                confirmed INTEGER NOT NULL DEFAULT 0,
+                last_step INTEGER NOT NULL DEFAULT -1,
+                created_at INTEGER NOT NULL
+            )""",
+            # SHA-256 of each recovery code; used_at set when it was spent.
+            """CREATE TABLE recovery_codes (
+                user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+                code_hash TEXT NOT NULL,
+                used_at INTEGER,
+                PRIMARY KEY (user_id, code_hash)
+            )""",
+            """CREATE TABLE passkeys (
+                id INTEGER PRIMARY KEY,
+                user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+                credential_id BLOB NOT NULL UNIQUE,
+                public_key BLOB NOT NULL,
+                sign_count INTEGER NOT NULL DEFAULT 0,
+                name TEXT NOT NULL,
+                created_at INTEGER NOT NULL,
+                last_used_at INTEGER
+            )""",
+            "CREATE INDEX passkeys_user ON passkeys (user_id)",
+            # Settings an admin changes in the dashboard (second_factor.py: the policy).
+            "CREATE TABLE site_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+            # WebAuthn's user handle: random, never the row id or the name (WebAuthn 14.6.1).
+            "ALTER TABLE users ADD COLUMN webauthn_handle BLOB",
+        ),
+    ),
 )

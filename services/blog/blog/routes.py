@@ -14,6 +14,8 @@ from .views import (
     media,
     reading,
     revisions,
+    second_step,
+    security,
     setup,
     static,
     trash,
@@ -36,10 +38,44 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/login", account.login_form, name="login")
     app.router.add_post("/login", account.login)
     app.router.add_post("/logout", account.logout, name="logout")
+    app.router.add_get("/login/second-factor", second_step.second_factor_form, name="second_factor")
+    app.router.add_post("/login/second-factor", second_step.check_second_factor)
+    app.router.add_post(
+        "/login/passkey/options", second_step.passkey_options, name="passkey_login_options"
+    )
+    app.router.add_post("/login/passkey", second_step.passkey_sign_in, name="passkey_login")
     app.router.add_get("/setup/{token}", setup.setup_form, name="setup")
     app.router.add_post("/setup/{token}", setup.create_first_admin)
     app.router.add_get("/dashboard/password", account.password_form, name="password")
     app.router.add_post("/dashboard/password", account.change_password)
+    app.router.add_get("/dashboard/security", security.security_page, name="security")
+    app.router.add_post("/dashboard/security/totp", security.totp_begin, name="totp_begin")
+    app.router.add_post(
+        "/dashboard/security/totp/confirm", security.totp_confirm, name="totp_confirm"
+    )
+    app.router.add_post("/dashboard/security/totp/remove", security.totp_remove, name="totp_remove")
+    app.router.add_post(
+        "/dashboard/security/recovery-codes", security.new_recovery_codes, name="recovery_codes"
+    )
+    app.router.add_post(
+        "/dashboard/security/passkeys/options",
+        security.passkey_registration_options,
+        name="passkey_register_options",
+    )
+    app.router.add_post(
+        "/dashboard/security/passkeys", security.passkey_register, name="passkey_register"
+    )
+    app.router.add_post(
+        r"/dashboard/security/passkeys/{passkey_id:\d+}/rename",
+        security.passkey_rename,
+        name="passkey_rename",
+    )
+    app.router.add_post(
+        r"/dashboard/security/passkeys/{passkey_id:\d+}/remove",
+        security.passkey_remove,
+        name="passkey_remove",
+    )
+    app.router.add_post("/dashboard/users/second-factor", admin.set_policy, name="policy")
     app.router.add_get("/dashboard", authoring.dashboard, name="dashboard")
     app.router.add_get("/dashboard/posts/new", authoring.new_form)
     app.router.add_post("/dashboard/posts/new", authoring.create)

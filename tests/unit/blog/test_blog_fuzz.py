@@ -160,6 +160,7 @@ def requests(draw: st.DrawFn, stack: Stack) -> dict[str, object]:
         "token": st.just("x" * 43),
         "filename": st.just("style.css"),
         "revision": st.sampled_from(["1", "2", "0", "99999999999999999999"]),
+        "passkey_id": st.sampled_from(["1", "0", "99999999999999999999"]),
     }
     values = {key: draw(st.one_of(strategy, TEXT)) for key, strategy in known.items()}
     query = draw(st.dictionaries(st.sampled_from(QUERY_KEYS), TEXT, max_size=3))

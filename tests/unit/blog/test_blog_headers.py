@@ -41,12 +41,14 @@ async def test_logged_in_reader_pages_are_not_stored(admin_client: TestClient) -
 
 
 async def test_pages_have_no_inline_script(admin_client: TestClient) -> None:
-    """The only script is the editor's, a file from /static/ that the CSP allows."""
-    for path in ("/", "/login", "/dashboard", "/dashboard/posts/new", "/search?q=x"):
+    """The only scripts are the editor's and the passkeys', files from /static/ that the
+    CSP allows."""
+    pages = ("/", "/login", "/dashboard", "/dashboard/posts/new", "/search?q=x")
+    for path in (*pages, "/dashboard/security"):
         body = await (await admin_client.get(path)).text()
         scripts = re.findall(r"<script\b[^>]*>", body)
         assert all(
-            re.fullmatch(r'<script src="/static/editor\.js\?v=[0-9a-f]{16}" defer>', s)
+            re.fullmatch(r'<script src="/static/(editor|passkeys)\.js\?v=[0-9a-f]{16}" defer>', s)
             for s in scripts
         ), path
         assert "</script>" not in body.replace("></script>", ">"), path  # nothing inside a script

@@ -4,11 +4,12 @@ comes back, through the login form when needed. Nothing is saved on the way."""
 from __future__ import annotations
 
 import sqlite3
+import time
 
 import pytest
 from aiohttp.test_utils import TestClient
-from blog import posts
-from blog_testkit import PASSWORD, add_user, editor_form, form_fields, login
+from blog import posts, totp
+from blog_testkit import PASSWORD, add_user, editor_form, form_fields, login, post_form
 
 SAME_SITE = {"Sec-Fetch-Site": "same-origin"}
 TEXT = "An hour of writing.\n\nSecond paragraph, with ünïcödé."
@@ -116,3 +117,23 @@ async def test_someone_else_logging_in_gets_the_text_as_their_own_new_entry(
     assert target.startswith("/dashboard/posts/new?resume=new-")
     assert posts.get_by_id(db, post.id).body_md == "hers"  # type: ignore[union-attr]
     assert (await client.get(f"{path}?restore=autosave")).status == 404  # not bob's to open
+
+
+async def test_text_carried_through_a_login_with_a_second_factor(
+    admin_client: TestClient, db: sqlite3.Connection
+) -> None:
+    """The text waits through the second step too (issue 19), and is stored only then."""
+    secret = totp.begin_enrolment(db, 1, 0)
+    assert totp.use_code(db, 1, totp.code_at(secret, 1_000_000), 1_000_000, confirming=True)
+    path = "/dashboard/posts/new"
+    fields = await editor_form(admin_client, path)
+    end_sessions(db)
+    written = {**fields, "title": "Kept", "body_md": TEXT, "action": "publish"}
+    page = await (await send(admin_client, path, written, **SAME_SITE)).text()
+    assert await log_in_again(admin_client, page) == "/login/second-factor"
+    assert db.execute("SELECT COUNT(*) FROM autosaves").fetchone()[0] == 0
+    code = totp.code_at(secret, time.time())
+    done = await post_form(admin_client, "/login/second-factor", "/login/second-factor", code=code)
+    assert done.status == 303 and done.headers["Location"].startswith(f"{path}?resume=new-")
+    editor = await editor_form(admin_client, done.headers["Location"])
+    assert (editor["title"], editor["body_md"].replace("\r\n", "\n")) == ("Kept", TEXT)

@@ -186,9 +186,13 @@ async def test_valid_link_shows_the_form_with_strict_headers(fresh: Started) -> 
 async def test_setup_creates_the_admin_logs_in_and_the_link_dies(fresh: Started) -> None:
     client = fresh.client
     response = await submit(client, fresh.path)
-    assert response.status == 303 and response.headers["Location"] == "/dashboard"
+    # The new admin is offered a second factor straight away (issue 19).
+    assert response.status == 303
+    assert response.headers["Location"] == "/dashboard/security?welcome=1"
     assert SESSION_COOKIE in response.cookies
     assert admins(fresh.db) == ["owner"]
+    offer = await (await client.get(response.headers["Location"])).text()
+    assert "Your admin account is ready" in offer and 'id="totp-begin"' in offer
     dashboard = await client.get("/dashboard/users", allow_redirects=False)
     assert dashboard.status == 200  # admin-only page
     # The same link again, form or submit, as the logged-in owner: gone.

@@ -8,8 +8,8 @@ from collections.abc import Mapping
 
 from aiohttp import web
 
-from .. import autosave, devices, keys, posts, sessions, users
-from ..auth import Principal, current, login_required, principal_of
+from .. import autosave, devices, keys, posts, second_factor, sessions, users
+from ..auth import Principal, current, login_required_to_enrol, principal_of
 from ..db import as_rowid
 from ..forms import read_form, text
 from ..forwarded import CLIENT, credentials_private
@@ -98,24 +98,35 @@ async def login_form(request: web.Request) -> web.StreamResponse:
     return _login_page(request, 200, next_url=after_login(request.query.get("next")))
 
 
+def begin_attempt(request: web.Request, name: str) -> Attempt:
+    """Charge one try at logging in as `name` to the login throttle (throttle.py): a
+    password, a one-time code or a recovery code alike, so each kind of guess uses up
+    the same budgets. A known browser (devices.py) is charged to its own budget."""
+    app = request.app
+    cookie = request.cookies.get(devices.COOKIE_NAME, "")
+    known = devices.verify(app[keys.DEVICE_KEY], cookie, name, now_seconds()) if name else None
+    return app[keys.THROTTLE].begin(request[CLIENT].ip, name, known)
+
+
 async def check_password(
-    request: web.Request, name: str, password: str
+    request: web.Request, name: str, password: str, *, last_factor: bool = True
 ) -> tuple[users.User | None, Attempt]:
     """The user if `password` is theirs, under the login throttle; every password check
     goes through here.
 
     The attempt is charged before the hash is awaited (throttle.py), so concurrent
     requests cannot all pass the check; a refused attempt checks nothing (user None).
+    A right password resets the account's budgets only as the `last_factor`: when a
+    second factor is still due, the login's first step must not clear the failures
+    of the codes guessed at its second (the caller settles the attempt later).
     """
     app = request.app
-    cookie = request.cookies.get(devices.COOKIE_NAME, "")
-    known = devices.verify(app[keys.DEVICE_KEY], cookie, name, now_seconds()) if name else None
-    attempt = app[keys.THROTTLE].begin(request[CLIENT].ip, name, known)
+    attempt = begin_attempt(request, name)
     if not attempt.admitted:
         return None, attempt
     plausible = name and 0 < len(password) <= MAX_LENGTH  # nothing longer was ever accepted
     user = await authenticate(app[keys.DB], name, password) if plausible else None
-    if user is not None:
+    if user is not None and last_factor:
         app[keys.THROTTLE].succeeded(attempt)
     return user, attempt
 
@@ -130,23 +141,69 @@ async def login(request: web.Request) -> web.StreamResponse:
     name = text(form, "username").strip()[:64]
     next_url = after_login(text(form, "next"))
     pending = carried_back(form)  # an editor's text waiting for this login
+    client = request[CLIENT].ip
     if not credentials_private(request):
         log.warning(
-            "A login for %r came over plain HTTP from %s and was refused unchecked.",
-            name,
-            request[CLIENT].ip,
+            "A login for %r came over plain HTTP from %s and was refused unchecked.", name, client
         )
         return _login_page(request, 403, INSECURE_LOGIN, name, next_url, pending)
-    user, attempt = await check_password(request, name, text(form, "password"))
+    user, attempt = await check_password(request, name, text(form, "password"), last_factor=False)
     if not attempt.admitted:
+        second_factor.log_event("login-throttled", name, client)
         page = _login_page(request, 429, throttled_message(attempt), name, next_url, pending)
         return too_many_attempts(page, attempt)
     if user is None:
+        second_factor.log_event("login-failed", name, client, step="password")
         return _login_page(request, 401, GENERIC_FAILURE, name, next_url, pending)
+    if second_factor.factors_of(request.app[keys.DB], user.id).any:
+        return begin_second_step(request, user, next_url, pending, attempt)
+    request.app[keys.THROTTLE].succeeded(attempt)
+    return finish_login(request, user, next_url, pending, "password")
+
+
+def begin_second_step(
+    request: web.Request,
+    user: users.User,
+    next_url: str,
+    pending: dict[str, str] | None,
+    attempt: Attempt,
+) -> web.Response:
+    """The password was right and the user has a second factor: no session yet, a pending
+    login (second_factor.py) and the page that asks for the second factor. The password's
+    attempt stays charged until the second factor is given too."""
+    logins = request.app[keys.PENDING_LOGINS]
+    token = logins.begin(user.id, user.name, next_url, pending, attempt)
+    response = see_other(str(request.app.router["second_factor"].url_for()))
+    response.set_cookie(
+        second_factor.PENDING_COOKIE,
+        token,
+        path="/",
+        max_age=int(second_factor.PENDING_LIFETIME),
+        secure=True,
+        httponly=True,
+        samesite="Lax",
+    )
+    return response
+
+
+def finish_login(
+    request: web.Request,
+    user: users.User,
+    next_url: str,
+    pending: dict[str, str] | None,
+    method: str,
+) -> web.Response:
+    """Every factor needed was given: store carried text, start the session, remember
+    the browser, log it. A user the policy covers who has no second factor goes to
+    enrol first."""
     if pending is not None:
         next_url = keep_pending(request, user, pending)
+    elif second_factor.must_enrol(request.app[keys.DB], user.id, user.is_admin):
+        next_url = str(request.app.router["security"].url_for())
     response = start_session(request, user.id, next_url)
     remember_browser(request, response, user.name)
+    response.del_cookie(second_factor.PENDING_COOKIE, path="/", secure=True, httponly=True)
+    second_factor.log_event("login", user.name, request[CLIENT].ip, method=method)
     return response
 
 
@@ -158,7 +215,13 @@ def remember_browser(request: web.Request, response: web.StreamResponse, name: s
 
 
 def start_session(request: web.Request, user_id: int, next_url: str) -> web.Response:
-    """Log the user in: a new session replaces the browser's old one; 303 to next_url."""
+    """Log the user in: a new session replaces the browser's old one; 303 to next_url.
+
+    Raises HTTPForbidden unless ``credentials_private(request)``: whatever the way in
+    (password, second step, passkey, setup link), a session cookie never leaves in clear.
+    """
+    if not credentials_private(request):
+        raise web.HTTPForbidden(text=INSECURE_LOGIN)
     conn = request.app[keys.DB]
     old = principal_of(request)
     if old is not None and old.session is not None:
@@ -189,12 +252,12 @@ async def logout(request: web.Request) -> web.StreamResponse:
     return response
 
 
-@login_required
+@login_required_to_enrol  # account settings, not authoring: open before enrolling too
 async def password_form(request: web.Request) -> web.StreamResponse:
     return render("password.html", request, {"error": "", "done": request.query.get("done") == "1"})
 
 
-@login_required
+@login_required_to_enrol
 async def change_password(request: web.Request) -> web.StreamResponse:
     """ASVS 2.1.5/2.1.6: change with the current password; other sessions end."""
     principal = current(request)

@@ -6,16 +6,23 @@ from collections.abc import Mapping
 
 from aiohttp import web
 
-from .. import keys, users
+from .. import keys, second_factor, users
 from ..auth import admin_required, current
 from ..db import as_rowid
+from ..forms import read_form, text
+from ..forwarded import CLIENT
 from ..templating import page, see_other
 
 
 @admin_required
 @page("users.html")
 async def user_list(request: web.Request) -> Mapping[str, object]:
-    return {"users": users.list_users(request.app[keys.DB])}
+    conn = request.app[keys.DB]
+    return {
+        "users": users.list_users(conn),
+        "policy": second_factor.policy(conn),
+        "done": request.query.get("done", ""),
+    }
 
 
 @admin_required
@@ -30,3 +37,17 @@ async def set_disabled(request: web.Request) -> web.StreamResponse:
         raise web.HTTPBadRequest(text="you cannot disable yourself")
     users.set_disabled(conn, target.name, disable)
     return see_other("/dashboard/users")
+
+
+@admin_required
+async def set_policy(request: web.Request) -> web.StreamResponse:
+    """Who must have a second factor: "optional", "admins" or "everyone" (second_factor.py)."""
+    form = await read_form(request)
+    try:
+        chosen = second_factor.set_policy(request.app[keys.DB], text(form, "policy"))
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text=f"{str(exc).capitalize()}.") from None
+    second_factor.log_event(
+        "policy", current(request).name, request[CLIENT].ip, second_factor=chosen
+    )
+    return see_other(str(request.app.router["users"].url_for().with_query(done="policy")))

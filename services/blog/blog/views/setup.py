@@ -103,6 +103,8 @@ async def create_first_admin(request: web.Request) -> web.StreamResponse:
         return _form(request, 400, as_sentence(exc), name)
     link.revoke()
     log.warning("First admin %s created through the setup link; the link no longer works.", name)
-    response = start_session(request, user.id, "/dashboard")
+    # The new admin is offered a second factor at once (the page says why).
+    security = request.app.router["security"].url_for().with_query(welcome="1")
+    response = start_session(request, user.id, str(security))
     remember_browser(request, response, user.name)
     return response
