@@ -94,7 +94,10 @@ def init_app(settings: Settings) -> web.Application:
         ],
     )
     app[keys.SETTINGS] = settings
-    app[keys.THROTTLE] = LoginThrottle()
+    # Budgets of existing accounts are never forgotten (throttle.py): the throttle asks.
+    app[keys.THROTTLE] = LoginThrottle(
+        is_account=lambda name: users.find_user(app[keys.DB], name) is not None
+    )
     app[keys.SETUP_LINK] = SetupLink()
     app[keys.PENDING_LOGINS] = PendingLogins()
     app[keys.CHALLENGES] = Challenges()

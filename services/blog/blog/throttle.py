@@ -11,6 +11,7 @@ Budgets, each counting attempts in a sliding WINDOW (15 minutes):
 | --- | --- | --- |
 | address and account | PAIR_LIMIT (5) | one client guessing one account |
 | account | ACCOUNT_LIMIT (10) | many addresses (a botnet) guessing one account |
+| a name that is no account | ACCOUNT_LIMIT (10) | the same answers as for an account |
 | address | ADDRESS_LIMIT (30) | one client trying many accounts, or setup-link tokens |
 | known browser | DEVICE_LIMIT (5) | a stolen known-browser cookie |
 
@@ -23,6 +24,14 @@ out of a browser she has logged in from before (OWASP's "device cookies").
 
 Attempts with no account (wrong first-admin setup links) pass account None: only
 the address budget applies. State is in memory; a restart starts from empty budgets.
+
+Memory is bounded (MAX_TRACKED keys a table) without letting a flood reset a budget
+under attack: the budgets of accounts that exist are kept in a table of their own,
+never evicted (there are only as many as there are users); a name that is no account
+is charged to the same kind of budget, so the answers do not tell the two apart, in a
+table that forgets its least recently charged keys when full, a batch at a time. Only
+the budgets of names that do not exist, of pairs and of addresses can be forgotten,
+and the account's own budget still holds for each account.
 """
 
 from __future__ import annotations
@@ -40,16 +49,19 @@ ADDRESS_LIMIT = 30
 DEVICE_LIMIT = 5
 IPV6_PREFIX = 64
 MAX_TRACKED = 10_000  # keys per kind: bounds memory under a flood of names or addresses
+PRUNE_BATCH = MAX_TRACKED // 8  # forgotten at once when full, so pruning is rare
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Key = tuple[str, str]  # (kind, value): one budget
 
 LIMITS = {
     "pair": PAIR_LIMIT,
-    "account": ACCOUNT_LIMIT,
+    "account": ACCOUNT_LIMIT,  # names of existing accounts: never forgotten
+    "unknown": ACCOUNT_LIMIT,  # any other name: forgotten first under a flood
     "address": ADDRESS_LIMIT,
     "device": DEVICE_LIMIT,
 }
+KEPT = frozenset({"account"})
 
 
 def address_key(address: IPAddress | None) -> str:
@@ -79,10 +91,16 @@ class Attempt:
 
 
 class LoginThrottle:
-    """Budgets of attempts per key. `clock` is monotonic seconds (tests move it)."""
+    """Budgets of attempts per key. `clock` is monotonic seconds (tests move it);
+    `is_account(name)` says whether a user of that name exists (any case)."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        is_account: Callable[[str], bool] = lambda name: False,
+    ) -> None:
         self.clock = clock
+        self.is_account = is_account
         self._tables: dict[str, dict[str, deque[float]]] = {kind: {} for kind in LIMITS}
 
     def begin(
@@ -95,7 +113,8 @@ class LoginThrottle:
         """
         now = self.clock()
         name = account.lower() if account is not None else None
-        keys = _keys(address_key(address), name, device)
+        exists = name is not None and self.is_account(name)
+        keys = _keys(address_key(address), name, device, exists)
         wait = max(self._wait(key, now) for key in keys)
         if wait > 0:
             return Attempt(wait, (), now, name)
@@ -111,6 +130,7 @@ class LoginThrottle:
                 history.remove(attempt.at)
         if attempt.account is not None:
             self._tables["account"].pop(attempt.account, None)
+            self._tables["unknown"].pop(attempt.account, None)
             suffix = "\0" + attempt.account
             pairs = self._tables["pair"]
             for key in [k for k in pairs if k.endswith(suffix)]:
@@ -130,7 +150,7 @@ class LoginThrottle:
         if history is None:
             if not create:
                 return deque()
-            if len(table) >= MAX_TRACKED:
+            if len(table) >= MAX_TRACKED and key[0] not in KEPT:
                 _prune(table, now)
             history = table[key[1]] = deque()
         while history and history[0] <= now - WINDOW:
@@ -138,19 +158,21 @@ class LoginThrottle:
         return history
 
 
-def _keys(address: str, account: str | None, device: str | None) -> tuple[Key, ...]:
+def _keys(address: str, account: str | None, device: str | None, exists: bool) -> tuple[Key, ...]:
     if account is None:
         return (("address", address),)
     if device is not None:
         return (("device", device),)
-    return (("pair", address + "\0" + account), ("account", account), ("address", address))
+    kind = "account" if exists else "unknown"
+    return (("pair", address + "\0" + account), (kind, account), ("address", address))
 
 
 def _prune(table: dict[str, deque[float]], now: float) -> None:
-    """Forget expired keys; if the table is still full, the least recently charged."""
+    """Forget expired keys; if the table is still nearly full, the PRUNE_BATCH least
+    recently charged (one sort per batch, not per new key)."""
     for key in [k for k, h in table.items() if not h or h[-1] <= now - WINDOW]:
         del table[key]
-    if len(table) >= MAX_TRACKED:
+    if len(table) >= MAX_TRACKED - PRUNE_BATCH:
         by_age = sorted(table, key=lambda k: table[k][-1])
-        for key in by_age[: len(table) - MAX_TRACKED + 1]:
+        for key in by_age[: len(table) - MAX_TRACKED + PRUNE_BATCH]:
             del table[key]

@@ -143,6 +143,40 @@ def test_tables_stay_bounded_and_forget_the_oldest() -> None:
     assert all(len(table) <= MAX_TRACKED for table in throttle._tables.values())
 
 
+def test_a_flood_of_names_cannot_reset_an_account_under_attack(monkeypatch) -> None:
+    """Attack finding 07: 10,000 made-up names (cheap: an empty password runs no hash)
+    used to push the real account's budget out of the full table, admitting 10 more
+    guesses each time. The budgets of existing accounts are never forgotten."""
+    import blog.throttle as throttle_module
+
+    clock = Clock()
+    throttle = LoginThrottle(clock, is_account=lambda name: name == "alice")
+    for n in range(ACCOUNT_LIMIT):  # each guess from another /64: only the account budget
+        assert throttle.begin(ip(f"2001:db8:0:{n:x}::1"), "alice").admitted
+    assert not throttle.begin(ip("2001:db8:1::1"), "alice").admitted
+    prunes = []
+    real_prune = throttle_module._prune
+    monkeypatch.setattr(throttle_module, "_prune", lambda *a: (prunes.append(1), real_prune(*a))[1])
+    for n in range(2 * MAX_TRACKED):
+        clock.now += 0.001
+        throttle.begin(ip(f"2001:db8:2:{n // ADDRESS_LIMIT:x}::1"), f"nobody{n}")
+    assert not throttle.begin(ip("2001:db8:3::1"), "Alice").admitted
+    # Pruning forgets a batch at a time: a flood does not sort the table at every name.
+    assert 0 < len(prunes) <= 2 * MAX_TRACKED // (MAX_TRACKED // 8) + 1
+    assert all(len(table) <= MAX_TRACKED for table in throttle._tables.values())
+
+
+def test_a_name_that_is_no_account_is_throttled_like_one() -> None:
+    """The answers must not tell which names exist: both get ACCOUNT_LIMIT guesses."""
+    for exists in (True, False):
+        throttle = LoginThrottle(Clock(), is_account=lambda name, exists=exists: exists)
+        admitted = [
+            throttle.begin(ip(f"198.51.100.{n}"), "someone").admitted
+            for n in range(ACCOUNT_LIMIT + 1)
+        ]
+        assert admitted == [True] * ACCOUNT_LIMIT + [False]
+
+
 @pytest.mark.parametrize(
     ("change", "valid"),
     [
