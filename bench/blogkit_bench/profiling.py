@@ -54,8 +54,12 @@ def summarise(path: Path) -> list[tuple[str, float]]:
     """Share of samples per bucket of a collapsed-stacks file, largest first."""
     counts: dict[str, int] = {}
     total = 0
-    for line in path.read_text().splitlines():
+    # Lines end at "\n" only: str.splitlines would also split at the form feeds and
+    # separators a frame's text may hold (a bytes literal in a newconn profile did).
+    for line in path.read_text(errors="replace").split("\n"):
         stack, _, number = line.rpartition(" ")
+        if not number.isdigit():
+            continue
         leaf = stack.rsplit(";", 1)[-1]
         name = next(
             (label for label, keys in BUCKETS if any(k in leaf for k in keys)),
