@@ -58,7 +58,13 @@ CLIENT = web.RequestKey("client", ClientInfo)
 
 
 def parse_ip(text: str) -> IPAddress | None:
+    """One address from a forwarding field (``1.2.3.4``, ``1.2.3.4:80``, ``[v6]:80``),
+    IPv4-mapped IPv6 as IPv4; None for anything else, including an IPv6 zone index
+    (``fe80::1%eth0``: it means nothing beyond the sender's machine, and its free text
+    would reach the logs)."""
     text = text.strip()
+    if "%" in text:
+        return None
     if text.startswith("[") and "]" in text:  # [v6]:port
         text = text[1 : text.index("]")]
     elif text.count(":") == 1:  # v4:port

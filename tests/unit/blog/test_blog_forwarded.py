@@ -189,6 +189,9 @@ async def test_without_trusted_proxies_every_peer_is_answered() -> None:
         ("[::1]:8080", "::1"),
         ("garbage", None),
         ("", None),
+        # A zone index's free text would reach the access log (attack round 2).
+        ("fe80::1%x client=9.9.9.9 user=admin", None),
+        ("[fe80::1%eth0]:80", None),
     ],
 )
 def test_parse_ip(text: str, expected: str | None) -> None:
