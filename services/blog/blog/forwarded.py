@@ -179,6 +179,16 @@ def credentials_private(request: web.Request) -> bool:
     return request.secure or request[CLIENT].direct_local
 
 
+def _scheme(values: Iterable[str]) -> str | None:
+    """The scheme X-Forwarded-Proto reports: ``http`` if any hop says so (a chain that
+    appends must not turn a plain-HTTP leg into HTTPS), else the last value, lowercased
+    (RFC 3986 3.1: schemes are case-insensitive); None when absent or empty."""
+    hops = [v.strip().lower() for value in values for v in value.split(",") if v.strip()]
+    if "http" in hops:
+        return "http"
+    return hops[-1] if hops else None
+
+
 def _first(value: str | None) -> str | None:
     if not value:
         return None
@@ -192,7 +202,7 @@ def forwarded_middleware(proxies: TrustedProxies) -> web.Middleware:
         request[CLIENT] = info  # on the original too: the access log gets that one
         if info.via_trusted_proxy:
             # Scheme and host as the browser saw them: absolute URLs in feeds need them.
-            proto = _first(request.headers.get("X-Forwarded-Proto"))
+            proto = _scheme(request.headers.getall("X-Forwarded-Proto", ()))
             host = _first(request.headers.get("X-Forwarded-Host"))
             changes: dict[str, str] = {"remote": str(info.ip)}
             if proto in ("http", "https"):

@@ -299,3 +299,27 @@ async def test_a_session_cookie_seen_over_plain_http_is_ended(proxied: TestClien
     # Whoever read the cookie on the way cannot use it over HTTPS either.
     again = await proxied.get("/dashboard", headers=OVER_HTTPS, allow_redirects=False)
     assert again.status == 303
+
+
+@pytest.mark.parametrize(
+    ("proto", "private"),
+    [
+        ("https", True),
+        ("HTTPS", True),  # schemes are case-insensitive (RFC 3986 3.1)
+        ("http", False),
+        ("https, http", False),  # any plain-HTTP leg makes the whole way plain
+        ("http, https", False),
+        ("ftp", False),
+        ("", False),
+    ],
+)
+async def test_the_scheme_a_login_needs(proxied: TestClient, proto: str, private: bool) -> None:
+    add_user(proxied, "alice")
+    token = await csrf_from(proxied, "/login", **OVER_HTTPS)
+    response = await proxied.post(
+        "/login",
+        data={"username": "alice", "password": PASSWORD, "csrf_token": token},
+        headers={"X-Forwarded-Proto": proto, "X-Forwarded-For": CLIENT_ADDRESS},
+        allow_redirects=False,
+    )
+    assert response.status == (303 if private else 403)
