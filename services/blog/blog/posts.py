@@ -360,6 +360,7 @@ def save_post(
             )
             post_id = int(cursor.lastrowid or 0)
         else:
+            _remember_former_slug(conn, post_id, slug)
             conn.execute(
                 "UPDATE posts SET slug = ?, title = ?, body_md = ?, body_html = ?, status = ?,"
                 " published_at = ?, kind = ?, category_id = ?, updated_at = ?,"
@@ -371,6 +372,23 @@ def save_post(
     post = get_by_id(conn, post_id)
     assert post is not None
     return post
+
+
+def _remember_former_slug(conn: sqlite3.Connection, post_id: int, new_slug: str) -> None:
+    """Before an entry's slug changes, keep the old one so its URL answers 301 (inside
+    the caller's transaction). The new slug stops being anyone's former one."""
+    row = conn.execute("SELECT slug FROM posts WHERE id = ?", (post_id,)).fetchone()
+    if row is not None and row[0] != new_slug:
+        conn.execute(
+            "INSERT OR REPLACE INTO former_slugs (slug, post_id) VALUES (?, ?)", (row[0], post_id)
+        )
+    conn.execute("DELETE FROM former_slugs WHERE slug = ?", (new_slug,))
+
+
+def renamed_to(conn: sqlite3.Connection, slug: str) -> Post | None:
+    """The entry that had this slug before a rename (no entry has it now), or None."""
+    row = conn.execute("SELECT post_id FROM former_slugs WHERE slug = ?", (slug,)).fetchone()
+    return get_by_id(conn, row[0]) if row else None
 
 
 def create_post(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -38,10 +39,17 @@ class User:
     role: Role
     disabled: bool
     created_at: int
+    display_name: str = ""
+    bio: str = ""
 
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
+
+    @property
+    def public_name(self) -> str:
+        """What readers see as the author: the display name, else the user name."""
+        return self.display_name or self.name
 
 
 def _user(row: sqlite3.Row) -> User:
@@ -51,6 +59,8 @@ def _user(row: sqlite3.Row) -> User:
         role=row["role"],
         disabled=bool(row["disabled"]),
         created_at=row["created_at"],
+        display_name=row["display_name"],
+        bio=row["bio"],
     )
 
 
@@ -115,6 +125,14 @@ def insert_user(
 def get_user(conn: sqlite3.Connection, user_id: int) -> User | None:
     row = conn.execute("SELECT * FROM users WHERE id = ?", (user_id,)).fetchone()
     return _user(row) if row else None
+
+
+def public_names(conn: sqlite3.Connection, user_ids: Iterable[int | None]) -> dict[int, str]:
+    """Each author's public name (User.public_name) by id; unknown ids are left out."""
+    wanted = sorted({i for i in user_ids if i is not None})
+    marks = ", ".join("?" * len(wanted))
+    sql = f"SELECT id, display_name, name FROM users WHERE id IN ({marks})"  # noqa: S608
+    return {row[0]: row[1] or row[2] for row in conn.execute(sql, wanted)}
 
 
 def find_user(conn: sqlite3.Connection, name: str) -> User | None:

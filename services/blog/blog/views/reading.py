@@ -6,13 +6,13 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
 
-from .. import keys, posts
-from ..templating import page, page_of
+from .. import keys, posts, sharing, users
+from ..templating import page, page_numbers, page_of, site_of
 
 
 def _paged(request: web.Request, listing: posts.Listing) -> dict[str, object]:
     conn = request.app[keys.DB]
-    per_page = request.app[keys.SETTINGS].posts_per_page
+    per_page = site_of(request).posts_per_page
     page_number = page_of(request)
     now = posts.now_seconds()
     total = posts.count_visible(conn, now, listing)
@@ -21,7 +21,9 @@ def _paged(request: web.Request, listing: posts.Listing) -> dict[str, object]:
         raise web.HTTPNotFound()
     return {
         "posts": items,
+        "authors": users.public_names(conn, (p.author_id for p in items)),
         "page": page_number,
+        "page_numbers": page_numbers(page_number, max(1, -(-total // per_page))),
         "has_newer": page_number > 1,
         "has_older": page_number * per_page < total,
     }
@@ -29,18 +31,29 @@ def _paged(request: web.Request, listing: posts.Listing) -> dict[str, object]:
 
 @page("index.html")
 async def front_page(request: web.Request) -> Mapping[str, object]:
-    return {**_paged(request, posts.Listing(kind="post")), "heading": None}
+    paged = _paged(request, posts.Listing(kind="post"))
+    return {**paged, "heading": None, "title_parts": sharing.listing_parts("", page_of(request))}
 
 
 def _visible_entry(request: web.Request, kind: str) -> Mapping[str, object]:
     conn = request.app[keys.DB]
-    post = posts.get_by_slug(conn, request.match_info["slug"], kind)
-    if post is None or not post.is_visible(posts.now_seconds()):
+    slug = request.match_info["slug"]
+    post = posts.get_by_slug(conn, slug, kind)
+    now = posts.now_seconds()
+    if post is None:
+        renamed = posts.renamed_to(conn, slug)
+        if renamed is not None and renamed.is_visible(now):
+            raise web.HTTPMovedPermanently(renamed.path)  # a visible entry's earlier URL name
+    if post is None or not post.is_visible(now):
         raise web.HTTPNotFound()
+    author = users.public_names(conn, [post.author_id]).get(post.author_id or 0, "")
     return {
         "post": post,
+        "author": author,
         "category": posts.category_of(conn, post),
         "tags": posts.tags_of(conn, post.id),
+        "title_parts": [post.title],
+        "card": sharing.entry_card(request, site_of(request), post, author),
     }
 
 
@@ -59,7 +72,7 @@ async def story_list(request: web.Request) -> Mapping[str, object]:
     conn = request.app[keys.DB]
     listing = posts.Listing(kind="story")
     stories = posts.list_visible(conn, posts.now_seconds(), 1000, 0, listing, shape=posts.Entry)
-    return {"stories": stories}
+    return {"stories": stories, "title_parts": ["Stories"]}
 
 
 async def to_story_list(request: web.Request) -> web.Response:
@@ -79,7 +92,12 @@ def _term_page(table: str, label: str) -> Callable[[web.Request], Awaitable[web.
             else posts.Listing(kind=None, tag_id=term.id)
         )
         feed = f"/category/{term.slug}/feed.atom" if table == "categories" else None
-        return {**_paged(request, listing), "heading": f"{label}: {term.name}", "feed": feed}
+        return {
+            **_paged(request, listing),
+            "heading": f"{label}: {term.name}",
+            "feed": feed,
+            "title_parts": sharing.listing_parts(term.name, page_of(request)),
+        }
 
     return handler
 
@@ -95,6 +113,7 @@ async def term_index(request: web.Request) -> Mapping[str, object]:
     return {
         "categories": posts.terms_in_use(conn, "categories", now),
         "tags": posts.terms_in_use(conn, "tags", now),
+        "title_parts": ["Categories and tags"],
     }
 
 
@@ -102,4 +121,5 @@ async def term_index(request: web.Request) -> Mapping[str, object]:
 async def search_page(request: web.Request) -> Mapping[str, object]:
     query = request.query.get("q", "").strip()[:200]
     results = posts.search(request.app[keys.DB], query, posts.now_seconds()) if query else []
-    return {"query": query, "results": results}
+    parts = [f"Search: {query}" if query else "Search"]
+    return {"query": query, "results": results, "title_parts": parts}
