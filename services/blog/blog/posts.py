@@ -169,15 +169,20 @@ def count_visible(conn: sqlite3.Connection, now: int, listing: Listing = Listing
 
 
 def last_change(conn: sqlite3.Connection, now: int, listing: Listing = Listing(kind=None)) -> int:
-    """Newest moment anything in this listing changed, appeared or may have left it.
+    """Newest moment anything in this listing changed, appeared or may have left it, or
+    the site settings changed.
 
     Used as feeds' Last-Modified: erring late only costs a reader one full download.
     """
     where, params = _visible_where(listing, now)
     sql = f"SELECT MAX(MAX(updated_at, published_at)) FROM posts WHERE {where}"  # noqa: S608
     newest = int(conn.execute(sql, params).fetchone()[0] or 0)
-    row = conn.execute("SELECT value FROM site_state WHERE key = 'entries_removed_at'").fetchone()
-    return max(newest, min(int(row[0]), now) if row else 0)
+    # Entries that left it, and settings or author names that every entry shows.
+    row = conn.execute(
+        "SELECT MAX(value) FROM site_state"
+        " WHERE key IN ('entries_removed_at', 'settings_changed_at')"
+    ).fetchone()
+    return max(newest, min(int(row[0]), now) if row[0] is not None else 0)
 
 
 def get_by_slug(conn: sqlite3.Connection, slug: str, kind: str | None = None) -> Post | None:

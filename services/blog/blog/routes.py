@@ -9,6 +9,7 @@ from .views import (
     admin,
     authoring,
     autosaves,
+    crawlers,
     feeds,
     health,
     media,
@@ -34,6 +35,9 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/search", reading.search_page, name="search")
     app.router.add_get("/feed.{format:atom|rss}", feeds.site_feed, name="feed")
     app.router.add_get("/category/{slug}/feed.{format:atom|rss}", feeds.category_feed)
+    app.router.add_get("/sitemap.xml", crawlers.sitemap_xml, name="sitemap")
+    app.router.add_get("/robots.txt", crawlers.robots_txt, name="robots")
+    app.router.add_get("/favicon.ico", static.favicon, name="favicon")
     app.router.add_get("/healthz", health.healthz, name="healthz")
     app.router.add_get("/login", account.login_form, name="login")
     app.router.add_post("/login", account.login)

@@ -18,6 +18,9 @@ import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
+from aiohttp import web
+
+from . import keys
 from .config import LANGUAGE_PATTERN, Settings
 from .db import transaction
 from .media import NAME_PATTERN
@@ -131,7 +134,28 @@ def save(conn: sqlite3.Connection, site: SiteSettings, now: int) -> None:
             conn.execute(
                 "INSERT OR REPLACE INTO site_settings (key, value) VALUES (?, ?)", (key, value)
             )
-        conn.execute(
-            "INSERT OR REPLACE INTO site_state (key, value) VALUES ('settings_changed_at', ?)",
-            (now,),
-        )
+        touch(conn, now)
+
+
+def touch(conn: sqlite3.Connection, now: int) -> None:
+    """Record that something every page or feed shows changed (a setting, an author's
+    name): feeds' and the sitemap's Last-Modified count it (posts.last_change)."""
+    conn.execute(
+        "INSERT OR REPLACE INTO site_state (key, value) VALUES ('settings_changed_at', ?)", (now,)
+    )
+
+
+SITE = web.RequestKey("site", SiteSettings)
+
+
+def site_of(request: web.Request) -> SiteSettings:
+    """The site settings in force for this request (read once per request)."""
+    site = request.get(SITE)
+    if site is None:
+        settings = request.app[keys.SETTINGS]
+        try:
+            site = load(request.app[keys.DB], settings)
+        except (sqlite3.Error, KeyError):  # an error page while the database is down
+            site = defaults(settings)
+        request[SITE] = site
+    return site

@@ -8,7 +8,6 @@ touching the image.
 from __future__ import annotations
 
 import functools
-import sqlite3
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, tzinfo
 
@@ -16,7 +15,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from . import keys, sharing, sitesettings, timefmt
+from . import sharing, sitesettings, timefmt
 from .app_paths import TEMPLATES_DIR
 from .auth import principal_of
 from .conditional import not_modified, public_validators
@@ -59,26 +58,10 @@ def _in_site_zone(convert: Callable[[int | None, tzinfo], str]) -> Callable[...,
     return in_zone
 
 
-SITE = web.RequestKey("site", sitesettings.SiteSettings)
-
-
-def site_of(request: web.Request) -> sitesettings.SiteSettings:
-    """The site settings in force for this request (read once per request)."""
-    site = request.get(SITE)
-    if site is None:
-        settings = request.app[keys.SETTINGS]
-        try:
-            site = sitesettings.load(request.app[keys.DB], settings)
-        except (sqlite3.Error, KeyError):  # an error page while the database is down
-            site = sitesettings.defaults(settings)
-        request[SITE] = site
-    return site
-
-
 def render(
     template: str, request: web.Request, context: Mapping[str, object], status: int = 200
 ) -> web.Response:
-    site = site_of(request)
+    site = sitesettings.site_of(request)
     parts = context.get("title_parts", ())
     assert isinstance(parts, (list, tuple))
     full = {

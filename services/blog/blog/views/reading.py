@@ -7,7 +7,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from aiohttp import web
 
 from .. import keys, posts, sharing, users
-from ..templating import page, page_numbers, page_of, site_of
+from ..sitesettings import site_of
+from ..templating import page, page_numbers, page_of
 
 
 def _paged(request: web.Request, listing: posts.Listing) -> dict[str, object]:
