@@ -17,6 +17,7 @@ from .views import (
     revisions,
     second_step,
     security,
+    settings,
     setup,
     static,
     trash,
@@ -100,4 +101,6 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/media/{name}", media.serve, name="media_file")
     app.router.add_get("/dashboard/users", admin.user_list, name="users")
     app.router.add_post(r"/dashboard/users/{user_id:\d+}/{verb:disable|enable}", admin.set_disabled)
+    app.router.add_get("/dashboard/settings", settings.settings_form, name="settings")
+    app.router.add_post("/dashboard/settings", settings.save_settings)
     app.router.add_get("/static/{filename}", static.static_file, name="static")
