@@ -185,6 +185,15 @@ def last_change(conn: sqlite3.Connection, now: int, listing: Listing = Listing(k
     return max(newest, min(int(row[0]), now) if row[0] is not None else 0)
 
 
+def mark_shown_change(conn: sqlite3.Connection, now: int) -> None:
+    """Record that something every page or feed shows changed (a site setting, an
+    author's name), inside the caller's transaction: last_change counts it, so feeds'
+    and the sitemap's Last-Modified move."""
+    conn.execute(
+        "INSERT OR REPLACE INTO site_state (key, value) VALUES ('settings_changed_at', ?)", (now,)
+    )
+
+
 def get_by_slug(conn: sqlite3.Connection, slug: str, kind: str | None = None) -> Post | None:
     sql = f"SELECT {_columns(Post)} FROM posts WHERE slug = ?"  # noqa: S608
     found = _rows(Post, conn.execute(sql, (slug,)))

@@ -13,6 +13,7 @@ from .views import (
     feeds,
     health,
     media,
+    people,
     reading,
     revisions,
     second_step,
@@ -100,7 +101,14 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/dashboard/media/{name}/delete", media.delete)
     app.router.add_get("/media/{name}", media.serve, name="media_file")
     app.router.add_get("/dashboard/users", admin.user_list, name="users")
+    app.router.add_post("/dashboard/users", admin.add_user)
     app.router.add_post(r"/dashboard/users/{user_id:\d+}/{verb:disable|enable}", admin.set_disabled)
+    app.router.add_post(r"/dashboard/users/{user_id:\d+}/role", admin.set_role)
+    app.router.add_post(r"/dashboard/users/{user_id:\d+}/password-link", admin.give_password_link)
+    app.router.add_get("/password-link/{token}", people.password_link_form, name="password_link")
+    app.router.add_post("/password-link/{token}", people.set_password_from_link)
+    app.router.add_get("/dashboard/profile", people.profile_form, name="profile")
+    app.router.add_post("/dashboard/profile", people.save_profile)
     app.router.add_get("/dashboard/settings", settings.settings_form, name="settings")
     app.router.add_post("/dashboard/settings", settings.save_settings)
     app.router.add_get("/static/{filename}", static.static_file, name="static")

@@ -24,6 +24,7 @@ from . import keys
 from .config import LANGUAGE_PATTERN, Settings
 from .db import transaction
 from .media import NAME_PATTERN
+from .posts import mark_shown_change
 from .timefmt import zone_names
 
 MAX_TITLE = 100
@@ -134,15 +135,7 @@ def save(conn: sqlite3.Connection, site: SiteSettings, now: int) -> None:
             conn.execute(
                 "INSERT OR REPLACE INTO site_settings (key, value) VALUES (?, ?)", (key, value)
             )
-        touch(conn, now)
-
-
-def touch(conn: sqlite3.Connection, now: int) -> None:
-    """Record that something every page or feed shows changed (a setting, an author's
-    name): feeds' and the sitemap's Last-Modified count it (posts.last_change)."""
-    conn.execute(
-        "INSERT OR REPLACE INTO site_state (key, value) VALUES ('settings_changed_at', ?)", (now,)
-    )
+        mark_shown_change(conn, now)
 
 
 SITE = web.RequestKey("site", SiteSettings)

@@ -316,7 +316,8 @@ async def test_settings_are_stored_and_override_the_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     before = await admin_client.get("/feed.atom")
-    monkeypatch.setattr(posts, "now_seconds", lambda: NOW + 60)  # a later second
+    later = posts.now_seconds() + 60
+    monkeypatch.setattr(posts, "now_seconds", lambda: later)  # a later second
     response = await save_settings(
         admin_client, title="Kitchen notes", description="Recipes that work.", language="fr"
     )

@@ -47,10 +47,12 @@ def _visible_entry(request: web.Request, kind: str) -> Mapping[str, object]:
             raise web.HTTPMovedPermanently(renamed.path)  # a visible entry's earlier URL name
     if post is None or not post.is_visible(now):
         raise web.HTTPNotFound()
-    author = users.public_names(conn, [post.author_id]).get(post.author_id or 0, "")
+    writer = users.get_user(conn, post.author_id) if post.author_id is not None else None
+    author = writer.public_name if writer else ""
     return {
         "post": post,
         "author": author,
+        "author_bio": writer.bio if writer else "",
         "category": posts.category_of(conn, post),
         "tags": posts.tags_of(conn, post.id),
         "title_parts": [post.title],
