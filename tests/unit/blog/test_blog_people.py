@@ -176,3 +176,13 @@ async def test_a_too_long_bio_is_refused_and_kept(client: TestClient) -> None:
     )
     assert refused.status == 400 and "at most 1000" in await refused.text()
     assert bio.strip() in await refused.text()
+
+
+async def test_a_link_page_is_never_stored_and_never_sent_as_referer(
+    admin_client: TestClient,
+) -> None:
+    _, page = await add_via_form(admin_client)
+    admin_client.session.cookie_jar.clear()
+    response = await admin_client.get(f"/password-link/{token_in(page)}")
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
