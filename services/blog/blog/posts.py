@@ -111,6 +111,8 @@ class Listing:
     kind: str | None = "post"
     category_id: int | None = None
     tag_id: int | None = None
+    published_from: int | None = None  # [from, before): a month of the archive
+    published_before: int | None = None
 
 
 Shape = TypeVar("Shape", bound=Entry)
@@ -141,6 +143,9 @@ def _visible_where(listing: Listing, now: int) -> tuple[str, list[object]]:
     if listing.tag_id is not None:
         clauses.append("posts.id IN (SELECT post_id FROM post_tags WHERE tag_id = ?)")
         params.append(listing.tag_id)
+    if listing.published_from is not None and listing.published_before is not None:
+        clauses.append("posts.published_at >= ? AND posts.published_at < ?")
+        params += [listing.published_from, listing.published_before]
     return " AND ".join(clauses), params
 
 
@@ -640,12 +645,30 @@ def fts_query(text: str) -> str:
 
 
 def search(conn: sqlite3.Connection, text: str, now: int, limit: int = 50) -> list[Entry]:
+    """Visible entries matching the words of `text`, best first."""
+    return [entry for entry, _ in search_hits(conn, text, now, limit)]
+
+
+# FTS5's snippet() marks each matched word with these (control characters: escaped text
+# never holds them once discovery.highlight has turned them into <mark>).
+HIT_START, HIT_END = "\x02", "\x03"
+SNIPPET_WORDS = 24
+
+
+def search_hits(
+    conn: sqlite3.Connection, text: str, now: int, limit: int = 50
+) -> list[tuple[Entry, str]]:
+    """Like search, each entry with a snippet of its text (Markdown source, up to
+    SNIPPET_WORDS words) whose matched words stand between HIT_START and HIT_END."""
     query = fts_query(text)
     if not query:
         return []
+    snippet = f"snippet(posts_fts, -1, '{HIT_START}', '{HIT_END}', '…', {SNIPPET_WORDS})"
     rows = conn.execute(
-        f"SELECT {_columns(Entry)} FROM posts_fts JOIN posts ON posts.id = posts_fts.rowid"  # noqa: S608
+        f"SELECT {_columns(Entry)}, {snippet} AS snippet FROM posts_fts"  # noqa: S608
+        f" JOIN posts ON posts.id = posts_fts.rowid"
         f" WHERE posts_fts MATCH ? AND {VISIBLE_SQL} ORDER BY bm25(posts_fts) LIMIT ?",
         (query, now, limit),
     )
-    return _rows(Entry, rows)
+    names = [field.name for field in fields(Entry)]
+    return [(Entry(**{name: row[name] for name in names}), row["snippet"]) for row in rows]

@@ -34,6 +34,8 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/categories", reading.term_index, name="categories")
     app.router.add_get("/category/{slug}", reading.category_page, name="category")
     app.router.add_get("/tag/{slug}", reading.tag_page, name="tag")
+    app.router.add_get("/archive", reading.archive_index, name="archive")
+    app.router.add_get(r"/archive/{year:\d{4}}/{month:\d{2}}", reading.archive_month)
     app.router.add_get("/search", reading.search_page, name="search")
     app.router.add_get("/feed.{format:atom|rss}", feeds.site_feed, name="feed")
     app.router.add_get("/category/{slug}/feed.{format:atom|rss}", feeds.category_feed)

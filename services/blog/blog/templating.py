@@ -15,7 +15,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from . import sharing, sitesettings, timefmt
+from . import discovery, sharing, sitesettings, timefmt
 from .app_paths import TEMPLATES_DIR
 from .auth import principal_of
 from .conditional import not_modified, public_validators
@@ -47,6 +47,7 @@ def setup_templates(app: web.Application, settings: Settings) -> None:
     ):
         env.filters[name] = _in_site_zone(convert)
     env.globals["static_url"] = static_url
+    env.filters["excerpt"] = discovery.excerpt
 
 
 def _in_site_zone(convert: Callable[[int | None, tzinfo], str]) -> Callable[..., str]:

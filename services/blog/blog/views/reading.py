@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
 
-from .. import keys, posts, sharing, users
+from .. import discovery, keys, posts, sharing, users
 from ..sitesettings import site_of
 from ..templating import page, page_numbers, page_of
 
@@ -123,6 +123,32 @@ async def term_index(request: web.Request) -> Mapping[str, object]:
 @page("search.html")
 async def search_page(request: web.Request) -> Mapping[str, object]:
     query = request.query.get("q", "").strip()[:200]
-    results = posts.search(request.app[keys.DB], query, posts.now_seconds()) if query else []
+    hits = posts.search_hits(request.app[keys.DB], query, posts.now_seconds()) if query else []
+    results = [(entry, discovery.highlight(snippet)) for entry, snippet in hits]
     parts = [f"Search: {query}" if query else "Search"]
     return {"query": query, "results": results, "title_parts": parts}
+
+
+@page("archive.html")
+async def archive_index(request: web.Request) -> Mapping[str, object]:
+    site = site_of(request)
+    months = discovery.months(request.app[keys.DB], posts.now_seconds(), site.zone)
+    return {"months": months, "title_parts": ["Archive"]}
+
+
+@page("index.html")
+async def archive_month(request: web.Request) -> Mapping[str, object]:
+    year, month = int(request.match_info["year"]), int(request.match_info["month"])
+    if not (1 <= month <= 12 and 1970 <= year <= 9998):
+        raise web.HTTPNotFound()
+    start, end = discovery.month_bounds(year, month, site_of(request).zone)
+    listing = posts.Listing(kind="post", published_from=start, published_before=end)
+    paged = _paged(request, listing)
+    if not paged["posts"]:
+        raise web.HTTPNotFound()
+    name = discovery.Month(year, month, 0).name
+    return {
+        **paged,
+        "heading": name,
+        "title_parts": sharing.listing_parts(name, page_of(request)),
+    }
