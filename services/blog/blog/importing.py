@@ -93,9 +93,17 @@ def read_items(path: Path, old_url: str = "") -> list[Item]:
     if path.stat().st_size > MAX_FILE_BYTES:
         raise ImportFileError(f"{path}: over {MAX_FILE_BYTES // 2**20} MiB; split the export")
     data = path.read_bytes()
-    if data.lstrip()[:1] == b"{":
-        return list(_ghost_items(path, data, old_url.rstrip("/")))
-    return list(_wxr_items(path, data))
+    try:
+        if data.lstrip()[:1] == b"{":
+            return list(_ghost_items(path, data, old_url.rstrip("/")))
+        return list(_wxr_items(path, data))
+    except (AttributeError, TypeError, KeyError, ValueError) as exc:  # a value of a wrong type
+        if isinstance(exc, ImportFileError):
+            raise
+        raise ImportFileError(
+            f"{path}: an entry does not have the export's shape ({type(exc).__name__}: {exc});"
+            " export it again, or see docs/blog.md for the shapes read"
+        ) from None
 
 
 def _wp(tag: str, ns: str) -> str:
@@ -161,12 +169,12 @@ def _wxr_date(gmt: str, rfc822: str) -> int | None:
     the RSS pubDate."""
     if gmt and not gmt.startswith("0000"):
         try:
-            return int(datetime.fromisoformat(gmt).replace(tzinfo=UTC).timestamp())
+            return _bounded(int(datetime.fromisoformat(gmt).replace(tzinfo=UTC).timestamp()))
         except ValueError:
             pass
     try:
-        return int(parsedate_to_datetime(rfc822).timestamp()) if rfc822 else None
-    except (TypeError, ValueError):
+        return _bounded(int(parsedate_to_datetime(rfc822).timestamp())) if rfc822 else None
+    except (TypeError, ValueError, OverflowError):
         return None
 
 
@@ -179,7 +187,7 @@ def _ghost_items(path: Path, data: bytes, old_url: str) -> Iterator[Item]:
         raise ImportFileError(
             f"{path}: not a Ghost export; in Ghost use Settings > Advanced > Import/Export"
         ) from None
-    tags = {t.get("id"): t.get("name", "") for t in db.get("tags", [])}
+    tags = {t.get("id"): str(t.get("name") or "") for t in db.get("tags", [])}
     people = {u.get("id"): u for u in db.get("users", [])}
     post_tags = _grouped(db.get("posts_tags", []), "tag_id")
     post_authors = _grouped(db.get("posts_authors", []), "author_id")
@@ -227,7 +235,15 @@ def _iso(value: object) -> int | None:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return int((parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp())
+    return _bounded(int((parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()))
+
+
+LATEST = 253402300799  # 9999-12-31T23:59:59Z: what every date format here can show
+
+
+def _bounded(seconds: int | None) -> int | None:
+    """A date the blog can show (years 1970 to 9999), else None (as if it had none)."""
+    return seconds if seconds is not None and 0 <= seconds <= LATEST else None
 
 
 # --- storing -----------------------------------------------------------------------------

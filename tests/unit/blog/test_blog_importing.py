@@ -258,3 +258,22 @@ def test_an_entry_the_blog_refuses_is_reported_and_the_others_come_in(
     report = importing.import_items(conn, [huge, fine])
     assert (report.imported, report.failed) == (1, 1)
     assert posts.get_by_slug(conn, "fine") is not None and posts.get_by_slug(conn, "huge") is None
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"db": [{"data": {"posts": [{"title": "x"}], "tags": ["not an object"]}}]},
+        {"db": [{"data": {"posts": "not a list"}}]},
+        {"data": {"posts": [{"title": "x", "published_at": "99999-01-01T00:00:00Z"}]}},
+    ],
+)
+def test_a_ghost_file_of_another_shape_is_refused_or_read_without_a_traceback(
+    tmp_path: Path, conn: sqlite3.Connection, capsys: pytest.CaptureFixture[str], data: object
+) -> None:
+    path = write(tmp_path, "odd.json", json.dumps(data))
+    code = main(["import-blog", str(path)])
+    err = capsys.readouterr().err
+    assert code in (0, 1) and "Traceback" not in err
+    if code == 1:
+        assert "shape" in err or "not a Ghost export" in err
