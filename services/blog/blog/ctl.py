@@ -146,7 +146,11 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_import_blog(args: argparse.Namespace, settings: Settings) -> int:
-    items = importing.read_items(Path(args.file), args.old_url or "")
+    if args.file == "-":  # the container's root is read-only: the file comes on stdin
+        data = sys.stdin.buffer.read(importing.MAX_FILE_BYTES + 1)
+        items = importing.read_export(data, "standard input", args.old_url or "")
+    else:
+        items = importing.read_items(Path(args.file), args.old_url or "")
     conn = _database(settings)
     if args.dry_run:
         report = importing.plan(conn, items)
@@ -180,7 +184,7 @@ def _add_data_commands(sub: argparse._SubParsersAction) -> None:
         "import-blog",
         help="move a WordPress (WXR .xml) or Ghost (.json) export in; never overwrites",
     )
-    blog.add_argument("file")
+    blog.add_argument("file", help="the export, or - to read it from standard input")
     blog.add_argument("--dry-run", action="store_true", help="print what would be imported")
     blog.add_argument(
         "--old-url", help="the old Ghost site's address, for images it wrote as __GHOST_URL__"

@@ -92,7 +92,13 @@ def read_items(path: Path, old_url: str = "") -> list[Item]:
     """
     if path.stat().st_size > MAX_FILE_BYTES:
         raise ImportFileError(f"{path}: over {MAX_FILE_BYTES // 2**20} MiB; split the export")
-    data = path.read_bytes()
+    return read_export(path.read_bytes(), path, old_url)
+
+
+def read_export(data: bytes, path: Path | str, old_url: str = "") -> list[Item]:
+    """read_items for bytes already read (standard input); `path` names them in errors."""
+    if len(data) > MAX_FILE_BYTES:
+        raise ImportFileError(f"{path}: over {MAX_FILE_BYTES // 2**20} MiB; split the export")
     try:
         if data.lstrip()[:1] == b"{":
             return list(_ghost_items(path, data, old_url.rstrip("/")))
@@ -110,7 +116,7 @@ def _wp(tag: str, ns: str) -> str:
     return f"{{{ns}}}{tag}"
 
 
-def _wxr_items(path: Path, data: bytes) -> Iterator[Item]:
+def _wxr_items(path: Path | str, data: bytes) -> Iterator[Item]:
     try:
         root = SafeET.fromstring(data, forbid_dtd=True)
     except DefusedXmlException as exc:
@@ -178,7 +184,7 @@ def _wxr_date(gmt: str, rfc822: str) -> int | None:
         return None
 
 
-def _ghost_items(path: Path, data: bytes, old_url: str) -> Iterator[Item]:
+def _ghost_items(path: Path | str, data: bytes, old_url: str) -> Iterator[Item]:
     try:
         document = json.loads(data)
         db = document["db"][0]["data"] if "db" in document else document["data"]

@@ -277,3 +277,14 @@ def test_a_ghost_file_of_another_shape_is_refused_or_read_without_a_traceback(
     assert code in (0, 1) and "Traceback" not in err
     if code == 1:
         assert "shape" in err or "not a Ghost export" in err
+
+
+def test_the_export_may_come_on_standard_input(
+    conn: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+    import sys
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(WXR.encode())))
+    assert main(["import-blog", "-"]) == 0
+    assert posts.get_by_slug(conn, "sourdough-rye") is not None

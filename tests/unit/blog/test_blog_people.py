@@ -186,3 +186,19 @@ async def test_a_link_page_is_never_stored_and_never_sent_as_referer(
     response = await admin_client.get(f"/password-link/{token_in(page)}")
     assert response.headers["Cache-Control"] == "no-store"
     assert response.headers["Referrer-Policy"] == "no-referrer"
+
+
+async def test_a_link_opened_over_plain_http_answers_like_a_dead_one(make_client) -> None:
+    """Through a trusted proxy (as the kit runs), a password travels only inside TLS."""
+    client = await make_client(trusted_proxies=("127.0.0.1",))
+    bob = add_user(client, "bob", "author")
+    token = password_links.issue(client.server.app[keys.DB], bob.id, posts.now_seconds())
+    over = {"X-Forwarded-For": "198.51.100.9"}
+    https = await client.get(
+        f"/password-link/{token}", headers={**over, "X-Forwarded-Proto": "https"}
+    )
+    assert https.status == 200
+    http = await client.get(
+        f"/password-link/{token}", headers={**over, "X-Forwarded-Proto": "http"}
+    )
+    assert http.status == 404

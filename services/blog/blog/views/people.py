@@ -1,9 +1,10 @@
 """A user's own profile (display name and bio), and the one-time password link an admin
 gave them (password_links.py): GET shows the form, POST sets the password.
 
-Every dead link (wrong, used, expired, replaced, or its user disabled) gets the plain
-404 of any unknown page, so a guess learns nothing. After setting the password the
-user logs in as usual (the login page decides what else a login needs).
+Every dead link (wrong, used, expired, replaced, or its user disabled), and any link
+opened over plain HTTP, gets the plain 404 of any unknown page, so a guess learns
+nothing. After setting the password the user logs in as usual (the login page decides
+what else a login needs).
 """
 
 from __future__ import annotations
@@ -15,12 +16,17 @@ from aiohttp import web
 from .. import keys, password_links, posts, users
 from ..auth import current, login_required
 from ..forms import read_form, text
+from ..forwarded import credentials_private
 from ..passwords import PasswordPolicyError, check_policy, hash_password, off_loop
 from ..templating import page, render, see_other
 from .account import as_sentence
 
 
 def _live_user(request: web.Request) -> users.User:
+    """The user of the URL's live link; 404 otherwise, and over plain HTTP (a password
+    travels only inside TLS: forwarded.credentials_private, the rule logins follow)."""
+    if not credentials_private(request):
+        raise web.HTTPNotFound()
     conn = request.app[keys.DB]
     user_id = password_links.user_for(conn, request.match_info["token"], posts.now_seconds())
     user = users.get_user(conn, user_id) if user_id is not None else None
