@@ -48,8 +48,9 @@ class User:
 
     @property
     def public_name(self) -> str:
-        """What readers see as the author: the display name, else the user name."""
-        return self.display_name or self.name
+        """What readers see as the author: the display name, or nothing. Never the user
+        name: that is half of a login, and readers have no use for it."""
+        return self.display_name
 
 
 def _user(row: sqlite3.Row) -> User:
@@ -128,11 +129,12 @@ def get_user(conn: sqlite3.Connection, user_id: int) -> User | None:
 
 
 def public_names(conn: sqlite3.Connection, user_ids: Iterable[int | None]) -> dict[int, str]:
-    """Each author's public name (User.public_name) by id; unknown ids are left out."""
+    """Each author's public name (User.public_name) by id; unknown ids and authors with
+    no display name are left out."""
     wanted = sorted({i for i in user_ids if i is not None})
     marks = ", ".join("?" * len(wanted))
-    sql = f"SELECT id, display_name, name FROM users WHERE id IN ({marks})"  # noqa: S608
-    return {row[0]: row[1] or row[2] for row in conn.execute(sql, wanted)}
+    sql = f"SELECT id, display_name FROM users WHERE id IN ({marks}) AND display_name != ''"  # noqa: S608
+    return {row[0]: row[1] for row in conn.execute(sql, wanted)}
 
 
 def find_user(conn: sqlite3.Connection, name: str) -> User | None:

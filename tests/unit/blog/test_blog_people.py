@@ -202,3 +202,11 @@ async def test_a_link_opened_over_plain_http_answers_like_a_dead_one(make_client
         f"/password-link/{token}", headers={**over, "X-Forwarded-Proto": "http"}
     )
     assert http.status == 404
+
+
+async def test_readers_never_see_a_user_name(client: TestClient, db: sqlite3.Connection) -> None:
+    shy = add_user(client, "shy-login-name", "author")
+    posts.create_post(db, title="Quiet", body_md="x", status="published",
+                      published_at=posts.now_seconds() - 5, author_id=shy.id)  # fmt: skip
+    for path in ("/", "/posts/quiet", "/feed.atom", "/feed.rss"):
+        assert "shy-login-name" not in await (await client.get(path)).text(), path
