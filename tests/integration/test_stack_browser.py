@@ -149,9 +149,11 @@ async def test_browser_logs_in_writes_a_post_with_an_image_sees_it_and_logs_out(
 
         await page.goto(stack.url("/"))
         assert await page.get_by_text(title).count() >= 1
+        # The front page shows the first paragraph and "Read more"; the post shows all.
+        await page.get_by_role("link", name=title).first.click()
         picture = page.locator(f"img[alt='{description}']").first
         assert await picture.evaluate("img => img.complete && img.naturalWidth") == 16
-        await shot("4-front-page")
+        await shot("4-post-page")
 
         feed = await page.goto(stack.url("/feed.atom"))
         assert feed is not None and feed.ok and title in await feed.text()

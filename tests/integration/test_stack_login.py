@@ -286,12 +286,17 @@ async def test_xss_corpus_in_a_post_is_rendered_inert(stack: Kit, owner: tuple[s
                 "action": "publish", "csrf_token": token}  # fmt: skip
         async with https.post(stack.url("/dashboard/posts/new"), data=form) as response:
             assert response.status == 200
-        async with https.get(stack.url("/")) as front:
-            page = await front.text()
-            csp = front.headers["Content-Security-Policy"]
+        async with https.get(stack.url("/")) as front:  # its excerpt, then the whole post
+            excerpt = await front.text()
+            link = re.search(f'href="(/posts/[a-z0-9-]*{first})"', excerpt)
+            assert link is not None and active_content(excerpt, first, "</article>") == []
+        async with https.get(stack.url(link.group(1))) as post:
+            page = await post.text()
+            csp = post.headers["Content-Security-Policy"]
     assert "script-src 'self'" in csp and "object-src 'none'" in csp
     assert "<script>alert(1)</script>" not in page  # the title is escaped too
-    assert active_content(page, first, last) == []
+    body = page[page.index("<main>") :]  # the head names the title too, in <meta> tags
+    assert active_content(body, first, last) == []
     for _ in XSS_CORPUS:
         record("bad inputs tried", "XSS payload")
 

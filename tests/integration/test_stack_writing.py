@@ -273,6 +273,43 @@ async def test_two_browsers_editing_one_post_see_both_versions(
     record("writing (browser)", "edit conflict between two browsers")
 
 
+async def test_an_admin_adds_an_author_who_sets_a_password_from_the_one_time_link(
+    stack: Kit, owner: tuple[str, str], tmp_path: Path
+) -> None:
+    name = f"author{uuid.uuid4().hex[:8]}"
+    password = "a long passphrase for the new author"
+    async with browser_for(stack, tmp_path) as browser:
+        admin = await (await browser.new_context()).new_page()
+        await log_in(admin, stack, owner)
+        await admin.goto(stack.url("/dashboard/users"))
+        await admin.fill("#name", name)
+        await admin.fill("#display_name", "Nell Newcomer")
+        await admin.select_option("#role", "author")
+        await admin.click("form#add-user button[type=submit]")
+        link = await admin.input_value("#link-value")
+        assert "/password-link/" in link and password not in await admin.content()
+        await admin.screenshot(path=str(ARTIFACTS / "people-1-link.png"), full_page=True)
+        # The author, in a browser of their own.
+        author = await (await browser.new_context()).new_page()
+        await author.goto(link)
+        await author.fill("#password", password)
+        await author.fill("#confirm_password", password)
+        await author.click("form#set-password button[type=submit]")
+        assert await author.locator("#password-set").is_visible()
+        await author.click("text=Log in")
+        await log_in(author, stack, (name, password))
+        await author.wait_for_url("**/dashboard")
+        assert await author.locator("a[href='/dashboard/users']").count() == 0  # an author
+        # The link worked once: now it answers exactly like one that never existed.
+        answers = []
+        for url in (link, stack.url("/password-link/" + "A" * 43)):
+            response = await author.goto(url)
+            assert response is not None
+            answers.append((response.status, await response.text()))
+        assert answers[0] == answers[1] and answers[0][0] == 404
+    record("people (browser)", "admin adds an author; the author sets a password from the link")
+
+
 def photo_with_gps() -> bytes:
     exif = Image.Exif()
     exif[0x010F] = "Canon"
@@ -333,6 +370,8 @@ PAGES = [
     "/dashboard/password",
     "/dashboard/security",
     "/dashboard/users",
+    "/dashboard/settings",
+    "/dashboard/profile",
     "/no-such-page",
 ]
 

@@ -15,11 +15,16 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
+from .timefmt import zone_names
+
 # A Host header value (name or bracketed IPv6, optional port); X-Forwarded-Host and
 # BLOG_PUBLIC_URL must match it. Here, not in forwarded.py, so that importing the
 # settings (blogctl healthcheck, every 5 s) does not import aiohttp.
 HOST_PATTERN = re.compile(r"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
 
+
+# A language tag as <html lang> takes it (BCP 47's common shapes: en, en-GB, zh-Hant-TW).
+LANGUAGE_PATTERN = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}$")
 
 # Absolute links without BLOG_PUBLIC_URL: right for this machine only; a warning says so.
 FALLBACK_ORIGIN = "https://localhost"
@@ -43,8 +48,12 @@ class Settings:
     trust_local: bool = False
     # IPs, CIDRs or host names; names are resolved at run time (see forwarded.py).
     trusted_proxies: tuple[str, ...] = ()
+    # Initial defaults of the site settings (sitesettings.py); the settings page overrides.
     title: str = "Weblog"
     posts_per_page: int = 10
+    description: str = ""
+    timezone: str = "UTC"
+    language: str = "en"
     session_idle_seconds: int = 60 * 60
     session_absolute_seconds: int = 12 * 60 * 60
     max_upload_bytes: int = 5 * 1024 * 1024
@@ -213,6 +222,24 @@ def _public_url(env: Mapping[str, str]) -> str:
     return f"https://{parts.netloc}"
 
 
+def _timezone(env: Mapping[str, str]) -> str:
+    """BLOG_TIMEZONE: an IANA zone name (zoneinfo), UTC when unset."""
+    raw = env.get("BLOG_TIMEZONE", "").strip() or "UTC"
+    if raw not in zone_names():
+        raise ConfigError(
+            f"BLOG_TIMEZONE={raw!r} is not a known time zone; use an IANA name such as"
+            " Europe/Paris or America/New_York, or UTC"
+        )
+    return raw
+
+
+def _language(env: Mapping[str, str]) -> str:
+    raw = env.get("BLOG_LANGUAGE", "").strip() or "en"
+    if not LANGUAGE_PATTERN.match(raw):
+        raise ConfigError(f"BLOG_LANGUAGE={raw!r} is not a language tag; use one such as en or fr")
+    return raw
+
+
 def _is_ip(text: str) -> bool:
     try:
         ipaddress.ip_address(text)
@@ -237,6 +264,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         trusted_proxies=_trusted_proxies(env),
         title=env.get("BLOG_TITLE", "").strip() or "Weblog",
         posts_per_page=_int(env, "BLOG_POSTS_PER_PAGE", 10, 1, 100),
+        description=" ".join(env.get("BLOG_DESCRIPTION", "").split())[:300],
+        timezone=_timezone(env),
+        language=_language(env),
         session_idle_seconds=session_idle,
         session_absolute_seconds=session_absolute,
         max_upload_bytes=_int(env, "BLOG_MAX_UPLOAD_MB", 5, 1, 100) * 1024 * 1024,

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import archive, health, second_factor, users
+from . import archive, health, importing, second_factor, users
 from .config import ConfigError, Settings, load_settings
 from .db import open_database
 from .passwords import PasswordPolicyError, check_policy
@@ -145,6 +145,23 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_import_blog(args: argparse.Namespace, settings: Settings) -> int:
+    if args.file == "-":  # the container's root is read-only: the file comes on stdin
+        data = sys.stdin.buffer.read(importing.MAX_FILE_BYTES + 1)
+        items = importing.read_export(data, "standard input", args.old_url or "")
+    else:
+        items = importing.read_items(Path(args.file), args.old_url or "")
+    conn = _database(settings)
+    if args.dry_run:
+        report = importing.plan(conn, items)
+    else:
+        report = importing.import_items(conn, items)
+    for line in report.lines:
+        print(importing.safe_name(line))
+    print(importing.summary(report, args.dry_run))
+    return 1 if report.failed else 0
+
+
 def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
     _database(settings)  # migrates, and creates an empty database if there was none
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
@@ -163,6 +180,16 @@ def _add_data_commands(sub: argparse._SubParsersAction) -> None:
     imp = sub.add_parser("import", help="read an export zip back (same slug = replaced)")
     imp.add_argument("file")
     imp.set_defaults(handler=cmd_import)
+    blog = sub.add_parser(
+        "import-blog",
+        help="move a WordPress (WXR .xml) or Ghost (.json) export in; never overwrites",
+    )
+    blog.add_argument("file", help="the export, or - to read it from standard input")
+    blog.add_argument("--dry-run", action="store_true", help="print what would be imported")
+    blog.add_argument(
+        "--old-url", help="the old Ghost site's address, for images it wrote as __GHOST_URL__"
+    )
+    blog.set_defaults(handler=cmd_import_blog)
     backup = sub.add_parser("backup", help="consistent copy of the database, safe while running")
     backup.add_argument("file", nargs="?", help="default: DATA_DIR/backups/blog-STAMP.sqlite3")
     backup.set_defaults(handler=cmd_backup)
@@ -234,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         users.UserError,
         PasswordPolicyError,
         archive.ArchiveError,
+        importing.ImportFileError,
         zipfile.BadZipFile,
         OSError,
     ) as exc:

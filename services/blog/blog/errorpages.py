@@ -105,6 +105,8 @@ def error_page(request: web.Request, error: web.HTTPException) -> web.Response:
         context = {
             "status": error.status,
             "title": TITLES.get(error.status, error.reason),
+            "title_parts": [TITLES.get(error.status, error.reason)],
+            "card": None,  # not a page to share or index; and it names no URL (see above)
             "message": message,
             "back": way_back(request),
             "logged_in": principal_of(request) is not None,

@@ -2,7 +2,7 @@
 
 Every text and attribute value passes through `xml_text`, which removes what XML 1.0
 cannot carry at all (escaped or not): one title holding U+001D made every feed
-unparseable for every subscriber. Any XML the blog writes later uses `_sub` too.
+unparseable for every subscriber. Any XML the blog writes later uses `xml_element` too.
 """
 
 from __future__ import annotations
@@ -11,12 +11,14 @@ import re
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, tzinfo
 from xml.etree import ElementTree as ET
 
-from . import posts
+from . import posts, users
 from .timefmt import iso8601, rfc822
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
+DC_NS = "http://purl.org/dc/elements/1.1/"  # dc:creator: RSS 2.0's <author> wants an email
 FEED_SIZE = 20
 # Text carried in one feed, in characters of HTML: every fetch (a 304 too, for its
 # ETag) builds the feed on the event loop, and 20 posts at the size limit made 21 MB
@@ -31,6 +33,8 @@ class FeedInfo:
     html_path: str  # the page this feed mirrors
     self_path: str
     updated: int
+    description: str = ""
+    zone: tzinfo = UTC  # the site's time zone: dates carry its exact offset
 
 
 # The complement of XML 1.0's Char production (section 2.2): C0 controls other than
@@ -43,7 +47,7 @@ def xml_text(value: str) -> str:
     return NOT_XML_CHAR.sub("", value)
 
 
-def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+def xml_element(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
     """A child element; its text and attribute values are made representable in XML."""
     element = ET.SubElement(parent, tag, {key: xml_text(v) for key, v in attrs.items()})
     if text is not None:
@@ -51,12 +55,23 @@ def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) ->
     return element
 
 
-def _texts(entries: Sequence[posts.Article]) -> list[str | None]:
-    """Each entry's HTML while the feed's FEED_TEXT_BUDGET lasts; None after."""
+# A link or image on this site, as sanitized HTML writes it (markup.sanitize: attribute
+# values in double quotes): a path from the root, not a scheme-relative //host.
+_SITE_PATH = re.compile(r'(<(?:a|img)\s[^>]*?\b(?:href|src)=")/(?!/)')
+
+
+def absolute_links(html: str, origin: str) -> str:
+    """`html` with every root-relative href and src made absolute on `origin`: a feed
+    reader resolves links against the feed or not at all (images would break)."""
+    return _SITE_PATH.sub(lambda found: f"{found.group(1)}{origin}/", html)
+
+
+def _texts(entries: Sequence[posts.Article], origin: str) -> list[str | None]:
+    """Each entry's HTML (links absolute) while FEED_TEXT_BUDGET lasts; None after."""
     budget, texts = FEED_TEXT_BUDGET, []
     for post in entries:
         budget -= len(post.body_html)
-        texts.append(post.body_html if budget >= 0 else None)
+        texts.append(absolute_links(post.body_html, origin) if budget >= 0 else None)
     return texts
 
 
@@ -73,52 +88,64 @@ def atom(conn: sqlite3.Connection, info: FeedInfo, entries: Sequence[posts.Artic
     ET.register_namespace("", ATOM_NS)
     q = f"{{{ATOM_NS}}}"
     feed = ET.Element(f"{q}feed")
-    _sub(feed, f"{q}id", info.base_url + info.self_path)
-    _sub(feed, f"{q}title", info.title)
-    _sub(feed, f"{q}updated", iso8601(info.updated))
-    _sub(
+    xml_element(feed, f"{q}id", info.base_url + info.self_path)
+    xml_element(feed, f"{q}title", info.title)
+    if info.description:
+        xml_element(feed, f"{q}subtitle", info.description)
+    xml_element(feed, f"{q}updated", iso8601(info.updated, info.zone))
+    xml_element(
         feed,
         f"{q}link",
         rel="self",
         type="application/atom+xml",
         href=info.base_url + info.self_path,
     )
-    _sub(feed, f"{q}link", rel="alternate", type="text/html", href=info.base_url + info.html_path)
-    author = _sub(feed, f"{q}author")
-    _sub(author, f"{q}name", info.title)
+    xml_element(
+        feed, f"{q}link", rel="alternate", type="text/html", href=info.base_url + info.html_path
+    )
+    author = xml_element(feed, f"{q}author")
+    xml_element(author, f"{q}name", info.title)
     categories = _category_names(conn, entries)
-    for post, text in zip(entries, _texts(entries), strict=True):
+    authors = users.public_names(conn, (post.author_id for post in entries))
+    for post, text in zip(entries, _texts(entries, info.base_url), strict=True):
         url = info.base_url + post.path
-        entry = _sub(feed, f"{q}entry")
-        _sub(entry, f"{q}id", url)
-        _sub(entry, f"{q}title", post.title)
-        _sub(entry, f"{q}published", iso8601(post.published_at))
-        _sub(entry, f"{q}updated", iso8601(max(post.updated_at, post.published_at or 0)))
-        _sub(entry, f"{q}link", rel="alternate", type="text/html", href=url)
+        entry = xml_element(feed, f"{q}entry")
+        xml_element(entry, f"{q}id", url)
+        xml_element(entry, f"{q}title", post.title)
+        xml_element(entry, f"{q}published", iso8601(post.published_at, info.zone))
+        changed = max(post.updated_at, post.published_at or 0)
+        xml_element(entry, f"{q}updated", iso8601(changed, info.zone))
+        xml_element(entry, f"{q}link", rel="alternate", type="text/html", href=url)
+        if post.author_id in authors:
+            xml_element(xml_element(entry, f"{q}author"), f"{q}name", authors[post.author_id])
         if post.id in categories:
-            _sub(entry, f"{q}category", term=categories[post.id])
+            xml_element(entry, f"{q}category", term=categories[post.id])
         if text is not None:
-            _sub(entry, f"{q}content", text, type="html")
+            xml_element(entry, f"{q}content", text, type="html")
     return ET.tostring(feed, encoding="utf-8", xml_declaration=True)
 
 
 def rss(conn: sqlite3.Connection, info: FeedInfo, entries: Sequence[posts.Article]) -> bytes:
+    ET.register_namespace("dc", DC_NS)
     root = ET.Element("rss", version="2.0")
-    channel = _sub(root, "channel")
-    _sub(channel, "title", info.title)
-    _sub(channel, "link", info.base_url + info.html_path)
-    _sub(channel, "description", info.title)
-    _sub(channel, "lastBuildDate", rfc822(info.updated))
+    channel = xml_element(root, "channel")
+    xml_element(channel, "title", info.title)
+    xml_element(channel, "link", info.base_url + info.html_path)
+    xml_element(channel, "description", info.description or info.title)
+    xml_element(channel, "lastBuildDate", rfc822(info.updated, info.zone))
     categories = _category_names(conn, entries)
-    for post, text in zip(entries, _texts(entries), strict=True):
+    authors = users.public_names(conn, (post.author_id for post in entries))
+    for post, text in zip(entries, _texts(entries, info.base_url), strict=True):
         url = info.base_url + post.path
-        item = _sub(channel, "item")
-        _sub(item, "title", post.title)
-        _sub(item, "link", url)
-        _sub(item, "guid", url, isPermaLink="true")
-        _sub(item, "pubDate", rfc822(post.published_at or post.created_at))
+        item = xml_element(channel, "item")
+        xml_element(item, "title", post.title)
+        xml_element(item, "link", url)
+        xml_element(item, "guid", url, isPermaLink="true")
+        xml_element(item, "pubDate", rfc822(post.published_at or post.created_at, info.zone))
+        if post.author_id in authors:
+            xml_element(item, f"{{{DC_NS}}}creator", authors[post.author_id])
         if post.id in categories:
-            _sub(item, "category", categories[post.id])
+            xml_element(item, "category", categories[post.id])
         if text is not None:
-            _sub(item, "description", text)
+            xml_element(item, "description", text)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True)

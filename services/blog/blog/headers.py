@@ -30,9 +30,9 @@ COMMON_HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
-AUTHORING_PREFIXES = ("/dashboard", "/login", "/logout", "/setup/")
+AUTHORING_PREFIXES = ("/dashboard", "/login", "/logout", "/setup/", "/password-link/")
 # The setup link's path is a secret: no Referer may carry it to the stylesheet or beyond.
-NO_REFERRER_PREFIX = "/setup/"
+NO_REFERRER_PREFIX = ("/setup/", "/password-link/")  # a secret in the URL
 
 
 # Not aiohttp's default "Python/3.11 aiohttp/x.y.z": versions help only an attacker.

@@ -178,12 +178,29 @@ def sanitize(html: str) -> str:
     )
 
 
+# The excerpt marker (discovery.py): a line of its own, outside code. The text before it
+# and the text after are rendered apart and joined by MORE, which the blog writes itself
+# (the sanitizer removes every comment an author wrote).
+MORE = "<!--more-->"
+_MORE_LINE = re.compile(r"^ {0,3}<!--\s*more\s*-->[ \t]*$", re.MULTILINE)
+_FENCE = re.compile(r"^ {0,3}(```|~~~)", re.MULTILINE)
+
+
 def render_markdown(source: str) -> str:
-    """Markdown source to sanitized HTML, ready to be marked safe in templates.
+    """Markdown source to sanitized HTML, ready to be marked safe in templates; the first
+    excerpt marker line outside a code fence becomes MORE.
 
     Raises SourceTooLarge or NestedTooDeep (MarkupError) for text over the bounds.
     """
     check_size(source)
+    found = _MORE_LINE.search(source)
+    if found and len(_FENCE.findall(source, 0, found.start())) % 2 == 0:
+        head, tail = source[: found.start()], source[found.end() :]
+        return f"{_render(head).rstrip()}\n{MORE}\n{_render(tail)}"
+    return _render(source)
+
+
+def _render(source: str) -> str:
     html = _renderer.render(source)
     if exceeds_depth(html):
         raise NestedTooDeep(

@@ -236,4 +236,30 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE users ADD COLUMN webauthn_handle BLOB",
         ),
     ),
+    Migration(
+        9,
+        "author profiles, one-time password links, former URL names, imports",
+        (
+            # site_settings (migration 8) also holds the site settings (sitesettings.py).
+            # Shown with the author's entries and in feeds (never the login name).
+            "ALTER TABLE users ADD COLUMN display_name TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE users ADD COLUMN bio TEXT NOT NULL DEFAULT ''",
+            # Only a SHA-256 of the token is stored (password_links.py); one live link per user.
+            """CREATE TABLE password_links (
+                token_hash TEXT PRIMARY KEY,
+                user_id INTEGER NOT NULL UNIQUE REFERENCES users (id) ON DELETE CASCADE,
+                expires_at INTEGER NOT NULL
+            )""",
+            # A renamed entry's earlier URL names answer 301 to the current one.
+            """CREATE TABLE former_slugs (
+                slug TEXT PRIMARY KEY,
+                post_id INTEGER NOT NULL REFERENCES posts (id) ON DELETE CASCADE
+            )""",
+            # Where an imported entry came from (importing.py): a second import skips it.
+            """CREATE TABLE imported (
+                source TEXT PRIMARY KEY,
+                post_id INTEGER REFERENCES posts (id) ON DELETE SET NULL
+            )""",
+        ),
+    ),
 )

@@ -111,6 +111,8 @@ class Listing:
     kind: str | None = "post"
     category_id: int | None = None
     tag_id: int | None = None
+    published_from: int | None = None  # [from, before): a month of the archive
+    published_before: int | None = None
 
 
 Shape = TypeVar("Shape", bound=Entry)
@@ -141,6 +143,9 @@ def _visible_where(listing: Listing, now: int) -> tuple[str, list[object]]:
     if listing.tag_id is not None:
         clauses.append("posts.id IN (SELECT post_id FROM post_tags WHERE tag_id = ?)")
         params.append(listing.tag_id)
+    if listing.published_from is not None and listing.published_before is not None:
+        clauses.append("posts.published_at >= ? AND posts.published_at < ?")
+        params += [listing.published_from, listing.published_before]
     return " AND ".join(clauses), params
 
 
@@ -169,15 +174,29 @@ def count_visible(conn: sqlite3.Connection, now: int, listing: Listing = Listing
 
 
 def last_change(conn: sqlite3.Connection, now: int, listing: Listing = Listing(kind=None)) -> int:
-    """Newest moment anything in this listing changed, appeared or may have left it.
+    """Newest moment anything in this listing changed, appeared or may have left it, or
+    the site settings changed.
 
     Used as feeds' Last-Modified: erring late only costs a reader one full download.
     """
     where, params = _visible_where(listing, now)
     sql = f"SELECT MAX(MAX(updated_at, published_at)) FROM posts WHERE {where}"  # noqa: S608
     newest = int(conn.execute(sql, params).fetchone()[0] or 0)
-    row = conn.execute("SELECT value FROM site_state WHERE key = 'entries_removed_at'").fetchone()
-    return max(newest, min(int(row[0]), now) if row else 0)
+    # Entries that left it, and settings or author names that every entry shows.
+    row = conn.execute(
+        "SELECT MAX(value) FROM site_state"
+        " WHERE key IN ('entries_removed_at', 'settings_changed_at')"
+    ).fetchone()
+    return max(newest, min(int(row[0]), now) if row[0] is not None else 0)
+
+
+def mark_shown_change(conn: sqlite3.Connection, now: int) -> None:
+    """Record that something every page or feed shows changed (a site setting, an
+    author's name), inside the caller's transaction: last_change counts it, so feeds'
+    and the sitemap's Last-Modified move."""
+    conn.execute(
+        "INSERT OR REPLACE INTO site_state (key, value) VALUES ('settings_changed_at', ?)", (now,)
+    )
 
 
 def get_by_slug(conn: sqlite3.Connection, slug: str, kind: str | None = None) -> Post | None:
@@ -360,6 +379,7 @@ def save_post(
             )
             post_id = int(cursor.lastrowid or 0)
         else:
+            _remember_former_slug(conn, post_id, slug)
             conn.execute(
                 "UPDATE posts SET slug = ?, title = ?, body_md = ?, body_html = ?, status = ?,"
                 " published_at = ?, kind = ?, category_id = ?, updated_at = ?,"
@@ -371,6 +391,23 @@ def save_post(
     post = get_by_id(conn, post_id)
     assert post is not None
     return post
+
+
+def _remember_former_slug(conn: sqlite3.Connection, post_id: int, new_slug: str) -> None:
+    """Before an entry's slug changes, keep the old one so its URL answers 301 (inside
+    the caller's transaction). The new slug stops being anyone's former one."""
+    row = conn.execute("SELECT slug FROM posts WHERE id = ?", (post_id,)).fetchone()
+    if row is not None and row[0] != new_slug:
+        conn.execute(
+            "INSERT OR REPLACE INTO former_slugs (slug, post_id) VALUES (?, ?)", (row[0], post_id)
+        )
+    conn.execute("DELETE FROM former_slugs WHERE slug = ?", (new_slug,))
+
+
+def renamed_to(conn: sqlite3.Connection, slug: str) -> Post | None:
+    """The entry that had this slug before a rename (no entry has it now), or None."""
+    row = conn.execute("SELECT post_id FROM former_slugs WHERE slug = ?", (slug,)).fetchone()
+    return get_by_id(conn, row[0]) if row else None
 
 
 def create_post(
@@ -608,12 +645,30 @@ def fts_query(text: str) -> str:
 
 
 def search(conn: sqlite3.Connection, text: str, now: int, limit: int = 50) -> list[Entry]:
+    """Visible entries matching the words of `text`, best first."""
+    return [entry for entry, _ in search_hits(conn, text, now, limit)]
+
+
+# FTS5's snippet() marks each matched word with these (control characters: escaped text
+# never holds them once discovery.highlight has turned them into <mark>).
+HIT_START, HIT_END = "\x02", "\x03"
+SNIPPET_WORDS = 24
+
+
+def search_hits(
+    conn: sqlite3.Connection, text: str, now: int, limit: int = 50
+) -> list[tuple[Entry, str]]:
+    """Like search, each entry with a snippet of its text (Markdown source, up to
+    SNIPPET_WORDS words) whose matched words stand between HIT_START and HIT_END."""
     query = fts_query(text)
     if not query:
         return []
+    snippet = f"snippet(posts_fts, -1, '{HIT_START}', '{HIT_END}', '…', {SNIPPET_WORDS})"
     rows = conn.execute(
-        f"SELECT {_columns(Entry)} FROM posts_fts JOIN posts ON posts.id = posts_fts.rowid"  # noqa: S608
+        f"SELECT {_columns(Entry)}, {snippet} AS snippet FROM posts_fts"  # noqa: S608
+        f" JOIN posts ON posts.id = posts_fts.rowid"
         f" WHERE posts_fts MATCH ? AND {VISIBLE_SQL} ORDER BY bm25(posts_fts) LIMIT ?",
         (query, now, limit),
     )
-    return _rows(Entry, rows)
+    names = [field.name for field in fields(Entry)]
+    return [(Entry(**{name: row[name] for name in names}), row["snippet"]) for row in rows]

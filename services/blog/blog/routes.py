@@ -9,13 +9,16 @@ from .views import (
     admin,
     authoring,
     autosaves,
+    crawlers,
     feeds,
     health,
     media,
+    people,
     reading,
     revisions,
     second_step,
     security,
+    settings,
     setup,
     static,
     trash,
@@ -31,9 +34,14 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/categories", reading.term_index, name="categories")
     app.router.add_get("/category/{slug}", reading.category_page, name="category")
     app.router.add_get("/tag/{slug}", reading.tag_page, name="tag")
+    app.router.add_get("/archive", reading.archive_index, name="archive")
+    app.router.add_get(r"/archive/{year:\d{4}}/{month:\d{2}}", reading.archive_month)
     app.router.add_get("/search", reading.search_page, name="search")
     app.router.add_get("/feed.{format:atom|rss}", feeds.site_feed, name="feed")
     app.router.add_get("/category/{slug}/feed.{format:atom|rss}", feeds.category_feed)
+    app.router.add_get("/sitemap.xml", crawlers.sitemap_xml, name="sitemap")
+    app.router.add_get("/robots.txt", crawlers.robots_txt, name="robots")
+    app.router.add_get("/favicon.ico", static.favicon, name="favicon")
     app.router.add_get("/healthz", health.healthz, name="healthz")
     app.router.add_get("/login", account.login_form, name="login")
     app.router.add_post("/login", account.login)
@@ -95,5 +103,14 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/dashboard/media/{name}/delete", media.delete)
     app.router.add_get("/media/{name}", media.serve, name="media_file")
     app.router.add_get("/dashboard/users", admin.user_list, name="users")
+    app.router.add_post("/dashboard/users", admin.add_user)
     app.router.add_post(r"/dashboard/users/{user_id:\d+}/{verb:disable|enable}", admin.set_disabled)
+    app.router.add_post(r"/dashboard/users/{user_id:\d+}/role", admin.set_role)
+    app.router.add_post(r"/dashboard/users/{user_id:\d+}/password-link", admin.give_password_link)
+    app.router.add_get("/password-link/{token}", people.password_link_form, name="password_link")
+    app.router.add_post("/password-link/{token}", people.set_password_from_link)
+    app.router.add_get("/dashboard/profile", people.profile_form, name="profile")
+    app.router.add_post("/dashboard/profile", people.save_profile)
+    app.router.add_get("/dashboard/settings", settings.settings_form, name="settings")
+    app.router.add_post("/dashboard/settings", settings.save_settings)
     app.router.add_get("/static/{filename}", static.static_file, name="static")

@@ -1,45 +1,76 @@
-"""Unix seconds to the date formats pages and feeds need (always UTC)."""
+"""Unix seconds to the date formats pages and feeds need, in the site's time zone.
+
+The database keeps Unix seconds (UTC); only showing and reading a date uses a zone
+(the site setting, an IANA name read through zoneinfo). Feeds write the zone's exact
+offset (RFC 3339 `+01:00`, RFC 822 `+0100`), so a reader converts back to the same
+instant; HTTP dates stay in GMT, as RFC 9110 5.6.7 requires.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import functools
+import zoneinfo
+from datetime import UTC, datetime, tzinfo
 from email.utils import format_datetime
 
 
-def _dt(seconds: int) -> datetime:
-    return datetime.fromtimestamp(seconds, tz=UTC)
+@functools.cache
+def zone_names() -> frozenset[str]:
+    """Every IANA zone name this machine (or the tzdata package) knows."""
+    return frozenset(zoneinfo.available_timezones()) | {"UTC"}
 
 
-def iso8601(seconds: int | None) -> str:
-    """RFC 3339, as Atom and <time datetime> want."""
-    return "" if seconds is None else _dt(seconds).isoformat().replace("+00:00", "Z")
+def _dt(seconds: int, zone: tzinfo = UTC) -> datetime:
+    return datetime.fromtimestamp(seconds, tz=zone)
 
 
-def rfc822(seconds: int) -> str:
-    """RFC 822/1123 date, as RSS and HTTP Last-Modified want."""
-    return format_datetime(_dt(seconds), usegmt=True)
+def iso8601(seconds: int | None, zone: tzinfo = UTC) -> str:
+    """RFC 3339 with the zone's offset at that instant (Z for UTC), as Atom, sitemaps and
+    <time datetime> want."""
+    return "" if seconds is None else _dt(seconds, zone).isoformat().replace("+00:00", "Z")
 
 
-def human(seconds: int | None) -> str:
-    return "" if seconds is None else _dt(seconds).strftime("%d %B %Y")
+def rfc822(seconds: int, zone: tzinfo | None = None) -> str:
+    """RFC 822/1123 date: GMT when no zone is given (HTTP Last-Modified), else with the
+    zone's numeric offset (RSS pubDate)."""
+    if zone is None:
+        return format_datetime(_dt(seconds), usegmt=True)
+    return format_datetime(_dt(seconds, zone))
 
 
-def human_time(seconds: int | None) -> str:
-    """Date and minute, for "saved at" notes: 30 November 2026, 14:02 UTC."""
-    return "" if seconds is None else _dt(seconds).strftime("%d %B %Y, %H:%M UTC")
+def zone_label(zone: tzinfo) -> str:
+    """The zone's name as people read it: the IANA key (Europe/Paris), or UTC."""
+    return getattr(zone, "key", None) or str(zone)
 
 
-def local_input(seconds: int | None) -> str:
-    """Value for <input type=datetime-local>, in UTC."""
-    return "" if seconds is None else _dt(seconds).strftime("%Y-%m-%dT%H:%M")
+def human(seconds: int | None, zone: tzinfo = UTC) -> str:
+    """The date in the zone: 15 January 2027."""
+    return "" if seconds is None else _dt(seconds, zone).strftime("%d %B %Y")
 
 
-def parse_local_input(text: str) -> int | None:
-    """Parse a datetime-local value (taken as UTC); None when empty."""
+def human_time(seconds: int | None, zone: tzinfo = UTC) -> str:
+    """Date and minute in the zone, zone named: 30 November 2026, 14:02 Europe/Paris."""
+    if seconds is None:
+        return ""
+    return _dt(seconds, zone).strftime("%d %B %Y, %H:%M ") + zone_label(zone)
+
+
+def local_input(seconds: int | None, zone: tzinfo = UTC) -> str:
+    """Value for <input type=datetime-local>, wall-clock time in the zone."""
+    return "" if seconds is None else _dt(seconds, zone).strftime("%Y-%m-%dT%H:%M")
+
+
+def parse_local_input(text: str, zone: tzinfo = UTC) -> int | None:
+    """Parse a datetime-local value as wall-clock time in `zone`; None when empty.
+
+    A time the clocks skip (spring forward) or pass twice (fall back) is read as
+    Python's fold=0 reads it (PEP 495): the earlier of the two, or the offset in force
+    before the change. Raises ValueError for text that is no date and time.
+    """
     text = text.strip()
     if not text:
         return None
     parsed = datetime.fromisoformat(text)
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
+        parsed = parsed.replace(tzinfo=zone)
     return int(parsed.timestamp())

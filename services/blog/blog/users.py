@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -16,7 +17,7 @@ from .passwords import (
     off_loop,
     verify_password,
 )
-from .posts import now_seconds
+from .posts import mark_shown_change, now_seconds
 
 Role = Literal["admin", "author"]
 ROLES: tuple[Role, ...] = ("admin", "author")
@@ -38,10 +39,18 @@ class User:
     role: Role
     disabled: bool
     created_at: int
+    display_name: str = ""
+    bio: str = ""
 
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
+
+    @property
+    def public_name(self) -> str:
+        """What readers see as the author: the display name, or nothing. Never the user
+        name: that is half of a login, and readers have no use for it."""
+        return self.display_name
 
 
 def _user(row: sqlite3.Row) -> User:
@@ -51,6 +60,8 @@ def _user(row: sqlite3.Row) -> User:
         role=row["role"],
         disabled=bool(row["disabled"]),
         created_at=row["created_at"],
+        display_name=row["display_name"],
+        bio=row["bio"],
     )
 
 
@@ -117,6 +128,15 @@ def get_user(conn: sqlite3.Connection, user_id: int) -> User | None:
     return _user(row) if row else None
 
 
+def public_names(conn: sqlite3.Connection, user_ids: Iterable[int | None]) -> dict[int, str]:
+    """Each author's public name (User.public_name) by id; unknown ids and authors with
+    no display name are left out."""
+    wanted = sorted({i for i in user_ids if i is not None})
+    marks = ", ".join("?" * len(wanted))
+    sql = f"SELECT id, display_name FROM users WHERE id IN ({marks}) AND display_name != ''"  # noqa: S608
+    return {row[0]: row[1] for row in conn.execute(sql, wanted)}
+
+
 def find_user(conn: sqlite3.Connection, name: str) -> User | None:
     row = conn.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone()
     return _user(row) if row else None
@@ -143,12 +163,40 @@ def set_disabled(conn: sqlite3.Connection, name: str, disabled: bool) -> User:
 
 
 def set_role(conn: sqlite3.Connection, name: str, role: Role) -> User:
+    """Make the user an admin or an author."""
     if role not in ROLES:
         raise UserError(f"role must be one of {', '.join(ROLES)}")
     user = require_user(conn, name)
     with transaction(conn):
         conn.execute("UPDATE users SET role = ? WHERE id = ?", (role, user.id))
     return require_user(conn, name)
+
+
+MAX_DISPLAY_NAME = 100
+MAX_BIO = 1000
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def clean_profile(display_name: str, bio: str) -> tuple[str, str]:
+    """A display name (one line) and a bio (plain text, lines kept) as stored; UserError
+    when one is too long."""
+    display_name = " ".join(_CONTROL.sub("", display_name).split())
+    bio = _CONTROL.sub("", bio.replace("\r\n", "\n")).strip()
+    if len(display_name) > MAX_DISPLAY_NAME:
+        raise UserError(f"The display name must be at most {MAX_DISPLAY_NAME} characters.")
+    if len(bio) > MAX_BIO:
+        raise UserError(f"The bio must be at most {MAX_BIO} characters.")
+    return display_name, bio
+
+
+def set_profile(conn: sqlite3.Connection, user_id: int, display_name: str, bio: str) -> None:
+    """Store what readers see of a user (clean_profile's rules; UserError otherwise)."""
+    display_name, bio = clean_profile(display_name, bio)
+    with transaction(conn):
+        conn.execute(
+            "UPDATE users SET display_name = ?, bio = ? WHERE id = ?", (display_name, bio, user_id)
+        )
+        mark_shown_change(conn, now_seconds())  # pages and feeds name the author
 
 
 def reset_password(conn: sqlite3.Connection, name: str, password: str) -> User:
@@ -162,11 +210,18 @@ def reset_password(conn: sqlite3.Connection, name: str, password: str) -> User:
 def store_password_hash(conn: sqlite3.Connection, user_id: int, password_hash: str) -> None:
     """Replace the hash and end every session: a changed password logs out everywhere."""
     with transaction(conn):
-        conn.execute(
-            "UPDATE users SET password_hash = ?, password_changed_at = ? WHERE id = ?",
-            (password_hash, now_seconds(), user_id),
-        )
-        conn.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,))
+        write_password_hash(conn, user_id, password_hash, now_seconds())
+
+
+def write_password_hash(
+    conn: sqlite3.Connection, user_id: int, password_hash: str, now: int
+) -> None:
+    """store_password_hash inside the caller's transaction."""
+    conn.execute(
+        "UPDATE users SET password_hash = ?, password_changed_at = ? WHERE id = ?",
+        (password_hash, now, user_id),
+    )
+    conn.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,))
 
 
 async def authenticate(conn: sqlite3.Connection, name: str, password: str) -> User | None:

@@ -38,7 +38,8 @@ FIELDS = [
     "username", "password", "next", "csrf_token", "title", "body_md", "kind", "category",
     "tags", "slug", "publish_at", "action", "current_password", "new_password",
     "confirm_password", "confirm", "confirmed", "file", "image", "image_alt", "alt",
-    "editor_key", "base_revision", "back",
+    "editor_key", "base_revision", "back", "name", "display_name", "bio", "role",
+    "description", "timezone", "language", "posts_per_page", "share_image", "favicon",
 ]  # fmt: skip
 QUERY_KEYS = ["q", "page", "next", "kind", "saved", "done", "x", "revision", "restore", "resume",
               "moved", "purged", "v"]  # fmt: skip
@@ -161,6 +162,8 @@ def requests(draw: st.DrawFn, stack: Stack) -> dict[str, object]:
         "filename": st.just("style.css"),
         "revision": st.sampled_from(["1", "2", "0", "99999999999999999999"]),
         "passkey_id": st.sampled_from(["1", "0", "99999999999999999999"]),
+        "year": st.sampled_from(["2026", "1970", "0000", "9999"]),
+        "month": st.sampled_from(["01", "12", "00", "13"]),
     }
     values = {key: draw(st.one_of(strategy, TEXT)) for key, strategy in known.items()}
     query = draw(st.dictionaries(st.sampled_from(QUERY_KEYS), TEXT, max_size=3))

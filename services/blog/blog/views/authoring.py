@@ -13,6 +13,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import tzinfo
 
 from aiohttp import web
 
@@ -23,6 +24,7 @@ from ..forms import Form, read_form, text
 from ..markup import check_size
 from ..refusal import Refusal
 from ..rescue import rescued_by
+from ..sitesettings import site_of
 from ..templating import page, page_of, render, see_other
 from .account import login_with_pending
 from .media import chosen_file, store_image
@@ -68,8 +70,8 @@ async def dashboard(request: web.Request) -> Mapping[str, object]:
 # --- the editor's page -------------------------------------------------------------
 
 
-def values_of(draft: posts.Draft) -> autosave.Values:
-    """A draft as the editor's text fields."""
+def values_of(draft: posts.Draft, zone: tzinfo) -> autosave.Values:
+    """A draft as the editor's text fields, its publication time in the site's zone."""
     return {
         "title": draft.title,
         "body_md": draft.body_md,
@@ -77,7 +79,7 @@ def values_of(draft: posts.Draft) -> autosave.Values:
         "category": draft.category,
         "tags": ", ".join(draft.tags),
         "slug": draft.slug,
-        "publish_at": timefmt.local_input(draft.published_at),
+        "publish_at": timefmt.local_input(draft.published_at, zone),
     }
 
 
@@ -106,6 +108,7 @@ def editor_page(
     the browser's copies that hold the same text)."""
     now = posts.now_seconds()
     conn = request.app[keys.DB]
+    zone = site_of(request).zone
     context = {
         "post": post,
         "state": state_of(post, now),
@@ -117,7 +120,9 @@ def editor_page(
         "preview": preview,
         "confirm": confirm,
         "conflict": conflict,
-        "conflict_values": values_of(posts.stored_draft(conn, conflict)) if conflict else None,
+        "conflict_values": values_of(posts.stored_draft(conn, conflict), zone)
+        if conflict
+        else None,
         "offer": offer,
         "shows_stored": shows_stored,
         "revisions": posts.count_revisions(conn, post.id) if post else 0,
@@ -131,7 +136,8 @@ def editor_page(
 def _new_values(request: web.Request) -> autosave.Values:
     kind = request.query.get("kind", "post")
     return values_of(
-        posts.Draft(title="", body_md="", kind=kind if kind in posts.KINDS else "post")
+        posts.Draft(title="", body_md="", kind=kind if kind in posts.KINDS else "post"),
+        site_of(request).zone,
     )
 
 
@@ -175,24 +181,25 @@ async def edit_form(request: web.Request) -> web.StreamResponse:
     post = own_post(request, principal)
     conn = request.app[keys.DB]
     key = autosave.key_for(post.id)
-    stored = values_of(posts.stored_draft(conn, post))
+    zone = site_of(request).zone
+    stored = values_of(posts.stored_draft(conn, post), zone)
     kept = autosave.load(conn, principal.user_id, key) if principal.user_id is not None else None
-    notices = [saved_notice(post)] if request.query.get("saved") == "1" else []
+    notices = [saved_notice(post, zone)] if request.query.get("saved") == "1" else []
     revision = _loaded_revision(request, post)
     if revision is not None:
         notices.append(
-            f"Revision {revision.revision} (saved {timefmt.human_time(revision.saved_at)}) is"
+            f"Revision {revision.revision} (saved {timefmt.human_time(revision.saved_at, zone)}) is"
             " loaded into the form. Save to make it the current text; nothing changes until"
             " you do."
         )
-        values = values_of(revision.draft)
+        values = values_of(revision.draft, zone)
         return editor_page(
             request, post, values, key=key, base_revision=post.revision, notices=notices
         )
     if kept is not None and request.query.get("restore") == "autosave":
         notices.append(
-            f"Your unsaved text of {timefmt.human_time(kept.saved_at)} is in the form. Save it to"
-            " keep it; if the entry changed meanwhile you will see both versions."
+            f"Your unsaved text of {timefmt.human_time(kept.saved_at, zone)} is in the form."
+            " Save it to keep it; if the entry changed meanwhile you will see both versions."
         )
         return editor_page(
             request, post, kept.values, key=key, base_revision=kept.base_revision, notices=notices
@@ -204,21 +211,24 @@ async def edit_form(request: web.Request) -> web.StreamResponse:
     )  # fmt: skip
 
 
-def saved_notice(post: posts.Post) -> str:
+def saved_notice(post: posts.Post, zone: tzinfo) -> str:
     """What the editor says after a save: where the entry now stands."""
     state = post.state(posts.now_seconds())
     if state == "published":
         return f"Saved and published: readers see it at {post.path}."
     if state == "scheduled":
-        return f"Saved: it will be published at {timefmt.local_input(post.published_at)} UTC."
+        return f"Saved: it will be published at {timefmt.human_time(post.published_at, zone)}."
     return "Saved as a draft: readers do not see it."
 
 
 # --- saving --------------------------------------------------------------------------
 
 
-def parse_draft(values: autosave.Values, status: str) -> tuple[posts.Draft, list[str]]:
-    """The editor's fields as a Draft with the given status; and what is wrong with them."""
+def parse_draft(
+    values: autosave.Values, status: str, zone: tzinfo
+) -> tuple[posts.Draft, list[str]]:
+    """The editor's fields as a Draft with the given status, the publication time read
+    as wall-clock time in `zone` (the site's); and what is wrong with them."""
     errors: list[str] = []
     title = values["title"].strip()
     if not title:
@@ -229,7 +239,7 @@ def parse_draft(values: autosave.Values, status: str) -> tuple[posts.Draft, list
     if kind not in posts.KINDS:
         errors.append("Kind must be post or story.")
     try:
-        publish_at = timefmt.parse_local_input(values["publish_at"])
+        publish_at = timefmt.parse_local_input(values["publish_at"], zone)
     except ValueError:
         errors.append("The publication time is not a valid date and time.")
         publish_at = None
@@ -330,7 +340,7 @@ async def read_submission(request: web.Request, post: posts.Post | None) -> Subm
     values = autosave.clean_values(form)
     notices, errors, status = await add_image(request, form, values, action)
     status_wanted = TARGET_STATUS.get(action, post.status if post else "draft")
-    draft, invalid = parse_draft(values, status_wanted)
+    draft, invalid = parse_draft(values, status_wanted, site_of(request).zone)
     sent = Submission(
         action, values, editor_key_of(form, post), base_revision_of(form),
         with_stored_seconds(draft, post), None, notices, errors + invalid, status,
@@ -426,7 +436,7 @@ async def rescue_form(request: web.Request) -> web.StreamResponse:
         return login_with_pending(request, form)
     post = own_post(request, principal) if "post_id" in request.match_info else None
     values = autosave.clean_values(form)
-    draft, _ = parse_draft(values, "draft")
+    draft, _ = parse_draft(values, "draft", site_of(request).zone)
     sent = Submission("draft", values, editor_key_of(form, post), base_revision_of(form), draft)
     keep_for_author(request, sent, post)
     errors = [STALE_EDITOR]

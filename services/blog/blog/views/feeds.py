@@ -6,6 +6,7 @@ from aiohttp import web
 
 from .. import feeds, keys, posts
 from ..conditional import not_modified, public_validators
+from ..sitesettings import site_of
 
 FORMATS = {
     "atom": (feeds.atom, "application/atom+xml"),
@@ -24,19 +25,22 @@ def _respond(
         return not_modified(headers)
     entries = posts.list_visible(conn, now, feeds.FEED_SIZE, 0, listing)
     build, content_type = FORMATS[request.match_info["format"]]
+    site = site_of(request)
     info = feeds.FeedInfo(
         title=title,
         base_url=request.app[keys.SETTINGS].link_origin,  # never the request's Host
         html_path=html_path,
         self_path=request.path,
         updated=updated,
+        description=site.description,
+        zone=site.zone,
     )
     body = build(conn, info, entries)
     return web.Response(body=body, content_type=content_type, charset="utf-8", headers=headers)
 
 
 async def site_feed(request: web.Request) -> web.Response:
-    title = request.app[keys.SETTINGS].title
+    title = site_of(request).title
     return _respond(request, posts.Listing(kind="post"), title, "/")
 
 
@@ -45,6 +49,6 @@ async def category_feed(request: web.Request) -> web.Response:
     term = posts.visible_term(conn, "categories", request.match_info["slug"], posts.now_seconds())
     if term is None:
         raise web.HTTPNotFound()
-    title = f"{request.app[keys.SETTINGS].title}: {term.name}"
+    title = f"{site_of(request).title}: {term.name}"
     listing = posts.Listing(kind=None, category_id=term.id)
     return _respond(request, listing, title, f"/category/{term.slug}")
