@@ -13,10 +13,8 @@ in, but every page behind login_required sends them to enrol first (auth.py).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import secrets
 import sqlite3
 import time
 from collections import OrderedDict
@@ -24,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from . import passkeys, recovery_codes, totp
+from . import passkeys, recovery_codes, tokens, totp
 from .db import transaction
 from .throttle import Attempt
 
@@ -135,18 +133,18 @@ class PendingLogins:
         """A new pending login; the token for the browser's cookie."""
         while len(self._live) >= MAX_PENDING:
             self._live.popitem(last=False)
-        token = secrets.token_urlsafe(32)
+        token = tokens.new()
         expires = self.clock() + PENDING_LIFETIME
-        self._live[_digest(token)] = PendingLogin(
+        self._live[str(tokens.digest(token))] = PendingLogin(
             user_id, name, next_url, expires, pending_text, password_attempt
         )
         return token
 
     def get(self, token: str) -> PendingLogin | None:
         """The live pending login of this cookie value, or None."""
-        if not token or len(token) > 128:
+        key = tokens.digest(token)
+        if key is None:
             return None
-        key = _digest(token)
         entry = self._live.get(key)
         if entry is not None and self.clock() >= entry.expires_at:
             del self._live[key]
@@ -155,11 +153,9 @@ class PendingLogins:
 
     def finish(self, token: str) -> None:
         """The second factor was given (or the login abandoned): the token stops working."""
-        self._live.pop(_digest(token), None)
-
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+        key = tokens.digest(token)
+        if key is not None:
+            self._live.pop(key, None)
 
 
 def log_event(event: str, user: str, client: object, **details: object) -> None:
