@@ -7,11 +7,17 @@ the password or the factors change."""
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Awaitable, Callable
 
 import pytest
+from aiohttp import CookieJar
 from aiohttp.test_utils import TestClient
-from blog import tokens
-from blog_testkit import add_user
+from blog import keys, recovery_codes, tokens, totp, users
+from blog_testkit import PASSWORD, MakeClient, add_user, csrf_from, login, post_form
+from test_blog_second_factor import PUBLIC_URL, enrolled, has_session, second_step
+
+NEW_PASSWORD = "an entirely different passphrase 42"
 
 # Raw bytes, not UTF-8: aiohttp hands them to the app as lone surrogates.
 NOT_UTF8 = b"\xff\xfe"
@@ -86,3 +92,97 @@ def test_only_well_formed_tokens_have_a_digest() -> None:
     for value in ("", "\udcff\udcfe", "x" * 129, "a b", "é", None):
         assert tokens.digest(value) is None, value
     assert not tokens.same("\udcff", "\udcff") and not tokens.same("", "")
+
+
+SecondBrowser = Callable[[TestClient], Awaitable[TestClient]]
+
+
+@pytest.fixture
+def second_browser(aiohttp_client) -> SecondBrowser:
+    """Another browser (its own cookie jar) on the server of a client."""
+
+    async def make(client: TestClient) -> TestClient:
+        jar = CookieJar(unsafe=True, treat_as_secure_origin=str(client.server.make_url("/")))
+        return await aiohttp_client(client.server, cookie_jar=jar)
+
+    return make
+
+
+# The second step over plain HTTP (finding 04) ------------------------------------------
+
+HTTPS = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "198.51.100.9"}
+HTTP = {"X-Forwarded-Proto": "http", "X-Forwarded-For": "198.51.100.9"}
+
+
+async def pending_login_behind_proxy(client: TestClient) -> str:
+    """Give alice's password over HTTPS (as the proxy reports it); the page's CSRF token."""
+    response = await login(client, "alice", **HTTPS)
+    assert response.headers["Location"] == "/login/second-factor"
+    return await csrf_from(client, "/login/second-factor", **HTTPS)
+
+
+async def test_the_second_step_over_plain_http_checks_and_spends_nothing(
+    make_client: MakeClient,
+) -> None:
+    client = await make_client(trusted_proxies=("127.0.0.1",), public_url=PUBLIC_URL)
+    alice = add_user(client, "alice")
+    conn = client.server.app[keys.DB]
+    now = time.time()
+    secret = enrolled(conn, alice.id, now - 120)
+    codes = recovery_codes.issue(conn, alice.id)
+    code = totp.code_at(secret, now)
+    for fields in ({"code": codes[0], "kind": "recovery"}, {"code": code}):
+        token = await pending_login_behind_proxy(client)
+        refused = await client.post(
+            "/login/second-factor", headers=HTTP, allow_redirects=False,
+            data={"csrf_token": token, **fields},
+        )  # fmt: skip
+        assert refused.status == 403 and "https://" in await refused.text()
+        assert recovery_codes.remaining(conn, alice.id) == 10
+        # The pending login whose cookie came in clear is over.
+        again = await client.get("/login/second-factor", headers=HTTPS, allow_redirects=False)
+        assert again.status == 303 and again.headers["Location"] == "/login"
+    # Nothing was spent: the same one-time code still finishes a login over HTTPS.
+    token = await pending_login_behind_proxy(client)
+    done = await client.post(
+        "/login/second-factor", headers=HTTPS, allow_redirects=False,
+        data={"csrf_token": token, "code": code},
+    )  # fmt: skip
+    assert done.status == 303 and done.headers["Location"] == "/dashboard"
+    # Passkey requests over plain HTTP are refused before any challenge or check.
+    token = await csrf_from(client, "/login", **HTTPS)
+    for path in ("/login/passkey/options", "/login/passkey"):
+        response = await client.post(
+            path, json={}, headers={**HTTP, "X-CSRF-Token": token}, allow_redirects=False
+        )
+        assert response.status == 403, path
+
+
+# Pending logins end with the password (finding 05) -------------------------------------
+
+
+async def test_a_pending_login_ends_when_the_password_changes(
+    make_client: MakeClient, second_browser: SecondBrowser
+) -> None:
+    attacker = await make_client()
+    alice = add_user(attacker, "alice")
+    conn = attacker.server.app[keys.DB]
+    now = time.time()
+    secret = enrolled(conn, alice.id, now - 120)
+    assert (await login(attacker, "alice")).headers["Location"] == "/login/second-factor"
+    # The owner changes her password in another browser.
+    owner = await second_browser(attacker)
+    await login(owner, "alice")
+    assert (await second_step(owner, totp.code_at(secret, now - 30))).status == 303
+    changed = await post_form(
+        owner, "/dashboard/password", "/dashboard/password",
+        current_password=PASSWORD, new_password=NEW_PASSWORD, confirm_password=NEW_PASSWORD,
+    )  # fmt: skip
+    assert changed.status == 303
+    late = await second_step(attacker, totp.code_at(secret, now))
+    assert late.status == 401 and not has_session(attacker)
+    # blogctl reset (another process: the in-memory table never hears of it) too.
+    assert (await login(attacker, "alice", NEW_PASSWORD)).status == 303
+    users.reset_password(conn, "alice", PASSWORD)
+    late = await second_step(attacker, totp.code_at(secret, now + 30))
+    assert late.status == 401 and not has_session(attacker)

@@ -25,7 +25,13 @@ from ..redirects import after_login
 from ..second_factor import PendingLogin
 from ..templating import render, see_other
 from ..throttle import Attempt
-from .account import begin_attempt, finish_login, throttled_message, too_many_attempts
+from .account import (
+    begin_attempt,
+    finish_login,
+    refuse_in_clear,
+    throttled_message,
+    too_many_attempts,
+)
 
 WRONG_CODE = "That code is wrong, expired or was used already. Try the next one your app shows."
 WRONG_RECOVERY = "That recovery code is wrong or was used already."
@@ -35,8 +41,14 @@ PASSKEY_EXPIRED = "This passkey request has expired or was used already: try aga
 
 def _pending(request: web.Request) -> tuple[str, PendingLogin] | None:
     token = request.cookies.get(second_factor.PENDING_COOKIE, "")
-    entry = request.app[keys.PENDING_LOGINS].get(token)
-    return (token, entry) if entry is not None else None
+    logins = request.app[keys.PENDING_LOGINS]
+    entry = logins.get(token)
+    if entry is None:
+        return None
+    if not second_factor.still_valid(request.app[keys.DB], entry):
+        logins.finish(token)  # the password changed since (perhaps by blogctl)
+        return None
+    return token, entry
 
 
 def _step_page(
@@ -73,6 +85,7 @@ async def second_factor_form(request: web.Request) -> web.StreamResponse:
 
 async def check_second_factor(request: web.Request) -> web.StreamResponse:
     """A one-time code or a recovery code for the pending login."""
+    refuse_in_clear(request, "A second-factor code")
     found = _pending(request)
     if found is None:
         return render("login.html", request, _expired_login_context(), 401)
@@ -129,6 +142,7 @@ def relying_party_or_409(request: web.Request) -> passkeys.RelyingParty:
 async def passkey_options(request: web.Request) -> web.StreamResponse:
     """Options for navigator.credentials.get: the pending user's passkeys after a
     password, or any passkey of this site (username-less) otherwise."""
+    refuse_in_clear(request, "A passkey sign-in")
     rp = relying_party_or_409(request)
     found = _pending(request)
     conn = request.app[keys.DB]
@@ -148,6 +162,7 @@ async def passkey_options(request: web.Request) -> web.StreamResponse:
 
 async def passkey_sign_in(request: web.Request) -> web.StreamResponse:
     """Check a passkey's assertion; on success log in (303 to the next page)."""
+    refuse_in_clear(request, "A passkey sign-in")
     rp = relying_party_or_409(request)
     found = _pending(request)
     entry = found[1] if found is not None else None
