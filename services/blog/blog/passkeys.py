@@ -19,10 +19,13 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import logging
+import re
 import sqlite3
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
@@ -35,7 +38,6 @@ from webauthn.helpers import (
     parse_authentication_credential_json,
     parse_client_data_json,
 )
-from webauthn.helpers.exceptions import WebAuthnException
 from webauthn.helpers.structs import (
     AuthenticatorSelectionCriteria,
     PublicKeyCredentialDescriptor,
@@ -46,6 +48,7 @@ from webauthn.helpers.structs import (
 from .config import Settings
 from .db import transaction
 
+log = logging.getLogger("blog.passkeys")
 CHALLENGE_LIFETIME = 300.0  # seconds; also the browser's timeout for the ceremony
 MAX_CHALLENGES = 10_000  # bounds memory under a flood of "begin" requests
 NAME_LENGTH = 64
@@ -238,29 +241,45 @@ def authentication_options(rp: RelyingParty, challenge: bytes, allowed: list[Pas
     return webauthn.options_to_json(options)
 
 
-# What py_webauthn and its parsers raise for malformed input (cbor2's and base64's
-# errors are ValueErrors); all of them are the client's fault, never a server error.
-BAD_INPUT = (WebAuthnException, ValueError, TypeError, KeyError, IndexError)
+MALFORMED = "the passkey's answer is malformed or was not accepted"
+
+
+@contextmanager
+def untrusted(what: str) -> Iterator[None]:
+    """Run py_webauthn (and its parsers: JSON, base64, CBOR, X.509, JWS) on bytes a
+    client sent: whatever they raise is the client's fault, a PasskeyError with a
+    generic message (MALFORMED), and the detail is logged at INFO for the admin.
+
+    Every exception is caught on purpose: hostile input reaches code paths whose
+    exceptions are not documented (a RecursionError from deep JSON in
+    clientDataJSON, an AttributeError from an android-safetynet statement whose JWS
+    header is not an object), and none of them may become a 500.
+    """
+    try:
+        yield
+    except PasskeyError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - see the docstring
+        log.info("A passkey %s was refused: %s: %s", what, type(exc).__name__, exc)
+        raise PasskeyError(MALFORMED) from None
 
 
 def signed_challenge(credential: Mapping[str, object]) -> bytes:
     """The challenge the browser signed, read from the credential's clientDataJSON."""
-    try:
+    with untrusted("answer"):
         response = credential["response"]
         if not isinstance(response, Mapping) or not isinstance(response["clientDataJSON"], str):
-            raise PasskeyError("the passkey's answer is malformed")
+            raise PasskeyError(MALFORMED)
         raw = webauthn.base64url_to_bytes(response["clientDataJSON"])
         return parse_client_data_json(raw).challenge
-    except BAD_INPUT as exc:
-        raise PasskeyError("the passkey's answer is malformed") from exc
+    raise AssertionError("unreachable")  # untrusted() raises or the block returned
 
 
 def credential_id_of(credential: Mapping[str, object]) -> bytes:
     """The raw id of an assertion's credential (which passkey answered)."""
-    try:
+    with untrusted("answer"):
         return parse_authentication_credential_json(dict(credential)).raw_id
-    except BAD_INPUT as exc:
-        raise PasskeyError("the passkey's answer is malformed") from exc
+    raise AssertionError("unreachable")
 
 
 def add_from_registration(
@@ -273,15 +292,13 @@ def add_from_registration(
     now: int,
 ) -> Passkey:
     """Verify a registration (attestation "none" accepted) and store the new passkey."""
-    try:
+    with untrusted("registration"):
         verified = webauthn.verify_registration_response(
             credential=dict(credential),
             expected_challenge=challenge,
             expected_rp_id=rp.id,
             expected_origin=rp.origin,
         )
-    except BAD_INPUT as exc:
-        raise PasskeyError(f"the passkey was not accepted: {exc}") from exc
     try:
         with transaction(conn):
             cursor = conn.execute(
@@ -319,7 +336,7 @@ def verify_assertion(
     stored = find(conn, credential_id_of(credential))
     if stored is None:
         raise PasskeyError("this passkey is not registered with this blog")
-    try:
+    with untrusted("sign-in"):
         verified = webauthn.verify_authentication_response(
             credential=dict(credential),
             expected_challenge=challenge,
@@ -329,8 +346,6 @@ def verify_assertion(
             credential_current_sign_count=stored.sign_count,
             require_user_verification=require_user_verification,
         )
-    except BAD_INPUT as exc:
-        raise PasskeyError(f"the passkey was not accepted: {exc}") from exc
     with transaction(conn):
         conn.execute(
             "UPDATE passkeys SET sign_count = ?, last_used_at = ? WHERE id = ?",
@@ -349,8 +364,45 @@ class Posted:
     next: str
 
 
+MAX_POSTED_BYTES = 64 * 1024  # a credential with a full attestation chain is a few KiB
+MAX_JSON_DEPTH = 16  # the deepest WebAuthn JSON nests 4 levels
+_JSON_SIGNIFICANT = re.compile(rb'[\[\]{}"\\]')
+
+
+def json_depth(body: bytes) -> int:
+    """How deep arrays and objects nest in JSON text (brackets in strings skipped),
+    counted in one linear pass without parsing it: json.loads recurses once per
+    level, so deep input must be refused before it reaches the parser."""
+    depth = deepest = 0
+    in_string = False
+    escaped_at = -1  # the position a backslash in a string makes literal
+    for found in _JSON_SIGNIFICANT.finditer(body):
+        at, char = found.start(), found.group()
+        if at == escaped_at:
+            continue
+        if in_string:
+            if char == b"\\":
+                escaped_at = at + 1
+            elif char == b'"':
+                in_string = False
+        elif char == b'"':
+            in_string = True
+        elif char in b"[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in b"]}":
+            depth -= 1
+    return deepest
+
+
 def parse_posted(body: bytes) -> Posted:
-    """The JSON a script posted; PasskeyError when it is not an object with a credential."""
+    """The JSON a script posted; PasskeyError when it is larger than MAX_POSTED_BYTES,
+    nests deeper than MAX_JSON_DEPTH, is not JSON, or is not an object with a
+    credential."""
+    if len(body) > MAX_POSTED_BYTES:
+        raise PasskeyError(f"the request is larger than {MAX_POSTED_BYTES // 1024} KiB")
+    if json_depth(body) > MAX_JSON_DEPTH:
+        raise PasskeyError(f"the request nests deeper than {MAX_JSON_DEPTH} levels")
     try:
         value = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:

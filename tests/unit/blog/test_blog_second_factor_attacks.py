@@ -7,15 +7,26 @@ the password or the factors change."""
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
+import cbor2
 import pytest
-from aiohttp import CookieJar
+from aiohttp import ClientResponse, CookieJar
 from aiohttp.test_utils import TestClient
-from blog import keys, recovery_codes, tokens, totp, users
+from blog import keys, passkeys, recovery_codes, tokens, totp, users
+from blog_soft_authenticator import SoftAuthenticator, b64url, unb64url
 from blog_testkit import PASSWORD, MakeClient, add_user, csrf_from, login, post_form
-from test_blog_second_factor import PUBLIC_URL, enrolled, has_session, second_step
+from test_blog_second_factor import (
+    PUBLIC_URL,
+    enrolled,
+    has_session,
+    json_post,
+    second_step,
+)
 
 NEW_PASSWORD = "an entirely different passphrase 42"
 
@@ -186,3 +197,100 @@ async def test_a_pending_login_ends_when_the_password_changes(
     users.reset_password(conn, "alice", PASSWORD)
     late = await second_step(attacker, totp.code_at(secret, now + 30))
     assert late.status == 401 and not has_session(attacker)
+
+
+# Malformed passkey requests (finding 02) -----------------------------------------------
+
+DEEP = 5000
+DEEP_BODY = b'{"credential":' * DEEP + b"{}" + b"}" * DEEP
+
+
+def deep_client_data(challenge: str) -> dict[str, object]:
+    """An assertion whose clientDataJSON (base64url inside the JSON) nests DEEP levels."""
+    client_data = json.dumps({"type": "webauthn.get", "challenge": challenge, "origin": PUBLIC_URL})
+    client_data = client_data[:-1] + ',"x":' + "[" * DEEP + "]" * DEEP + "}"
+    response = {
+        "clientDataJSON": b64url(client_data.encode()),
+        "authenticatorData": "AAAA",
+        "signature": "AAAA",
+    }
+    return {"id": "AAAA", "rawId": "AAAA", "type": "public-key", "response": response}
+
+
+def safetynet_with_array_header(credential: dict[str, Any]) -> dict[str, Any]:
+    """A registration whose android-safetynet statement's JWS header is `[]`."""
+    attestation = cbor2.loads(unb64url(credential["response"]["attestationObject"]))
+    attestation["fmt"] = "android-safetynet"
+    jws = f"{b64url(b'[]')}.{b64url(b'{}')}.x".encode()
+    attestation["attStmt"] = {"ver": "1", "response": jws}
+    credential["response"]["attestationObject"] = b64url(cbor2.dumps(attestation))
+    return credential
+
+
+async def post_raw(
+    client: TestClient, path: str, token: str, body: bytes, **headers: str
+) -> ClientResponse:
+    headers = {"X-CSRF-Token": token, "Content-Type": "application/json", **headers}
+    headers.setdefault("Accept", "application/json")
+    return await client.post(path, data=body, headers=headers, allow_redirects=False)
+
+
+async def assert_clear_400(response: ClientResponse, caplog: pytest.LogCaptureFixture) -> None:
+    assert response.status == 400, await response.text()
+    assert "passkey" in (await response.json())["error"]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+@pytest.mark.parametrize(
+    ("body", "headers"),
+    [
+        (DEEP_BODY, {}),
+        (b'{"credential": {"x": "' + b"a" * 70_000 + b'"}}', {}),
+        (b"this is not compressed", {"Content-Encoding": "deflate"}),
+        (b"this is not compressed", {"Content-Encoding": "gzip"}),
+    ],
+    ids=["deep", "large", "not-deflate", "not-gzip"],
+)
+async def test_malformed_passkey_bodies_are_a_400_on_every_endpoint(
+    make_client: MakeClient,
+    caplog: pytest.LogCaptureFixture,
+    body: bytes,
+    headers: dict[str, str],
+) -> None:
+    client = await make_client(public_url=PUBLIC_URL)
+    add_user(client, "alice")
+    token = await csrf_from(client, "/login")
+    headers = {**headers, "Connection": "close"}  # a body not read to its end
+    await assert_clear_400(await post_raw(client, "/login/passkey", token, body, **headers), caplog)
+    await login(client, "alice")
+    token = await csrf_from(client, "/dashboard/security")
+    response = await post_raw(client, "/dashboard/security/passkeys", token, body, **headers)
+    await assert_clear_400(response, caplog)
+
+
+async def test_hostile_credentials_are_a_400_logged_at_info(
+    make_client: MakeClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="blog.passkeys")
+    client = await make_client(public_url=PUBLIC_URL)
+    add_user(client, "alice")
+    token = await csrf_from(client, "/login")
+    options = await (await json_post(client, "/login/passkey/options", token)).json()
+    deep = {"credential": deep_client_data(options["challenge"])}
+    await assert_clear_400(await json_post(client, "/login/passkey", token, deep), caplog)
+    assert any("RecursionError" in r.message for r in caplog.records if r.levelno == logging.INFO)
+    await login(client, "alice")
+    token = await csrf_from(client, "/dashboard/security")
+    options = await (await json_post(client, "/dashboard/security/passkeys/options", token)).json()
+    credential = safetynet_with_array_header(SoftAuthenticator(PUBLIC_URL).create(options))
+    body = {"credential": credential, "password": PASSWORD}
+    response = await json_post(client, "/dashboard/security/passkeys", token, body)
+    await assert_clear_400(response, caplog)
+    assert any("AttributeError" in r.message for r in caplog.records)
+    assert not passkeys.list_for(client.server.app[keys.DB], 1)
+
+
+def test_json_depth_skips_brackets_in_strings() -> None:
+    assert passkeys.MAX_POSTED_BYTES < 70_000  # the "large" case above is over it
+    for doc, depth in (({"a": [1, {"b": '[[["['}]}, 3), (["\\", []], 2), ('"]]', 0), ({}, 1)):
+        assert passkeys.json_depth(json.dumps(doc).encode()) == depth, doc

@@ -16,6 +16,7 @@ import math
 import time
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from .. import keys, passkeys, recovery_codes, second_factor, totp, users
 from ..forms import read_form, text
@@ -132,6 +133,23 @@ def _complete(
     return finish_login(request, user, entry.next_url, entry.pending_text, method)
 
 
+async def read_posted(request: web.Request) -> passkeys.Posted:
+    """What passkeys.js posted, read at most passkeys.MAX_POSTED_BYTES; PasskeyError for
+    a body that is too large, cannot be decoded (a Content-Encoding it does not have)
+    or is no credential (passkeys.parse_posted)."""
+    body = bytearray()
+    try:
+        while chunk := await request.content.readany():
+            body.extend(chunk)
+            if len(body) > passkeys.MAX_POSTED_BYTES:
+                break  # parse_posted refuses it; the rest is not worth reading
+    except (web.RequestPayloadError, HttpProcessingError) as exc:
+        raise passkeys.PasskeyError(
+            f"the request body could not be read ({exc}); send JSON with no Content-Encoding"
+        ) from None
+    return passkeys.parse_posted(bytes(body))
+
+
 def relying_party_or_409(request: web.Request) -> passkeys.RelyingParty:
     try:
         return passkeys.relying_party(request.app[keys.SETTINGS])
@@ -177,7 +195,7 @@ async def passkey_sign_in(request: web.Request) -> web.StreamResponse:
         )
     conn = request.app[keys.DB]
     try:
-        posted = passkeys.parse_posted(await request.read())
+        posted = await read_posted(request)
         challenge = passkeys.signed_challenge(posted.credential)
         purpose: passkeys.Purpose = "second-factor" if entry else "sign-in"
         user_id = entry.user_id if entry else None

@@ -23,7 +23,7 @@ from ..forwarded import CLIENT
 from ..posts import now_seconds
 from ..templating import render, see_other
 from .account import check_password, throttled_message, too_many_attempts
-from .second_step import passkeys_reason, relying_party_or_409
+from .second_step import passkeys_reason, read_posted, relying_party_or_409
 
 NOT_CONFIRMED = "That code did not match. Check the clock of your phone and type the newest code."
 PASSWORD_REFUSED = "The password is wrong: nothing was removed."  # noqa: S105 - a message
@@ -182,7 +182,7 @@ async def passkey_register(request: web.Request) -> web.StreamResponse:
     rp = relying_party_or_409(request)
     conn = request.app[keys.DB]
     try:
-        posted = passkeys.parse_posted(await request.read())
+        posted = await read_posted(request)
         challenge = passkeys.signed_challenge(posted.credential)
         if not request.app[keys.CHALLENGES].take(challenge, "register", user_id):
             raise passkeys.PasskeyError("the request has expired or was used already: try again")
