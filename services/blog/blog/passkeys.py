@@ -259,7 +259,7 @@ def untrusted(what: str) -> Iterator[None]:
         yield
     except PasskeyError:
         raise
-    except Exception as exc:  # noqa: BLE001 - see the docstring
+    except Exception as exc:  # every kind, on purpose: see the docstring
         log.info("A passkey %s was refused: %s: %s", what, type(exc).__name__, exc)
         raise PasskeyError(MALFORMED) from None
 
