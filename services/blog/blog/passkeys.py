@@ -8,8 +8,11 @@ asked for and keeps what is learnt:
   the "registrable domain suffix" rule), so with no public URL, or one by IP address,
   passkeys are unavailable and `relying_party` says why.
 - Every ceremony gets a fresh 256-bit challenge, kept in memory for CHALLENGE_LIFETIME
-  seconds and usable once; the challenge a browser signed is read back from its
-  clientDataJSON and must be one the server issued, for the same purpose (and user).
+  seconds and usable once, by the browser that asked for it (Challenges); the
+  challenge a browser signed is read back from its clientDataJSON and must be one the
+  server issued to that browser, for the same purpose (and user).
+- Everything a client posts is untrusted: bounded before parsing (parse_posted) and
+  verified inside `untrusted`, so malformed input is a PasskeyError, never a crash.
 - Passkeys are discoverable credentials (resident keys), so a user can sign in with
   one alone, without typing a name. Signing in that way requires user verification
   (a PIN or biometric on the device): possession plus that is two factors.
@@ -23,7 +26,7 @@ import logging
 import re
 import sqlite3
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -51,6 +54,8 @@ from .db import transaction
 log = logging.getLogger("blog.passkeys")
 CHALLENGE_LIFETIME = 300.0  # seconds; also the browser's timeout for the ceremony
 MAX_CHALLENGES = 10_000  # bounds memory under a flood of "begin" requests
+PER_BROWSER = 4  # a browser rarely runs more than one ceremony at a time
+PER_ADDRESS = 100  # room for a busy office behind one address
 NAME_LENGTH = 64
 Purpose = Literal["register", "sign-in", "second-factor"]
 
@@ -105,32 +110,99 @@ class Challenge:
     purpose: Purpose
     user_id: int | None
     expires_at: float
+    browser: str  # the digest of the browser's CSRF token: only it may answer
+    address: str  # the client's throttling identity (throttle.address_key)
+
+
+class ChallengesBusy(PasskeyError):
+    """No challenge now: too many are outstanding for this address (or in all).
+    `retry_after`: seconds until one expires."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+BUSY = (
+    "Too many passkey requests are waiting to be answered from your network: finish or"
+    " cancel one, or try again in a few minutes."
+)
 
 
 class Challenges:
-    """Challenges issued and not yet used, in memory. `clock` is monotonic seconds."""
+    """Challenges issued and not yet used, in memory. `clock` is monotonic seconds.
+
+    Each challenge is bound to the browser that asked for it (its CSRF token) and
+    only that browser may answer it, so nobody can evict or use another's. Bounds,
+    so that a flood costs its sender and no one else:
+    - a browser holds at most PER_BROWSER; a new one ends its own oldest;
+    - an address (throttle.address_key) holds at most PER_ADDRESS, and the whole
+      table MAX_CHALLENGES: past those a request is refused (ChallengesBusy) until
+      one expires or is used, and never evicts a challenge someone is answering.
+    """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
+        # Insertion order is expiry order: every challenge lives CHALLENGE_LIFETIME.
         self._live: OrderedDict[bytes, Challenge] = OrderedDict()
+        self._by_browser: dict[str, list[bytes]] = {}
+        self._by_address: Counter[str] = Counter()
 
-    def issue(self, purpose: Purpose, user_id: int | None) -> bytes:
-        """A new challenge for one ceremony of `purpose` (by `user_id`, when known)."""
-        while len(self._live) >= MAX_CHALLENGES:
-            self._live.popitem(last=False)
+    def issue(self, purpose: Purpose, user_id: int | None, browser: str, address: str) -> bytes:
+        """A new challenge for one ceremony of `purpose` (by `user_id`, when known) that
+        only `browser` may answer; ChallengesBusy past the bounds of the class."""
+        now = self.clock()
+        self._expire(now)
+        own = self._by_browser.get(browser, [])
+        if len(own) >= PER_BROWSER:
+            self._drop(own[0])
+        elif self._by_address[address] >= PER_ADDRESS:
+            raise ChallengesBusy(BUSY, self._first_expiry(now, address))
+        elif len(self._live) >= MAX_CHALLENGES:
+            raise ChallengesBusy(BUSY, self._first_expiry(now, None))
         challenge = generate_challenge()
-        self._live[challenge] = Challenge(purpose, user_id, self.clock() + CHALLENGE_LIFETIME)
+        self._live[challenge] = Challenge(
+            purpose, user_id, now + CHALLENGE_LIFETIME, browser, address
+        )
+        self._by_browser.setdefault(browser, []).append(challenge)
+        self._by_address[address] += 1
         return challenge
 
-    def take(self, challenge: bytes, purpose: Purpose, user_id: int | None) -> bool:
-        """Use up `challenge`: whether it was live and issued for this purpose and user."""
-        issued = self._live.pop(challenge, None)
+    def take(self, challenge: bytes, purpose: Purpose, user_id: int | None, browser: str) -> bool:
+        """Use up `challenge`: whether it was live and issued to this browser for this
+        purpose and user. Another browser's attempt leaves it in place."""
+        issued = self._live.get(challenge)
+        if issued is None or issued.browser != browser:
+            return False
+        self._drop(challenge)
         return (
-            issued is not None
-            and issued.purpose == purpose
+            issued.purpose == purpose
             and issued.user_id == user_id
             and self.clock() < issued.expires_at
         )
+
+    def _drop(self, challenge: bytes) -> None:
+        issued = self._live.pop(challenge)
+        own = self._by_browser[issued.browser]
+        own.remove(challenge)
+        if not own:
+            del self._by_browser[issued.browser]
+        self._by_address[issued.address] -= 1
+        if not self._by_address[issued.address]:
+            del self._by_address[issued.address]
+
+    def _expire(self, now: float) -> None:
+        while self._live:
+            oldest, issued = next(iter(self._live.items()))
+            if issued.expires_at > now:
+                return
+            self._drop(oldest)
+
+    def _first_expiry(self, now: float, address: str | None) -> float:
+        for issued in self._live.values():
+            if address is None or issued.address == address:
+                return max(issued.expires_at - now, 1.0)
+        return 1.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,8 @@ from test_blog_second_factor import (
     enrolled,
     has_session,
     json_post,
+    logout,
+    register_passkey,
     second_step,
 )
 
@@ -294,3 +296,73 @@ def test_json_depth_skips_brackets_in_strings() -> None:
     assert passkeys.MAX_POSTED_BYTES < 70_000  # the "large" case above is over it
     for doc, depth in (({"a": [1, {"b": '[[["['}]}, 3), (["\\", []], 2), ('"]]', 0), ({}, 1)):
         assert passkeys.json_depth(json.dumps(doc).encode()) == depth, doc
+
+
+# Passkey challenges belong to a browser (finding 03) -----------------------------------
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_flood_of_challenges_evicts_only_its_senders_own() -> None:
+    challenges = passkeys.Challenges(Clock())
+    victims = challenges.issue("sign-in", None, "victim", "192.0.2.1")
+    flood = [challenges.issue("sign-in", None, "attacker", "192.0.2.1") for _ in range(50)]
+    assert challenges.take(flood[-1], "sign-in", None, "attacker")
+    assert not challenges.take(flood[0], "sign-in", None, "attacker")  # its own, evicted
+    # Another browser can neither use nor use up the victim's challenge.
+    assert not challenges.take(victims, "sign-in", None, "attacker")
+    assert challenges.take(victims, "sign-in", None, "victim")
+
+
+def test_challenges_past_an_address_or_the_table_are_refused_not_evicted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(passkeys, "PER_ADDRESS", 6)
+    monkeypatch.setattr(passkeys, "MAX_CHALLENGES", 10)
+    clock = Clock()
+    challenges = passkeys.Challenges(clock)
+    mine = [challenges.issue("sign-in", None, f"b{n}", "192.0.2.1") for n in range(6)]
+    with pytest.raises(passkeys.ChallengesBusy) as busy:
+        challenges.issue("sign-in", None, "another", "192.0.2.1")
+    assert busy.value.retry_after == passkeys.CHALLENGE_LIFETIME
+    others = [challenges.issue("sign-in", None, f"c{n}", f"198.51.100.{n}") for n in range(4)]
+    with pytest.raises(passkeys.ChallengesBusy):  # the table is full
+        challenges.issue("sign-in", None, "late", "203.0.113.1")
+    assert all(challenges.take(c, "sign-in", None, f"b{n}") for n, c in enumerate(mine))
+    assert all(challenges.take(c, "sign-in", None, f"c{n}") for n, c in enumerate(others))
+    # Expired challenges make room.
+    for n in range(10):
+        challenges.issue("sign-in", None, f"d{n}", f"203.0.113.{n}")
+    clock.now += passkeys.CHALLENGE_LIFETIME
+    assert challenges.issue("sign-in", None, "late", "203.0.113.1")
+
+
+async def test_another_browser_cannot_evict_or_answer_a_passkey_challenge(
+    make_client: MakeClient, second_browser: SecondBrowser
+) -> None:
+    victim = await make_client(public_url=PUBLIC_URL)
+    add_user(victim, "alice")
+    await login(victim, "alice")
+    authenticator = SoftAuthenticator(PUBLIC_URL)
+    assert (await register_passkey(victim, authenticator)).status == 303
+    await logout(victim)
+    token = await csrf_from(victim, "/login")
+    options = await (await json_post(victim, "/login/passkey/options", token)).json()
+    assertion = {"credential": authenticator.get(options)}
+    # An anonymous client asks for many more options than a browser may hold...
+    attacker = await second_browser(victim)
+    attacker_token = await csrf_from(attacker, "/login")
+    for _ in range(passkeys.PER_BROWSER * 5):
+        answer = await json_post(attacker, "/login/passkey/options", attacker_token)
+        assert answer.status == 200
+    # ...and replays the victim's assertion from its own browser: refused.
+    stolen = await json_post(attacker, "/login/passkey", attacker_token, assertion)
+    assert stolen.status == 400 and not has_session(attacker)
+    signed_in = await json_post(victim, "/login/passkey", token, assertion)
+    assert signed_in.status == 303 and has_session(victim)

@@ -18,14 +18,14 @@ import time
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from .. import keys, passkeys, recovery_codes, second_factor, totp, users
+from .. import csrf, keys, passkeys, recovery_codes, second_factor, tokens, totp, users
 from ..forms import read_form, text
 from ..forwarded import CLIENT
 from ..posts import now_seconds
 from ..redirects import after_login
 from ..second_factor import PendingLogin
 from ..templating import render, see_other
-from ..throttle import Attempt
+from ..throttle import Attempt, address_key
 from .account import (
     begin_attempt,
     finish_login,
@@ -150,6 +150,30 @@ async def read_posted(request: web.Request) -> passkeys.Posted:
     return passkeys.parse_posted(bytes(body))
 
 
+def _browser(request: web.Request) -> str:
+    """Which browser asks: the digest of its CSRF token (csrf.py), which every POST has
+    shown already (the session's token once logged in, else the double-submit cookie)."""
+    return tokens.digest(csrf.token_for(request)) or ""
+
+
+def issue_challenge(request: web.Request, purpose: passkeys.Purpose, user_id: int | None) -> bytes:
+    """A challenge only this browser may answer (passkeys.Challenges); 429 with
+    Retry-After when too many are outstanding from its address."""
+    address = address_key(request[CLIENT].ip)
+    try:
+        return request.app[keys.CHALLENGES].issue(purpose, user_id, _browser(request), address)
+    except passkeys.ChallengesBusy as exc:
+        retry = str(math.ceil(exc.retry_after))
+        raise web.HTTPTooManyRequests(text=str(exc), headers={"Retry-After": retry}) from None
+
+
+def take_challenge(
+    request: web.Request, challenge: bytes, purpose: passkeys.Purpose, user_id: int | None
+) -> bool:
+    """Use up a challenge issued to this browser (issue_challenge); whether it was."""
+    return request.app[keys.CHALLENGES].take(challenge, purpose, user_id, _browser(request))
+
+
 def relying_party_or_409(request: web.Request) -> passkeys.RelyingParty:
     try:
         return passkeys.relying_party(request.app[keys.SETTINGS])
@@ -164,15 +188,14 @@ async def passkey_options(request: web.Request) -> web.StreamResponse:
     rp = relying_party_or_409(request)
     found = _pending(request)
     conn = request.app[keys.DB]
-    challenges = request.app[keys.CHALLENGES]
     if found is not None:
         entry = found[1]
-        challenge = challenges.issue("second-factor", entry.user_id)
         allowed = passkeys.list_for(conn, entry.user_id)
         if not allowed:
             raise web.HTTPConflict(text="This account has no passkey: use a one-time code.")
+        challenge = issue_challenge(request, "second-factor", entry.user_id)
     else:
-        challenge = challenges.issue("sign-in", None)
+        challenge = issue_challenge(request, "sign-in", None)
         allowed = []
     body = passkeys.authentication_options(rp, challenge, allowed)
     return web.Response(text=body, content_type="application/json")
@@ -199,7 +222,7 @@ async def passkey_sign_in(request: web.Request) -> web.StreamResponse:
         challenge = passkeys.signed_challenge(posted.credential)
         purpose: passkeys.Purpose = "second-factor" if entry else "sign-in"
         user_id = entry.user_id if entry else None
-        if not request.app[keys.CHALLENGES].take(challenge, purpose, user_id):
+        if not take_challenge(request, challenge, purpose, user_id):
             raise passkeys.PasskeyError(PASSKEY_EXPIRED)
         stored = passkeys.verify_assertion(
             conn,

@@ -23,7 +23,13 @@ from ..forwarded import CLIENT
 from ..posts import now_seconds
 from ..templating import render, see_other
 from .account import check_password, throttled_message, too_many_attempts
-from .second_step import passkeys_reason, read_posted, relying_party_or_409
+from .second_step import (
+    issue_challenge,
+    passkeys_reason,
+    read_posted,
+    relying_party_or_409,
+    take_challenge,
+)
 
 NOT_CONFIRMED = "That code did not match. Check the clock of your phone and type the newest code."
 PASSWORD_REFUSED = "The password is wrong: nothing was removed."  # noqa: S105 - a message
@@ -167,7 +173,7 @@ async def passkey_registration_options(request: web.Request) -> web.StreamRespon
     user_id = _user_id(principal)
     rp = relying_party_or_409(request)
     conn = request.app[keys.DB]
-    challenge = request.app[keys.CHALLENGES].issue("register", user_id)
+    challenge = issue_challenge(request, "register", user_id)
     handle = passkeys.user_handle(conn, user_id)
     existing = passkeys.list_for(conn, user_id)
     body = passkeys.registration_options(rp, principal.name, handle, existing, challenge)
@@ -184,7 +190,7 @@ async def passkey_register(request: web.Request) -> web.StreamResponse:
     try:
         posted = await read_posted(request)
         challenge = passkeys.signed_challenge(posted.credential)
-        if not request.app[keys.CHALLENGES].take(challenge, "register", user_id):
+        if not take_challenge(request, challenge, "register", user_id):
             raise passkeys.PasskeyError("the request has expired or was used already: try again")
         added = passkeys.add_from_registration(
             conn, rp, user_id, posted.credential, challenge, posted.name, now_seconds()
