@@ -29,7 +29,7 @@ import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -428,12 +428,13 @@ def verify_assertion(
 
 @dataclass(frozen=True, slots=True)
 class Posted:
-    """What the script posts: the credential, and the name (registration) or the page
-    to go to after signing in, when given."""
+    """What the script posts: the credential, and the name and the user's password
+    (registration) or the page to go to after signing in, when given."""
 
     credential: dict[str, object]
     name: str
     next: str
+    password: str = field(default="", repr=False)  # never in a log line
 
 
 MAX_POSTED_BYTES = 64 * 1024  # a credential with a full attestation chain is a few KiB
@@ -481,12 +482,12 @@ def parse_posted(body: bytes) -> Posted:
         raise PasskeyError("the request is not JSON") from exc
     if not isinstance(value, dict) or not isinstance(value.get("credential"), dict):
         raise PasskeyError('the request needs a "credential" object')
-    name, after = value.get("name", ""), value.get("next", "")
-    return Posted(
-        value["credential"],
-        name if isinstance(name, str) else "",
-        after if isinstance(after, str) else "",
-    )
+
+    def text(key: str) -> str:
+        found = value.get(key, "")
+        return found if isinstance(found, str) else ""
+
+    return Posted(value["credential"], text("name"), text("next"), text("password"))
 
 
 def encoded_id(passkey: Passkey) -> str:

@@ -17,11 +17,14 @@ import cbor2
 import pytest
 from aiohttp import ClientResponse, CookieJar
 from aiohttp.test_utils import TestClient
-from blog import keys, passkeys, recovery_codes, tokens, totp, users
+from blog import keys, passkeys, recovery_codes, second_factor, sessions, tokens, totp, users
 from blog_soft_authenticator import SoftAuthenticator, b64url, unb64url
 from blog_testkit import PASSWORD, MakeClient, add_user, csrf_from, login, post_form
 from test_blog_second_factor import (
+    CODE_ITEM,
     PUBLIC_URL,
+    SECRET_TEXT,
+    enrol_totp,
     enrolled,
     has_session,
     json_post,
@@ -366,3 +369,106 @@ async def test_another_browser_cannot_evict_or_answer_a_passkey_challenge(
     assert stolen.status == 400 and not has_session(attacker)
     signed_in = await json_post(victim, "/login/passkey", token, assertion)
     assert signed_in.status == 303 and has_session(victim)
+
+
+# Changes of second factors need the password and end other logins (finding 01) ----------
+
+
+async def test_no_factor_is_added_with_the_session_alone(make_client: MakeClient) -> None:
+    """A stolen session cookie cannot add a passkey, switch on TOTP or make recovery codes."""
+    client = await make_client(public_url=PUBLIC_URL)
+    alice = add_user(client, "alice")
+    conn = client.server.app[keys.DB]
+    await login(client, "alice")
+    token = await csrf_from(client, "/dashboard/security")
+    evil = SoftAuthenticator(PUBLIC_URL)
+    for password in ({}, {"password": "wrong"}):
+        options = await json_post(client, "/dashboard/security/passkeys/options", token)
+        body = {"credential": evil.create(await options.json()), **password}
+        added = await json_post(client, "/dashboard/security/passkeys", token, body)
+        assert added.status == 400 and "password" in (await added.json())["error"]
+    assert not passkeys.list_for(conn, alice.id)
+    await post_form(client, "/dashboard/security/totp", "/dashboard/security")
+    secret = SECRET_TEXT.search(await (await client.get("/dashboard/security")).text())
+    assert secret
+    code = totp.code_at(secret.group(1), time.time())
+    for password in ({}, {"password": "wrong"}):
+        page = "/dashboard/security"
+        refused = await post_form(
+            client, "/dashboard/security/totp/confirm", page, code=code, **password
+        )
+        assert refused.status == 400 and "password is wrong" in await refused.text()
+    assert not second_factor.factors_of(conn, alice.id).totp
+    # The code was not spent by the refusals: with the password it switches TOTP on.
+    page = "/dashboard/security"
+    confirmed = await post_form(
+        client, "/dashboard/security/totp/confirm", page, code=code, password=PASSWORD
+    )
+    assert confirmed.status == 200 and second_factor.factors_of(conn, alice.id).totp
+    before = sorted(r[0] for r in conn.execute("SELECT code_hash FROM recovery_codes"))
+    refused = await post_form(client, "/dashboard/security/recovery-codes", page)
+    assert refused.status == 400 and not CODE_ITEM.findall(await refused.text())
+    assert sorted(r[0] for r in conn.execute("SELECT code_hash FROM recovery_codes")) == before
+
+
+def other_logins(client: TestClient, user_id: int) -> tuple[str, str]:
+    """Another session of the user (a stolen cookie) and a pending login (password
+    given elsewhere); the session's cookie value and the pending login's token."""
+    app = client.server.app
+    conn = app[keys.DB]
+    raw_id, _ = sessions.create_session(conn, user_id, int(time.time()))
+    password_hash = users.password_hash_of(conn, user_id) or ""
+    pending = app[keys.PENDING_LOGINS].begin(user_id, "alice", "/", None, None, password_hash)
+    return raw_id, pending
+
+
+def still_live(client: TestClient, raw_id: str, pending: str) -> tuple[bool, bool]:
+    app = client.server.app
+    session = sessions.load_session(app[keys.DB], raw_id, int(time.time()), 3600, 86400)
+    return session is not None, app[keys.PENDING_LOGINS].get(pending) is not None
+
+
+async def test_every_change_of_factors_ends_the_other_logins_and_says_so(
+    make_client: MakeClient,
+) -> None:
+    client = await make_client(public_url=PUBLIC_URL)
+    alice = add_user(client, "alice")
+    await login(client, "alice")
+    page = "/dashboard/security"
+    changes: list[Callable[[], Awaitable[ClientResponse]]] = [
+        lambda: register_passkey(client, SoftAuthenticator(PUBLIC_URL)),
+        lambda: post_form(client, "/dashboard/security/recovery-codes", page, password=PASSWORD),
+        lambda: post_form(client, "/dashboard/security/passkeys/1/remove", page, password=PASSWORD),
+    ]
+    for change in changes:
+        others = other_logins(client, alice.id)
+        response = await change()
+        assert response.status in (200, 303), await response.text()
+        if response.status == 303:
+            response = await client.get(response.headers["Location"])
+        assert 'id="sessions-ended"' in await response.text()
+        assert "1 other session " in await response.text()
+        assert still_live(client, *others) == (False, False)
+        assert (await client.get("/dashboard", allow_redirects=False)).status == 200
+    # Switching TOTP on does the same (enrol_totp checks the page that shows the codes).
+    others = other_logins(client, alice.id)
+    await enrol_totp(client)
+    assert still_live(client, *others) == (False, False)
+    assert (await client.get("/dashboard", allow_redirects=False)).status == 200
+
+
+async def test_a_password_change_ends_other_sessions_and_says_so(client: TestClient) -> None:
+    alice = add_user(client, "alice")
+    await login(client, "alice")
+    others = other_logins(client, alice.id)
+    changed = await post_form(
+        client, "/dashboard/password", "/dashboard/password",
+        current_password=PASSWORD, new_password=NEW_PASSWORD, confirm_password=NEW_PASSWORD,
+    )  # fmt: skip
+    assert changed.status == 303
+    assert (
+        "other sessions have been logged out"
+        in await (await client.get("/dashboard/password?done=1")).text()
+    )
+    assert still_live(client, *others) == (False, False)
+    assert (await client.get("/dashboard", allow_redirects=False)).status == 200
