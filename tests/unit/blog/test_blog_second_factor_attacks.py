@@ -346,6 +346,21 @@ def test_challenges_past_an_address_or_the_table_are_refused_not_evicted(
     assert challenges.issue("sign-in", None, "late", "203.0.113.1")
 
 
+async def test_options_past_the_address_bound_are_a_429(
+    make_client: MakeClient, second_browser: SecondBrowser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(passkeys, "PER_ADDRESS", 2)
+    first = await make_client(public_url=PUBLIC_URL)
+    statuses = []
+    for browser in (first, await second_browser(first), await second_browser(first)):
+        token = await csrf_from(browser, "/login")
+        response = await json_post(browser, "/login/passkey/options", token)
+        statuses.append(response.status)
+    assert statuses == [200, 200, 429]
+    assert int(response.headers["Retry-After"]) == passkeys.CHALLENGE_LIFETIME
+    assert "try again" in (await response.json())["error"]
+
+
 async def test_another_browser_cannot_evict_or_answer_a_passkey_challenge(
     make_client: MakeClient, second_browser: SecondBrowser
 ) -> None:
@@ -374,8 +389,11 @@ async def test_another_browser_cannot_evict_or_answer_a_passkey_challenge(
 # Changes of second factors need the password and end other logins (finding 01) ----------
 
 
-async def test_no_factor_is_added_with_the_session_alone(make_client: MakeClient) -> None:
+async def test_no_factor_is_added_with_the_session_alone(
+    make_client: MakeClient, caplog: pytest.LogCaptureFixture
+) -> None:
     """A stolen session cookie cannot add a passkey, switch on TOTP or make recovery codes."""
+    caplog.set_level(logging.INFO, logger="blog.security")
     client = await make_client(public_url=PUBLIC_URL)
     alice = add_user(client, "alice")
     conn = client.server.app[keys.DB]
@@ -409,6 +427,8 @@ async def test_no_factor_is_added_with_the_session_alone(make_client: MakeClient
     refused = await post_form(client, "/dashboard/security/recovery-codes", page)
     assert refused.status == 400 and not CODE_ITEM.findall(await refused.text())
     assert sorted(r[0] for r in conn.execute("SELECT code_hash FROM recovery_codes")) == before
+    refusals = [r for r in caplog.records if r.message.startswith("reauth-failed user=alice")]
+    assert len(refusals) == 5
 
 
 def other_logins(client: TestClient, user_id: int) -> tuple[str, str]:

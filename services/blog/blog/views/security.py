@@ -185,6 +185,9 @@ async def reauthenticate(
     such change goes through here); None when it is theirs, else why not. Charged to
     the login throttle (views.account.check_password)."""
     user, attempt = await check_password(request, principal.name, password)
+    if user is None:  # logged: a stolen session trying to plant a factor shows here
+        step = "throttled" if not attempt.admitted else "password"
+        second_factor.log_event("reauth-failed", principal.name, request[CLIENT].ip, step=step)
     if not attempt.admitted:
         return Refusal(429, throttled_message(attempt), math.ceil(attempt.retry_after))
     if user is None:
