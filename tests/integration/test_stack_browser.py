@@ -210,6 +210,15 @@ async def test_browser_registers_a_passkey_and_signs_in_with_it(stack: Kit, tmp_
         assert page.url == stack.url("/dashboard")
         await page.goto(stack.url("/dashboard/security"))
         await page.fill("#passkey-name", "Chromium virtual key")
+        # Adding a factor needs the password: without it the device is not even asked.
+        await page.click("#passkey-add-button")
+        error = page.locator("#passkey-add [data-passkey-error]")
+        await error.filter(has_text="password").wait_for()
+        unasked = await devtools.send(
+            "WebAuthn.getCredentials", {"authenticatorId": added["authenticatorId"]}
+        )
+        assert unasked["credentials"] == []
+        await page.fill("#passkey-password", password)
         await page.click("#passkey-add-button")
         await page.wait_for_url(re.compile(r".*/dashboard/security\?done=.*"))
         assert await page.locator("#passkey-list input[value='Chromium virtual key']").count() == 1

@@ -10,12 +10,10 @@ the blog's own page gets its text back instead (rescue.py), and changes nothing.
 
 from __future__ import annotations
 
-import hmac
-import secrets
-
 from aiohttp import web
 from markupsafe import Markup, escape
 
+from . import tokens
 from .auth import principal_of
 from .forms import read_form, text
 from .rescue import rescue_for
@@ -35,10 +33,13 @@ def token_for(request: web.Request) -> str:
     principal = principal_of(request)
     if principal is not None and principal.session is not None:
         return principal.session.csrf_token
-    existing = request.cookies.get(COOKIE_NAME) or request.get(_NEW_COOKIE)
-    if existing:
-        return existing
-    token = secrets.token_urlsafe(32)
+    cookie = request.cookies.get(COOKIE_NAME, "")
+    if tokens.well_formed(cookie):  # any other value is replaced, never echoed
+        return cookie
+    made = request.get(_NEW_COOKIE)
+    if made:
+        return made
+    token = tokens.new()
     request[_NEW_COOKIE] = token
     return token
 
@@ -67,7 +68,7 @@ def _expected(request: web.Request) -> str:
 async def _valid(request: web.Request) -> bool:
     expected = _expected(request)
     submitted = await _submitted(request)
-    return bool(expected) and hmac.compare_digest(expected.encode(), submitted.encode())
+    return tokens.same(expected, submitted)
 
 
 @web.middleware

@@ -49,6 +49,8 @@ def issue(key: bytes, account: str, now: int) -> str:
 
 def verify(key: bytes, value: str, account: str, now: int) -> str | None:
     """The browser's id when `value` is a valid, unexpired cookie for `account`; else None."""
+    if not value.isascii():
+        return None  # no cookie of ours (and bytes that are not UTF-8 cannot be hashed)
     payload, _, mac = value.rpartition(":")
     parts = payload.split(":")
     if len(parts) != 3 or not hmac.compare_digest(_mac(key, payload), mac):

@@ -13,10 +13,8 @@ in, but every page behind login_required sends them to enrol first (auth.py).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import secrets
 import sqlite3
 import time
 from collections import OrderedDict
@@ -24,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from . import passkeys, recovery_codes, totp
+from . import passkeys, recovery_codes, tokens, totp, users
 from .db import transaction
 from .throttle import Attempt
 
@@ -115,6 +113,9 @@ class PendingLogin:
     pending_text: dict[str, str] | None = field(default=None)
     # The password's throttle charge, given back only when the login completes.
     password_attempt: Attempt | None = field(default=None)
+    # The password hash the login began with: a changed password (here or by blogctl
+    # in another process) ends the login (still_valid).
+    password_hash: str = ""
 
 
 class PendingLogins:
@@ -131,22 +132,24 @@ class PendingLogins:
         next_url: str,
         pending_text: dict[str, str] | None,
         password_attempt: Attempt | None = None,
+        password_hash: str = "",
     ) -> str:
-        """A new pending login; the token for the browser's cookie."""
+        """A new pending login; the token for the browser's cookie. `password_hash` is
+        the user's stored hash at the time (users.password_hash_of)."""
         while len(self._live) >= MAX_PENDING:
             self._live.popitem(last=False)
-        token = secrets.token_urlsafe(32)
+        token = tokens.new()
         expires = self.clock() + PENDING_LIFETIME
-        self._live[_digest(token)] = PendingLogin(
-            user_id, name, next_url, expires, pending_text, password_attempt
+        self._live[str(tokens.digest(token))] = PendingLogin(
+            user_id, name, next_url, expires, pending_text, password_attempt, password_hash
         )
         return token
 
     def get(self, token: str) -> PendingLogin | None:
         """The live pending login of this cookie value, or None."""
-        if not token or len(token) > 128:
+        key = tokens.digest(token)
+        if key is None:
             return None
-        key = _digest(token)
         entry = self._live.get(key)
         if entry is not None and self.clock() >= entry.expires_at:
             del self._live[key]
@@ -155,11 +158,37 @@ class PendingLogins:
 
     def finish(self, token: str) -> None:
         """The second factor was given (or the login abandoned): the token stops working."""
-        self._live.pop(_digest(token), None)
+        key = tokens.digest(token)
+        if key is not None:
+            self._live.pop(key, None)
+
+    def end_for(self, user_id: int) -> int:
+        """End every pending login of the user (their password or factors changed); how
+        many there were."""
+        ended = [key for key, entry in self._live.items() if entry.user_id == user_id]
+        for key in ended:
+            del self._live[key]
+        return len(ended)
 
 
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+def still_valid(conn: sqlite3.Connection, entry: PendingLogin) -> bool:
+    """Whether the password a pending login began with is still the user's."""
+    return users.password_hash_of(conn, entry.user_id) == entry.password_hash
+
+
+def end_other_logins(
+    conn: sqlite3.Connection, pending: PendingLogins, user_id: int, keep: str | None
+) -> int:
+    """After a change of the password or of second factors: end every session of the
+    user but the one whose id hash is `keep`, and every pending login, so a stolen
+    cookie or a half-done login from before the change stops working. Returns how many
+    sessions ended."""
+    pending.end_for(user_id)
+    with transaction(conn):
+        cursor = conn.execute(
+            "DELETE FROM sessions WHERE user_id = ? AND id_hash IS NOT ?", (user_id, keep)
+        )
+    return cursor.rowcount
 
 
 def log_event(event: str, user: str, client: object, **details: object) -> None:

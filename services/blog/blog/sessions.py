@@ -6,13 +6,12 @@ copy of the database cannot be replayed as a login. Logout deletes the row.
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 import sqlite3
 from dataclasses import dataclass
 
 from aiohttp import web
 
+from . import tokens
 from .db import transaction
 
 # __Host-: only set by this exact origin over HTTPS, Path=/, no Domain (ASVS 3.4.4).
@@ -28,14 +27,12 @@ class Session:
     last_seen: int
 
 
-def _digest(raw_id: str) -> str:
-    return hashlib.sha256(raw_id.encode()).hexdigest()
-
-
 def create_session(conn: sqlite3.Connection, user_id: int, now: int) -> tuple[str, Session]:
     """A brand-new session: called at every login, so ids never survive a privilege change."""
-    raw_id = secrets.token_urlsafe(32)
-    session = Session(_digest(raw_id), user_id, secrets.token_urlsafe(32), now, now)
+    raw_id = tokens.new()
+    id_hash = tokens.digest(raw_id)
+    assert id_hash is not None  # a new token is well formed
+    session = Session(id_hash, user_id, tokens.new(), now, now)
     with transaction(conn):
         conn.execute(
             "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, last_seen)"
@@ -48,13 +45,15 @@ def create_session(conn: sqlite3.Connection, user_id: int, now: int) -> tuple[st
 def load_session(
     conn: sqlite3.Connection, raw_id: str, now: int, idle: int, absolute: int
 ) -> Session | None:
-    """The live session for this cookie value; expired ones are deleted on sight."""
-    if not raw_id or len(raw_id) > 128:
+    """The live session for this cookie value (None for any value that is no token of
+    ours, tokens.py); expired ones are deleted on sight."""
+    id_hash = tokens.digest(raw_id)
+    if id_hash is None:
         return None
     row = conn.execute(
         "SELECT s.* FROM sessions s JOIN users u ON u.id = s.user_id"
         " WHERE s.id_hash = ? AND u.disabled = 0",
-        (_digest(raw_id),),
+        (id_hash,),
     ).fetchone()
     if row is None:
         return None
@@ -78,12 +77,11 @@ def touch_interval(idle: int) -> int:
 def revoke_cookie(conn: sqlite3.Connection, raw_id: str) -> bool:
     """End the session this cookie value names, if any (it was seen in clear); True if one
     ended."""
-    if not raw_id or len(raw_id) > 128:
+    id_hash = tokens.digest(raw_id)
+    if id_hash is None:
         return False
     with transaction(conn):
-        return (
-            conn.execute("DELETE FROM sessions WHERE id_hash = ?", (_digest(raw_id),)).rowcount > 0
-        )
+        return conn.execute("DELETE FROM sessions WHERE id_hash = ?", (id_hash,)).rowcount > 0
 
 
 def delete_session(conn: sqlite3.Connection, id_hash: str) -> None:

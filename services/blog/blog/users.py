@@ -207,6 +207,12 @@ def reset_password(conn: sqlite3.Connection, name: str, password: str) -> User:
     return user
 
 
+def password_hash_of(conn: sqlite3.Connection, user_id: int) -> str | None:
+    """The user's stored password hash (None: no such user)."""
+    row = conn.execute("SELECT password_hash FROM users WHERE id = ?", (user_id,)).fetchone()
+    return row[0] if row else None
+
+
 def store_password_hash(conn: sqlite3.Connection, user_id: int, password_hash: str) -> None:
     """Replace the hash and end every session: a changed password logs out everywhere."""
     with transaction(conn):

@@ -18,7 +18,7 @@ from blog.config import Settings
 from blog.sessions import COOKIE_NAME as SESSION_COOKIE
 from blog.throttle import PAIR_LIMIT
 from blog_soft_authenticator import SoftAuthenticator
-from blog_testkit import MakeClient, add_user, csrf_from, login, post_form
+from blog_testkit import PASSWORD, MakeClient, add_user, csrf_from, login, post_form
 
 # RFC 6238 appendix B: the seeds are ASCII "1234567890" repeated to the hash's length.
 SEED_SHA1 = b"12345678901234567890"
@@ -129,6 +129,7 @@ async def enrol_totp(client: TestClient) -> tuple[str, list[str]]:
         "/dashboard/security/totp/confirm",
         "/dashboard/security",
         code=totp.code_at(secret, time.time() - 30),
+        password=PASSWORD,
     )
     assert confirm.status == 200
     codes = CODE_ITEM.findall(await confirm.text())
@@ -344,7 +345,7 @@ async def register_passkey(client: TestClient, authenticator: SoftAuthenticator)
     options = await json_post(client, "/dashboard/security/passkeys/options", token)
     assert options.status == 200, await options.text()
     credential = authenticator.create(await options.json())
-    body = {"credential": credential, "name": "laptop"}
+    body = {"credential": credential, "name": "laptop", "password": PASSWORD}
     return await json_post(client, "/dashboard/security/passkeys", token, body)
 
 
@@ -395,7 +396,8 @@ async def test_a_passkey_for_another_site_is_refused(make_client: MakeClient) ->
     token = await csrf_from(client, "/dashboard/security")
     options = await (await json_post(client, "/dashboard/security/passkeys/options", token)).json()
     foreign = honest.create(options, rp_id="evil.example")
-    added = await json_post(client, "/dashboard/security/passkeys", token, {"credential": foreign})
+    body = {"credential": foreign, "password": PASSWORD}
+    added = await json_post(client, "/dashboard/security/passkeys", token, body)
     assert added.status == 400
     assert len(passkeys.list_for(client.server.app[keys.DB], 1)) == 1
 

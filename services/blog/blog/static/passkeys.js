@@ -5,6 +5,8 @@
 // An element with data-passkey-register or data-passkey-sign-in names two URLs:
 // data-options (POST: the options as JSON, bytes in base64url) and data-submit
 // (POST the credential as JSON; success is the 303 a form login gets, followed here).
+// Registering also posts the password typed in #passkey-password: every change of
+// second factors needs it (views/security.py).
 "use strict";
 
 (function () {
@@ -69,6 +71,13 @@
   }
 
   async function register(box) {
+    // A change of second factors needs the password (checked with the new passkey).
+    // Asked before the device makes a passkey, so a forgotten one costs nothing.
+    const password = box.querySelector("#passkey-password");
+    if (password && !password.value) {
+      password.focus();
+      throw new Error("Type your password first: adding a passkey needs it.");
+    }
     const options = await (await post(box.dataset.options)).json();
     options.challenge = toBytes(options.challenge);
     options.user.id = toBytes(options.user.id);
@@ -78,6 +87,7 @@
     return post(box.dataset.submit, {
       credential: credentialJSON(credential),
       name: name ? name.value : "",
+      password: password ? password.value : "",
     });
   }
 

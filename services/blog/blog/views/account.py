@@ -172,7 +172,8 @@ def begin_second_step(
     login (second_factor.py) and the page that asks for the second factor. The password's
     attempt stays charged until the second factor is given too."""
     logins = request.app[keys.PENDING_LOGINS]
-    token = logins.begin(user.id, user.name, next_url, pending, attempt)
+    password_hash = users.password_hash_of(request.app[keys.DB], user.id) or ""
+    token = logins.begin(user.id, user.name, next_url, pending, attempt, password_hash)
     response = see_other(str(request.app.router["second_factor"].url_for()))
     response.set_cookie(
         second_factor.PENDING_COOKIE,
@@ -212,6 +213,21 @@ def remember_browser(request: web.Request, response: web.StreamResponse, name: s
     account count against a budget of their own, which nobody else can use up."""
     value = devices.issue(request.app[keys.DEVICE_KEY], name, now_seconds())
     devices.set_cookie(response, value)
+
+
+def refuse_in_clear(request: web.Request, what: str) -> None:
+    """Raise HTTPForbidden (INSECURE_LOGIN) before anything is checked when `what` (a
+    password, a code, a passkey) came over plain HTTP: the one rule of every way in is
+    ``credentials_private``. A pending login whose cookie came along in clear ends, as
+    a session cookie seen in clear does (auth.py)."""
+    if credentials_private(request):
+        return
+    token = request.cookies.get(second_factor.PENDING_COOKIE, "")
+    request.app[keys.PENDING_LOGINS].finish(token)
+    log.warning(
+        "%s came over plain HTTP from %s and was refused unchecked.", what, request[CLIENT].ip
+    )
+    raise web.HTTPForbidden(text=INSECURE_LOGIN)
 
 
 def start_session(request: web.Request, user_id: int, next_url: str) -> web.Response:
@@ -285,6 +301,9 @@ async def change_password(request: web.Request) -> web.StreamResponse:
         response = render("password.html", request, context, status=status)
         return response if attempt.admitted else too_many_attempts(response, attempt)
     new_hash = await off_loop(hash_password, new)
+    # Half-done logins and other sessions began with the old password: they end.
+    logins = request.app[keys.PENDING_LOGINS]
+    second_factor.end_other_logins(conn, logins, principal.user_id, principal.session.id_hash)
     users.store_password_hash(conn, principal.user_id, new_hash)  # ends every session
     raw_id, _ = sessions.create_session(conn, principal.user_id, now_seconds())
     response = see_other("/dashboard/password?done=1")

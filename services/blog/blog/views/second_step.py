@@ -16,16 +16,23 @@ import math
 import time
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
-from .. import keys, passkeys, recovery_codes, second_factor, totp, users
+from .. import csrf, keys, passkeys, recovery_codes, second_factor, tokens, totp, users
 from ..forms import read_form, text
 from ..forwarded import CLIENT
 from ..posts import now_seconds
 from ..redirects import after_login
 from ..second_factor import PendingLogin
 from ..templating import render, see_other
-from ..throttle import Attempt
-from .account import begin_attempt, finish_login, throttled_message, too_many_attempts
+from ..throttle import Attempt, address_key
+from .account import (
+    begin_attempt,
+    finish_login,
+    refuse_in_clear,
+    throttled_message,
+    too_many_attempts,
+)
 
 WRONG_CODE = "That code is wrong, expired or was used already. Try the next one your app shows."
 WRONG_RECOVERY = "That recovery code is wrong or was used already."
@@ -35,8 +42,14 @@ PASSKEY_EXPIRED = "This passkey request has expired or was used already: try aga
 
 def _pending(request: web.Request) -> tuple[str, PendingLogin] | None:
     token = request.cookies.get(second_factor.PENDING_COOKIE, "")
-    entry = request.app[keys.PENDING_LOGINS].get(token)
-    return (token, entry) if entry is not None else None
+    logins = request.app[keys.PENDING_LOGINS]
+    entry = logins.get(token)
+    if entry is None:
+        return None
+    if not second_factor.still_valid(request.app[keys.DB], entry):
+        logins.finish(token)  # the password changed since (perhaps by blogctl)
+        return None
+    return token, entry
 
 
 def _step_page(
@@ -73,6 +86,7 @@ async def second_factor_form(request: web.Request) -> web.StreamResponse:
 
 async def check_second_factor(request: web.Request) -> web.StreamResponse:
     """A one-time code or a recovery code for the pending login."""
+    refuse_in_clear(request, "A second-factor code")
     found = _pending(request)
     if found is None:
         return render("login.html", request, _expired_login_context(), 401)
@@ -119,6 +133,47 @@ def _complete(
     return finish_login(request, user, entry.next_url, entry.pending_text, method)
 
 
+async def read_posted(request: web.Request) -> passkeys.Posted:
+    """What passkeys.js posted, read at most passkeys.MAX_POSTED_BYTES; PasskeyError for
+    a body that is too large, cannot be decoded (a Content-Encoding it does not have)
+    or is no credential (passkeys.parse_posted)."""
+    body = bytearray()
+    try:
+        while chunk := await request.content.readany():
+            body.extend(chunk)
+            if len(body) > passkeys.MAX_POSTED_BYTES:
+                break  # parse_posted refuses it; the rest is not worth reading
+    except (web.RequestPayloadError, HttpProcessingError) as exc:
+        raise passkeys.PasskeyError(
+            f"the request body could not be read ({exc}); send JSON with no Content-Encoding"
+        ) from None
+    return passkeys.parse_posted(bytes(body))
+
+
+def _browser(request: web.Request) -> str:
+    """Which browser asks: the digest of its CSRF token (csrf.py), which every POST has
+    shown already (the session's token once logged in, else the double-submit cookie)."""
+    return tokens.digest(csrf.token_for(request)) or ""
+
+
+def issue_challenge(request: web.Request, purpose: passkeys.Purpose, user_id: int | None) -> bytes:
+    """A challenge only this browser may answer (passkeys.Challenges); 429 with
+    Retry-After when too many are outstanding from its address."""
+    address = address_key(request[CLIENT].ip)
+    try:
+        return request.app[keys.CHALLENGES].issue(purpose, user_id, _browser(request), address)
+    except passkeys.ChallengesBusy as exc:
+        retry = str(math.ceil(exc.retry_after))
+        raise web.HTTPTooManyRequests(text=str(exc), headers={"Retry-After": retry}) from None
+
+
+def take_challenge(
+    request: web.Request, challenge: bytes, purpose: passkeys.Purpose, user_id: int | None
+) -> bool:
+    """Use up a challenge issued to this browser (issue_challenge); whether it was."""
+    return request.app[keys.CHALLENGES].take(challenge, purpose, user_id, _browser(request))
+
+
 def relying_party_or_409(request: web.Request) -> passkeys.RelyingParty:
     try:
         return passkeys.relying_party(request.app[keys.SETTINGS])
@@ -129,18 +184,18 @@ def relying_party_or_409(request: web.Request) -> passkeys.RelyingParty:
 async def passkey_options(request: web.Request) -> web.StreamResponse:
     """Options for navigator.credentials.get: the pending user's passkeys after a
     password, or any passkey of this site (username-less) otherwise."""
+    refuse_in_clear(request, "A passkey sign-in")
     rp = relying_party_or_409(request)
     found = _pending(request)
     conn = request.app[keys.DB]
-    challenges = request.app[keys.CHALLENGES]
     if found is not None:
         entry = found[1]
-        challenge = challenges.issue("second-factor", entry.user_id)
         allowed = passkeys.list_for(conn, entry.user_id)
         if not allowed:
             raise web.HTTPConflict(text="This account has no passkey: use a one-time code.")
+        challenge = issue_challenge(request, "second-factor", entry.user_id)
     else:
-        challenge = challenges.issue("sign-in", None)
+        challenge = issue_challenge(request, "sign-in", None)
         allowed = []
     body = passkeys.authentication_options(rp, challenge, allowed)
     return web.Response(text=body, content_type="application/json")
@@ -148,6 +203,7 @@ async def passkey_options(request: web.Request) -> web.StreamResponse:
 
 async def passkey_sign_in(request: web.Request) -> web.StreamResponse:
     """Check a passkey's assertion; on success log in (303 to the next page)."""
+    refuse_in_clear(request, "A passkey sign-in")
     rp = relying_party_or_409(request)
     found = _pending(request)
     entry = found[1] if found is not None else None
@@ -162,11 +218,11 @@ async def passkey_sign_in(request: web.Request) -> web.StreamResponse:
         )
     conn = request.app[keys.DB]
     try:
-        posted = passkeys.parse_posted(await request.read())
+        posted = await read_posted(request)
         challenge = passkeys.signed_challenge(posted.credential)
         purpose: passkeys.Purpose = "second-factor" if entry else "sign-in"
         user_id = entry.user_id if entry else None
-        if not request.app[keys.CHALLENGES].take(challenge, purpose, user_id):
+        if not take_challenge(request, challenge, purpose, user_id):
             raise passkeys.PasskeyError(PASSKEY_EXPIRED)
         stored = passkeys.verify_assertion(
             conn,
