@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
+from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 from blog import keys, sessions, users
 from blog.sessions import COOKIE_NAME
@@ -255,6 +256,17 @@ async def proxied(make_client) -> TestClient:
     return await make_client(trusted_proxies=("127.0.0.1",))
 
 
+async def post_login(
+    client: TestClient, token: str, headers: dict[str, str], password: str = PASSWORD
+) -> ClientResponse:
+    return await client.post(
+        "/login",
+        data={"username": "alice", "password": password, "csrf_token": token},
+        headers=headers,
+        allow_redirects=False,
+    )
+
+
 async def test_a_login_over_plain_http_is_refused_unchecked(proxied: TestClient) -> None:
     """A proxy listener that serves plain HTTP (a Pound file's ListenHTTP) must not carry
     passwords: the form is not offered, the password is not checked, no session starts."""
@@ -265,12 +277,7 @@ async def test_a_login_over_plain_http_is_refused_unchecked(proxied: TestClient)
     assert 'name="password"' not in body and "https://" in body
     token = await csrf_from(proxied, "/login", **OVER_HTTPS)
     for password in (PASSWORD, "wrong password"):  # the same answer: nothing was checked
-        response = await proxied.post(
-            "/login",
-            data={"username": "alice", "password": password, "csrf_token": token},
-            headers=OVER_HTTP,
-            allow_redirects=False,
-        )
+        response = await post_login(proxied, token, OVER_HTTP, password)
         assert response.status == 403
         assert "plain HTTP" in await response.text()
         assert COOKIE_NAME not in response.cookies
@@ -283,12 +290,7 @@ async def test_a_session_cookie_seen_over_plain_http_is_ended(proxied: TestClien
     db = proxied.server.app[keys.DB]
     add_user(proxied, "alice")
     token = await csrf_from(proxied, "/login", **OVER_HTTPS)
-    response = await proxied.post(
-        "/login",
-        data={"username": "alice", "password": PASSWORD, "csrf_token": token},
-        headers=OVER_HTTPS,
-        allow_redirects=False,
-    )
+    response = await post_login(proxied, token, OVER_HTTPS)
     assert response.status == 303
     assert db.execute("SELECT count(*) FROM sessions").fetchone()[0] == 1
     dashboard = await proxied.get("/dashboard", headers=OVER_HTTPS, allow_redirects=False)
@@ -316,10 +318,6 @@ async def test_a_session_cookie_seen_over_plain_http_is_ended(proxied: TestClien
 async def test_the_scheme_a_login_needs(proxied: TestClient, proto: str, private: bool) -> None:
     add_user(proxied, "alice")
     token = await csrf_from(proxied, "/login", **OVER_HTTPS)
-    response = await proxied.post(
-        "/login",
-        data={"username": "alice", "password": PASSWORD, "csrf_token": token},
-        headers={"X-Forwarded-Proto": proto, "X-Forwarded-For": CLIENT_ADDRESS},
-        allow_redirects=False,
-    )
+    headers = {"X-Forwarded-Proto": proto, "X-Forwarded-For": CLIENT_ADDRESS}
+    response = await post_login(proxied, token, headers)
     assert response.status == (303 if private else 403)
