@@ -18,6 +18,17 @@ from aiohttp.abc import AbstractAccessLogger
 from .forwarded import CLIENT
 
 
+def logged_target(request: web.BaseRequest) -> str:
+    """The path and query, with a route's ``{token}`` (a one-time link's secret: the setup
+    and password links) replaced by ``[redacted]``: whoever reads ``docker logs`` must
+    not be able to use a link that has not been used yet."""
+    match_info = getattr(request, "match_info", None)
+    token = match_info.get("token") if match_info is not None else None
+    if not token:
+        return request.path_qs
+    return request.path_qs.replace(token, "[redacted]")
+
+
 class ClientAccessLogger(AbstractAccessLogger):
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
         peer = request.remote or "-"
@@ -29,7 +40,7 @@ class ClientAccessLogger(AbstractAccessLogger):
             '%s "%s %s HTTP/%d.%d" %d %d %.6f%s',
             client,
             request.method,
-            request.path_qs,
+            logged_target(request),
             version.major,
             version.minor,
             response.status,

@@ -14,8 +14,11 @@ if TYPE_CHECKING:
 class AccessLog:
     """Writes one line per finished request; ``fmt`` is combined, json or off."""
 
-    def __init__(self, fmt: str, stream: TextIO | None = None) -> None:
+    def __init__(
+        self, fmt: str, stream: TextIO | None = None, redact: tuple[str, ...] = ()
+    ) -> None:
         self.enabled = fmt != "off"
+        self._redact = redact
         self._json = fmt == "json"
         self._stream = stream or sys.stdout
         self._stamp_second = -1
@@ -39,7 +42,7 @@ class AccessLog:
         if request is None:
             method, target, protocol, host, referer, agent = "-", "-", "-", "", "-", "-"
         else:
-            method, target = request.method, request.raw_target
+            method, target = request.method, redacted(request.raw_target, self._redact)
             protocol = f"HTTP/{request.version}"
             fields = request.fields
             host = request.host.text
@@ -69,6 +72,18 @@ class AccessLog:
                 f'"{_quote(referer)}" "{_quote(agent)}"'
             )
         self._stream.write(line + "\n")
+
+
+def redacted(target: str, prefixes: tuple[str, ...]) -> str:
+    """``target`` with the segment after any of ``prefixes`` replaced by ``[redacted]``:
+    ``/password-link/SECRET?x`` -> ``/password-link/[redacted]?x``. A one-time link's
+    token must not outlive its use in a log anyone with ``docker logs`` can read."""
+    for prefix in prefixes:
+        if target.startswith(prefix):
+            rest = target[len(prefix) :]
+            end = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
+            return prefix + "[redacted]" + rest[end:]
+    return target
 
 
 def _quote(value: str) -> str:

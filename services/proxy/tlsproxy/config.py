@@ -262,6 +262,9 @@ class TLSSettings:
 class ServerSettings:
     health_path: str = "/healthz"
     access_log: str = "combined"
+    # Path prefixes whose next segment is a secret (a one-time link's token): logged as
+    # "[redacted]" (the kit: the blog's /setup/ and /password-link/).
+    access_log_redact: tuple[str, ...] = ()
     trusted_proxies: tuple[Network, ...] = ()
     shutdown_grace: float = 8.0  # inside Docker's default 10 s before SIGKILL
     workers: int = 1  # processes sharing the listening ports (SO_REUSEPORT); one per core
@@ -527,6 +530,16 @@ class _Table:
             raise self.error(unknown[0], f"unknown key; allowed here: {allowed}")
 
 
+def _redact_prefixes(t: _Table) -> tuple[str, ...]:
+    prefixes = t.strings("access_log_redact")
+    for prefix in prefixes:
+        if not prefix.startswith("/") or not prefix.endswith("/"):
+            raise t.error(
+                "access_log_redact", f"each entry must start and end with '/', got {prefix!r}"
+            )
+    return tuple(prefixes)
+
+
 def _server(t: _Table) -> ServerSettings:
     health = t.string("health_path", "/healthz")
     if not health.startswith("/"):
@@ -534,6 +547,7 @@ def _server(t: _Table) -> ServerSettings:
     settings = ServerSettings(
         health_path=health,
         access_log=t.choice("access_log", ACCESS_LOG_FORMATS, "combined"),
+        access_log_redact=_redact_prefixes(t),
         trusted_proxies=_networks(t, "trusted_proxies"),
         shutdown_grace=t.number("shutdown_grace", ServerSettings().shutdown_grace),
         workers=t.integer("workers", ServerSettings().workers, 1, MAX_WORKERS),

@@ -135,7 +135,9 @@ class Proxy:
     ) -> None:
         self.config = config
         self._reuse_port = reuse_port
-        self.access_log = access_log or AccessLog(config.server.access_log)
+        self.access_log = access_log or AccessLog(
+            config.server.access_log, redact=config.server.access_log_redact
+        )
         self._sockets: list[socket.socket] = []
         self._current: _Generation | None = None
         self._retired: list[_Generation] = []

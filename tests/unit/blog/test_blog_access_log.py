@@ -44,3 +44,22 @@ async def test_the_line_names_the_client(
     (line,) = [r.getMessage() for r in caplog.records if r.name == "aiohttp.access"]
     assert line.startswith(start), line
     assert line.endswith(" via 127.0.0.1") == bool(trusted), line
+
+
+async def test_a_one_time_links_token_is_never_logged(
+    aiohttp_client, caplog: pytest.LogCaptureFixture
+) -> None:
+    """New-user finding: a password link read from `docker compose logs blog` still
+    worked. Any route's {token} is logged as [redacted]."""
+    app = web.Application(middlewares=[forwarded_middleware(TrustedProxies(()))])
+    app.router.add_get("/password-link/{token}", ok)
+    server = TestServer(app)
+    await server.start_server(access_log_class=ClientAccessLogger)
+    client = await aiohttp_client(server)
+    secret = "D9y3DCZ53NaSecretTokenm2I4"
+    with caplog.at_level(logging.INFO, logger="aiohttp.access"):
+        response = await client.get(f"/password-link/{secret}?from=mail")
+        await response.read()
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "aiohttp.access"]
+    assert '"GET /password-link/[redacted]?from=mail HTTP/1.1" 200' in line
+    assert secret not in line

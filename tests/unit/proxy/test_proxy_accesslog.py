@@ -86,3 +86,27 @@ async def test_ipv6_listener(backend_url: str, server_cert: tuple[Path, Path], c
     assert answer.startswith(b"HTTP/1.1 200")
     assert b'["X-Forwarded-For", "::1"]' in answer
     assert b'for=\\"[::1]\\"' in answer
+
+
+@pytest.mark.parametrize(
+    ("target", "logged"),
+    [
+        ("/password-link/SECRET", "/password-link/[redacted]"),
+        ("/setup/SECRET?x=1", "/setup/[redacted]?x=1"),
+        ("/setup/SECRET/more", "/setup/[redacted]/more"),
+        ("/setup/", "/setup/[redacted]"),
+        ("/settings/SECRET", "/settings/SECRET"),
+    ],
+)
+def test_secret_segments_are_redacted(target: str, logged: str) -> None:
+    from tlsproxy.accesslog import redacted
+
+    assert redacted(target, ("/setup/", "/password-link/")) == logged
+
+
+def test_the_kits_configuration_redacts_the_blogs_one_time_links() -> None:
+    from tlsproxy.config import load_config
+
+    kit = Path(__file__).resolve().parents[3] / "services/proxy/proxy.toml"
+    config = load_config(str(kit), {})
+    assert set(config.server.access_log_redact) == {"/setup/", "/password-link/"}
