@@ -249,6 +249,9 @@ async def test_policy_sends_users_without_a_factor_to_enrol(make_client: MakeCli
     )  # fmt: skip
     assert post.status == 403
     assert app[keys.DB].execute("SELECT COUNT(*) FROM posts").fetchone()[0] == 0
+    # The editor comes back with the text and the real reason (not "an earlier login").
+    said = await post.text()
+    assert "requires a second factor" in said and "earlier login" not in said
     page = await (await client.get("/dashboard/security")).text()
     assert 'id="enrol-first"' in page
     await enrol_totp(client)

@@ -425,6 +425,11 @@ STALE_EDITOR = (
     " here or in another tab). Your text is below and kept for you: check it and press the"
     " button again."
 )
+MUST_ENROL_FIRST = (
+    "Nothing was saved: this blog now requires a second factor for your account. Set up a"
+    " one-time code or a passkey on your Security page (/dashboard/security), then come back:"
+    " your text is kept for you and offered in the editor."
+)
 
 
 async def rescue_form(request: web.Request) -> web.StreamResponse:
@@ -439,7 +444,8 @@ async def rescue_form(request: web.Request) -> web.StreamResponse:
     draft, _ = parse_draft(values, "draft", site_of(request).zone)
     sent = Submission("draft", values, editor_key_of(form, post), base_revision_of(form), draft)
     keep_for_author(request, sent, post)
-    errors = [STALE_EDITOR]
+    # Sent here by the CSRF check, or by the second-factor policy (auth._require_login).
+    errors = [MUST_ENROL_FIRST if principal.must_enrol else STALE_EDITOR]
     if chosen_file(form.get("image")) is not None:
         errors.append("The image you chose was not uploaded: choose it again.")
     return editor_page(
