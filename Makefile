@@ -93,7 +93,7 @@ up: certs ## build, check certificates, start the kit and wait until it is healt
 
 setup-link: ## print the one-time link that makes the first admin (while there is none)
 	@if docker compose exec -T blog blogctl user list | awk 'NR > 1 && $$2 == "admin" {found = 1} END {exit !found}'; then \
-		echo "An admin exists already: log in at /login (make user NAME=... adds more)."; exit 1; fi
+		echo "An admin exists already: log in at $(BLOG_PUBLIC_URL)/login (make user NAME=... adds more)."; exit 1; fi
 	@docker compose logs blog | grep -oE 'https?://[^ ]+/setup/[A-Za-z0-9_-]{43,}' | tail -n 1 \
 		|| { echo "No setup link in the blog's log: is the kit up? (make up, make logs)"; exit 1; }
 
