@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from . import imaging, media, posts
+from . import imaging, media, posts, timefmt
 from .markup import MarkupError
 from .timefmt import iso8601
 
@@ -96,9 +96,17 @@ def parse_document(text: str, member: str) -> tuple[dict[str, object], str]:
 
 
 def _timestamp(value: object) -> int | None:
+    """An RFC 3339 front-matter date as Unix seconds; ValueError for one that is not a
+    date, or not one the blog accepts (timefmt.in_range)."""
     if not isinstance(value, str) or not value:
         return None
-    return int(datetime.fromisoformat(value).timestamp())
+    try:
+        seconds = int(datetime.fromisoformat(value).timestamp())
+    except OverflowError:
+        seconds = timefmt.LATEST + 1
+    if not timefmt.in_range(seconds):
+        raise ValueError(f"date {value!r} is not {timefmt.RANGE_TEXT}; correct it in the file")
+    return seconds
 
 
 def _import_entry(
@@ -144,7 +152,7 @@ def import_archive(conn: sqlite3.Connection, media_dir: Path, source: Path) -> I
                 fields, body = parse_document(text, info.filename)
                 try:
                     _import_entry(conn, fields, body, "story" if folder == "stories" else "post")
-                except MarkupError as exc:  # over the size or nesting bounds
+                except (MarkupError, ValueError) as exc:  # over a bound, or a bad date
                     raise ArchiveError(f"{info.filename}: {exc}") from None
                 entries += 1
             elif folder == "media" and media.NAME_PATTERN.match(name):

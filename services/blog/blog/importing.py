@@ -22,7 +22,7 @@ import re
 import secrets
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -31,7 +31,7 @@ from xml.etree.ElementTree import Element
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
-from . import posts, users
+from . import posts, timefmt, users
 from .db import transaction
 from .markup import MarkupError, slugify
 from .passwords import hash_password
@@ -175,11 +175,11 @@ def _wxr_date(gmt: str, rfc822: str) -> int | None:
     the RSS pubDate."""
     if gmt and not gmt.startswith("0000"):
         try:
-            return _bounded(int(datetime.fromisoformat(gmt).replace(tzinfo=UTC).timestamp()))
-        except ValueError:
+            return int(datetime.fromisoformat(gmt).replace(tzinfo=UTC).timestamp())
+        except (ValueError, OverflowError):
             pass
     try:
-        return _bounded(int(parsedate_to_datetime(rfc822).timestamp())) if rfc822 else None
+        return int(parsedate_to_datetime(rfc822).timestamp()) if rfc822 else None
     except (TypeError, ValueError, OverflowError):
         return None
 
@@ -241,15 +241,28 @@ def _iso(value: object) -> int | None:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return _bounded(int((parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()))
+    try:
+        return int((parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp())
+    except (OverflowError, OSError):
+        return None
 
 
-LATEST = 253402300799  # 9999-12-31T23:59:59Z: what every date format here can show
+LATEST = timefmt.LATEST  # the latest publication time an import keeps (timefmt's bound)
 
 
-def _bounded(seconds: int | None) -> int | None:
-    """A date the blog can show (years 1970 to 9999), else None (as if it had none)."""
-    return seconds if seconds is not None and 0 <= seconds <= LATEST else None
+def _in_range(item: Item, report: Report) -> Item:
+    """The item with its dates if the blog accepts them (timefmt.in_range), else without
+    them (as if the export had none: a published entry gets the time of the import), and
+    a report line saying so."""
+    dates = (item.published_at, item.updated_at)
+    if all(seconds is None or timefmt.in_range(seconds) for seconds in dates):
+        return item
+    report.lines.append(f"date dropped (not {timefmt.RANGE_TEXT}): {item.title}")
+    return replace(
+        item,
+        published_at=item.published_at if timefmt.in_range(item.published_at or 0) else None,
+        updated_at=item.updated_at if timefmt.in_range(item.updated_at or 0) else None,
+    )
 
 
 # --- storing -----------------------------------------------------------------------------
@@ -267,6 +280,7 @@ def plan(conn: sqlite3.Connection, items: Iterable[Item]) -> Report:
             report.skipped += 1
             report.lines.append(f"skip (imported before): {item.title}")
             continue
+        item = _in_range(item, report)
         report.imported += 1
         when = datetime.fromtimestamp(item.published_at, UTC).date() if item.published_at else "-"
         report.lines.append(f"would import {item.kind} {item.status} {when}: {item.title}")
@@ -287,6 +301,7 @@ def import_items(conn: sqlite3.Connection, items: Iterable[Item]) -> Report:
             report.skipped += 1
             report.lines.append(f"skipped (imported before): {item.title}")
             continue
+        item = _in_range(item, report)
         author_id = _author_id(conn, item.author, report) if item.author else None
         draft = posts.Draft(
             title=item.title[:200],

@@ -240,6 +240,9 @@ def parse_draft(
         errors.append("Kind must be post or story.")
     try:
         publish_at = timefmt.parse_local_input(values["publish_at"], zone)
+    except timefmt.OutOfRangeError:
+        errors.append(f"The publication time must be {timefmt.RANGE_TEXT} (UTC).")
+        publish_at = None
     except ValueError:
         errors.append("The publication time is not a valid date and time.")
         publish_at = None
