@@ -153,10 +153,20 @@ def list_users(conn: sqlite3.Connection) -> list[User]:
     return [_user(r) for r in conn.execute("SELECT * FROM users ORDER BY name")]
 
 
+def end_password_links(conn: sqlite3.Connection, user_id: int) -> None:
+    """Delete the user's one-time password links (password_links.py), inside the caller's
+    transaction: any change to the account's password, state or role ends them, so a link
+    given before cannot outlive the decision that followed it."""
+    conn.execute("DELETE FROM password_links WHERE user_id = ?", (user_id,))
+
+
 def set_disabled(conn: sqlite3.Connection, name: str, disabled: bool) -> User:
+    """Disable (ending the user's sessions) or enable the user; either ends their
+    password links. UserError for an unknown name."""
     user = require_user(conn, name)
     with transaction(conn):
         conn.execute("UPDATE users SET disabled = ? WHERE id = ?", (int(disabled), user.id))
+        end_password_links(conn, user.id)
         if disabled:
             conn.execute("DELETE FROM sessions WHERE user_id = ?", (user.id,))
     return require_user(conn, name)
@@ -169,6 +179,7 @@ def set_role(conn: sqlite3.Connection, name: str, role: Role) -> User:
     user = require_user(conn, name)
     with transaction(conn):
         conn.execute("UPDATE users SET role = ? WHERE id = ?", (role, user.id))
+        end_password_links(conn, user.id)
     return require_user(conn, name)
 
 
@@ -208,7 +219,8 @@ def reset_password(conn: sqlite3.Connection, name: str, password: str) -> User:
 
 
 def store_password_hash(conn: sqlite3.Connection, user_id: int, password_hash: str) -> None:
-    """Replace the hash and end every session: a changed password logs out everywhere."""
+    """Replace the hash, end every session and every one-time password link: a changed
+    password logs out everywhere."""
     with transaction(conn):
         write_password_hash(conn, user_id, password_hash, now_seconds())
 
@@ -222,6 +234,7 @@ def write_password_hash(
         (password_hash, now, user_id),
     )
     conn.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,))
+    end_password_links(conn, user_id)
 
 
 async def authenticate(conn: sqlite3.Connection, name: str, password: str) -> User | None:
