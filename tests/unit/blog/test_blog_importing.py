@@ -288,3 +288,60 @@ def test_the_export_may_come_on_standard_input(
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(WXR.encode())))
     assert main(["import-blog", "-"]) == 0
     assert posts.get_by_slug(conn, "sourdough-rye") is not None
+
+
+MEMORY_BUDGET = 192 * 2**20  # half the blog container's mem_limit (compose.yaml: 384m)
+# VmHWM, the peak RSS of this process's memory: getrusage's ru_maxrss would also count
+# the forked pytest's memory before exec (Linux keeps the larger of the two).
+MEASURE = """
+import re, sys
+from pathlib import Path
+from blog.ctl import main
+code = main(["import-blog", sys.argv[1], "--dry-run"])
+status = Path("/proc/self/status").read_text()
+print(code, int(re.search(r"VmHWM:\\s+(\\d+) kB", status).group(1)) * 1024)
+"""
+
+
+@pytest.mark.parametrize("kind", ["wxr", "ghost"])
+def test_an_export_at_the_size_limit_fits_in_the_containers_memory(
+    tmp_path: Path, kind: str
+) -> None:
+    """An accepted file's import peaks well inside the container (attack3 finding 11: a
+    189 MiB export peaked at 440 MiB); one byte more is refused with the way out."""
+    import subprocess
+    import sys
+
+    body = "x" * 200_000
+    count = importing.MAX_FILE_BYTES // (len(body) + 400)
+    path = tmp_path / "export"
+    if kind == "wxr":
+        items = "".join(
+            f"<item><title>t{i}</title><guid>g{i}</guid><content:encoded><![CDATA[<p>{body}"
+            f"</p>]]></content:encoded><wp:post_id>{i}</wp:post_id><wp:post_name>p{i}"
+            "</wp:post_name><wp:status>draft</wp:status><wp:post_type>post</wp:post_type></item>"
+            for i in range(count)
+        )
+        path.write_text(WXR.split("<item>")[0] + items + "</channel></rss>")
+    else:
+        entries = [
+            {"uuid": f"u{i}", "title": f"t{i}", "slug": f"p{i}", "html": f"<p>{body}</p>",
+             "status": "draft", "type": "post"}
+            for i in range(count)
+        ]  # fmt: skip
+        path.write_text(json.dumps({"db": [{"data": {"posts": entries}}]}))
+    size = path.stat().st_size
+    assert importing.MAX_FILE_BYTES - 2**20 < size <= importing.MAX_FILE_BYTES
+    env = {"BLOG_DATA_DIR": str(tmp_path / "data"), "PATH": "/usr/bin:/bin"}
+    env["PYTHONPATH"] = str(Path(importing.__file__).parent.parent)
+    done = subprocess.run(
+        [sys.executable, "-c", MEASURE, str(path)], env=env, capture_output=True, text=True
+    )
+    code, peak = done.stdout.split()[-2:]
+    assert code == "0", done.stderr
+    assert int(peak) < MEMORY_BUDGET, f"peak {int(peak) / 2**20:.0f} MiB for {size} bytes"
+
+    with path.open("ab") as grow:
+        grow.write(b" " * (importing.MAX_FILE_BYTES + 1 - size))
+    with pytest.raises(importing.ImportFileError, match="split the export"):
+        importing.read_items(path)
