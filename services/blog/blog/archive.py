@@ -164,6 +164,8 @@ def import_archive(conn: sqlite3.Connection, media_dir: Path, source: Path) -> I
                 about = media.Described(name, None, "", *size) if size else media.Described(name)
                 media.save_media(conn, media_dir, data, extension, about, name=name)
                 images += 1
+    if entries:
+        posts.mark_import(conn, posts.now_seconds())
     return ImportReport(entries, images)
 
 

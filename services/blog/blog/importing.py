@@ -335,6 +335,8 @@ def import_items(conn: sqlite3.Connection, items: Iterable[Item]) -> Report:
             )
         report.imported += 1
         report.lines.append(f"imported {saved.kind} {saved.path}: {saved.title}")
+    if report.imported:
+        posts.mark_import(conn, posts.now_seconds())
     return report
 
 

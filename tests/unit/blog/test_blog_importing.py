@@ -345,3 +345,29 @@ def test_an_export_at_the_size_limit_fits_in_the_containers_memory(
         grow.write(b" " * (importing.MAX_FILE_BYTES + 1 - size))
     with pytest.raises(importing.ImportFileError, match="split the export"):
         importing.read_items(path)
+
+
+@pytest.mark.parametrize("way", ["import-blog", "archive"])
+def test_an_import_moves_feeds_and_the_sitemaps_last_modified(
+    tmp_path: Path, conn: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch, way: str
+) -> None:
+    """Imported entries keep their old dates; the validators must still move past the
+    import, even when a reader fetched in the import's own second (attack3 finding 05)."""
+    from blog import archive
+
+    clock = at(2026, 11, 30, 12, 0)
+    monkeypatch.setattr(posts, "now_seconds", lambda: clock)
+    posts.create_post(conn, title="Recent", body_md="x", status="published", published_at=clock)
+    before = posts.last_change(conn, clock)
+    if way == "import-blog":
+        importing.import_items(conn, importing.read_items(write(tmp_path, "wp.xml", WXR)))
+    else:
+        other = open_database(tmp_path / "other.sqlite3")
+        posts.create_post(
+            other, title="Old", body_md="x", status="published", published_at=at(2017, 1, 1)
+        )
+        archive.export_archive(other, tmp_path / "media", tmp_path / "old.zip")
+        archive.import_archive(conn, tmp_path / "media", tmp_path / "old.zip")
+    assert posts.last_change(conn, clock) == before  # never a time in the future
+    for listing in (posts.Listing(kind=None), posts.Listing(kind="post")):
+        assert posts.last_change(conn, clock + 1, listing) > before
