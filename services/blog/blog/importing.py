@@ -291,10 +291,11 @@ def plan(conn: sqlite3.Connection, items: Iterable[Item]) -> Report:
         report.imported += 1
         when = datetime.fromtimestamp(item.published_at, UTC).date() if item.published_at else "-"
         report.lines.append(f"would import {item.kind} {item.status} {when}: {item.title}")
-        name = _user_name(item.author) if item.author else ""
-        if name and name not in new_authors and _existing_user(conn, item.author) is None:
-            new_authors.add(name)
+        author = item.author
+        if author and author.login not in new_authors and _existing_user(conn, author) is None:
+            new_authors.add(author.login)
             report.authors_created += 1
+            name = _free_name(conn, _user_name(author))
             report.lines.append(f"would create disabled author {name}")
     return report
 
@@ -302,14 +303,14 @@ def plan(conn: sqlite3.Connection, items: Iterable[Item]) -> Report:
 def import_items(conn: sqlite3.Connection, items: Iterable[Item]) -> Report:
     """Store every item not imported before; an entry whose text the blog refuses (over
     its size or nesting bounds) is reported and left out, the others still come in."""
-    report = Report()
+    report, created = Report(), dict[str, int]()
     for item in items:
         if already_imported(conn, item.source):
             report.skipped += 1
             report.lines.append(f"skipped (imported before): {item.title}")
             continue
         item = _in_range(item, report)
-        author_id = _author_id(conn, item.author, report) if item.author else None
+        author_id = _author_id(conn, item.author, report, created) if item.author else None
         draft = posts.Draft(
             title=item.title[:200],
             body_md=item.body,
@@ -349,22 +350,41 @@ def _user_name(author: Author) -> str:
 
 
 def _existing_user(conn: sqlite3.Connection, author: Author | None) -> users.User | None:
-    if author is None:
+    """The user an author is: only the same login, letter case aside. A login the blog
+    had to rewrite (full-width letters, `alice!`: slugified to `alice`) never attaches to an
+    existing account: it would hand that account's name to the export's entries."""
+    if author is None or not users.NAME_PATTERN.match(author.login.strip()):
         return None
-    return users.find_user(conn, _user_name(author))
+    return users.find_user(conn, author.login.strip())
 
 
-def _author_id(conn: sqlite3.Connection, author: Author, report: Report) -> int:
-    """The matching user's id, or a new disabled user's (with a password nobody knows)."""
+def _free_name(conn: sqlite3.Connection, name: str) -> str:
+    """`name`, or `name-2`, `name-3`... the first no user has."""
+    candidate, number = name, 1
+    while users.find_user(conn, candidate) is not None:
+        number += 1
+        suffix = f"-{number}"
+        candidate = name[: 64 - len(suffix)] + suffix
+    return candidate
+
+
+def _author_id(
+    conn: sqlite3.Connection, author: Author, report: Report, created: dict[str, int]
+) -> int:
+    """The matching user's id, or a new disabled user's (with a password nobody knows);
+    `created` maps the logins this import created users for to their ids."""
     existing = _existing_user(conn, author)
     if existing is not None:
         return existing.id
-    name = _user_name(author)
+    if author.login in created:
+        return created[author.login]
+    name = _free_name(conn, _user_name(author))
     user = users.insert_user(conn, name, hash_password(secrets.token_urlsafe(32)), "author")
     users.set_disabled(conn, name, True)
     users.set_profile(conn, user.id, author.display_name[:100], "")
     report.authors_created += 1
     report.lines.append(f"created disabled author {name}")
+    created[author.login] = user.id
     return user.id
 
 

@@ -371,3 +371,41 @@ def test_an_import_moves_feeds_and_the_sitemaps_last_modified(
     assert posts.last_change(conn, clock) == before  # never a time in the future
     for listing in (posts.Listing(kind=None), posts.Listing(kind="post")):
         assert posts.last_change(conn, clock + 1, listing) > before
+
+
+@pytest.mark.parametrize(
+    ("login", "attaches"),
+    [
+        ("alice", True),
+        ("ALICE", True),
+        ("\uff41\uff4c\uff49\uff43\uff45", False),
+        ("alice!", False),
+        (" alice ", True),
+    ],
+)
+def test_only_the_same_login_attaches_to_an_existing_user(
+    conn: sqlite3.Connection, login: str, attaches: bool
+) -> None:
+    """A login the blog rewrites into a taken name gets its own disabled author, never the
+    existing account (attack3 finding 08); two entries by it share that author."""
+    alice = users.create_user(conn, "alice", "correct horse battery staple", "admin")
+    author = importing.Author(login, "Someone")
+    items = [
+        importing.Item(
+            f"wxr:{n}", "post", f"T{n}", f"t{n}", "<p>x</p>", "draft", None, None, author
+        )
+        for n in (1, 2)
+    ]
+    plan = importing.plan(conn, items)
+    assert plan.authors_created == (0 if attaches else 1)
+    report = importing.import_items(conn, items)
+    owners = {posts.get_by_slug(conn, f"t{n}").author_id for n in (1, 2)}  # type: ignore[union-attr]
+    assert len(owners) == 1
+    owner = users.get_user(conn, owners.pop())  # type: ignore[arg-type]
+    assert owner is not None
+    if attaches:
+        assert owner.id == alice.id and report.authors_created == 0
+    else:
+        assert owner.id != alice.id and owner.disabled and owner.role == "author"
+        assert owner.name == "alice-2" and report.authors_created == 1
+        assert users.get_user(conn, alice.id).display_name == ""  # type: ignore[union-attr]
