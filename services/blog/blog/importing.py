@@ -381,9 +381,12 @@ def _author_id(
     name = _free_name(conn, _user_name(author))
     user = users.insert_user(conn, name, hash_password(secrets.token_urlsafe(32)), "author")
     users.set_disabled(conn, name, True)
-    users.set_profile(conn, user.id, author.display_name[:100], "")
     report.authors_created += 1
     report.lines.append(f"created disabled author {name}")
+    try:
+        users.set_profile(conn, user.id, author.display_name[: users.MAX_DISPLAY_NAME], "")
+    except users.UserError as exc:  # another account's name: the author shows none
+        report.lines.append(f"display name of {name} left empty: {exc}")
     created[author.login] = user.id
     return user.id
 
