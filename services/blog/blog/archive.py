@@ -90,7 +90,7 @@ def parse_document(text: str, member: str) -> tuple[dict[str, object], str]:
             raise ArchiveError(f"{member}:{number}: expected 'key: value'")
         try:
             fields[key.strip()] = json.loads(raw.strip())
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             fields[key.strip()] = raw.strip()  # a bare YAML scalar written by hand
     return fields, text[end + 5 :]
 
@@ -112,7 +112,8 @@ def _timestamp(value: object) -> int | None:
 def _import_entry(
     conn: sqlite3.Connection, fields: dict[str, object], body: str, kind: str
 ) -> None:
-    title = str(fields.get("title") or fields.get("slug") or "Untitled")
+    title = posts.clean_title(str(fields.get("title") or fields.get("slug") or ""))
+    title = title[: posts.MAX_TITLE] or "Untitled"
     slug = str(fields.get("slug") or title)
     existing = posts.get_by_slug(conn, slug)
     author = fields.get("author")

@@ -153,7 +153,7 @@ def _wxr_items(path: Path | str, data: bytes) -> Iterator[Item]:
         yield Item(
             source="wxr:" + (_text(item, "guid") or _text(item, _wp("post_id", ns))),
             kind="story" if post_type == "page" else "post",
-            title=_text(item, "title") or "Untitled",
+            title=_title(_text(item, "title")),
             slug=_text(item, _wp("post_name", ns)),
             body=_text(item, f"{{{CONTENT_NS}}}encoded"),
             status="published" if status in ("publish", "future") else "draft",
@@ -196,7 +196,7 @@ def _ghost_items(path: Path | str, data: bytes, old_url: str) -> Iterator[Item]:
         document = json.loads(data)
         db = document["db"][0]["data"] if "db" in document else document["data"]
         rows = db["posts"]
-    except (ValueError, KeyError, IndexError, TypeError):
+    except (ValueError, KeyError, IndexError, TypeError, RecursionError):
         raise ImportFileError(
             f"{path}: not a Ghost export; in Ghost use Settings > Advanced > Import/Export"
         ) from None
@@ -209,14 +209,12 @@ def _ghost_items(path: Path | str, data: bytes, old_url: str) -> Iterator[Item]:
             continue
         author_ids = post_authors.get(row.get("id"), []) or [row.get("author_id")]
         person = people.get(author_ids[0])
-        author = None
-        if person:
-            author = Author(str(person.get("slug") or person.get("name")), str(person.get("name")))
+        author = _ghost_author(person) if isinstance(person, Mapping) else None
         status = row.get("status")
         yield Item(
             source=f"ghost:{row.get('uuid') or row.get('id')}",
             kind="story" if row.get("type") == "page" else "post",
-            title=str(row.get("title") or "Untitled"),
+            title=_title(row.get("title")),
             slug=str(row.get("slug") or ""),
             body=str(row.get("html") or "").replace(GHOST_URL, old_url),
             status="published" if status in ("published", "scheduled") else "draft",
@@ -225,6 +223,21 @@ def _ghost_items(path: Path | str, data: bytes, old_url: str) -> Iterator[Item]:
             author=author,
             tags=tuple(tags[t] for t in post_tags.get(row.get("id"), []) if t in tags),
         )
+
+
+def _title(raw: object) -> str:
+    """The editor's title rule (posts.clean_title) for an imported title: "Untitled"
+    when nothing visible is left, cut at posts.MAX_TITLE."""
+    title = posts.clean_title(raw if isinstance(raw, str) else "")[: posts.MAX_TITLE]
+    return title or "Untitled"
+
+
+def _ghost_author(person: Mapping[str, object]) -> Author | None:
+    """A Ghost user as an Author; None when it has neither a slug nor a name (text)."""
+    slug, name = (person.get(key) for key in ("slug", "name"))
+    name = posts.clean_title(name) if isinstance(name, str) else ""
+    login = slug.strip() if isinstance(slug, str) and slug.strip() else name
+    return Author(login, name) if login else None
 
 
 def _grouped(rows: Iterable[Mapping[str, object]], key: str) -> dict[object, list[object]]:
@@ -312,7 +325,7 @@ def import_items(conn: sqlite3.Connection, items: Iterable[Item]) -> Report:
         item = _in_range(item, report)
         author_id = _author_id(conn, item.author, report, created) if item.author else None
         draft = posts.Draft(
-            title=item.title[:200],
+            title=_title(item.title),
             body_md=item.body,
             kind=item.kind,
             status=item.status,

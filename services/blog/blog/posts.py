@@ -21,7 +21,7 @@ from dataclasses import dataclass, fields
 from typing import Literal, TypeVar
 
 from .db import transaction
-from .markup import render_markdown, slugify
+from .markup import one_line, render_markdown, slugify
 
 Kind = Literal["post", "story"]
 Status = Literal["draft", "published"]
@@ -188,6 +188,15 @@ def last_change(conn: sqlite3.Connection, now: int, listing: Listing = Listing(k
         " WHERE key IN ('entries_removed_at', 'settings_changed_at', 'entries_imported_at')"
     ).fetchone()
     return max(newest, min(int(row[0]), now) if row[0] is not None else 0)
+
+
+MAX_TITLE = 200
+
+
+def clean_title(text: str) -> str:
+    """An entry's title as stored: one line (markup.one_line); the editor refuses it
+    empty or over MAX_TITLE, an import makes it "Untitled" or cuts it."""
+    return one_line(text)
 
 
 def mark_shown_change(conn: sqlite3.Connection, now: int) -> None:

@@ -409,3 +409,78 @@ def test_only_the_same_login_attaches_to_an_existing_user(
         assert owner.id != alice.id and owner.disabled and owner.role == "author"
         assert owner.name == "alice-2" and report.authors_created == 1
         assert users.get_user(conn, alice.id).display_name == ""  # type: ignore[union-attr]
+
+
+def test_a_deeply_nested_json_file_is_refused_with_a_message(
+    tmp_path: Path, conn: sqlite3.Connection, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not a RecursionError traceback (attack3 finding 03)."""
+    path = write(tmp_path, "deep.json", "{" + '"a":' + "[" * 100_000 + "]" * 100_000 + "}")
+    assert main(["import-blog", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "not a Ghost export" in err and "Traceback" not in err and len(err.splitlines()) == 1
+
+
+def ghost_with(post: dict[str, object], user: dict[str, object] | None = None) -> str:
+    data: dict[str, object] = {
+        "posts": [
+            {
+                "uuid": "u1",
+                "slug": "p",
+                "html": "<p>x</p>",
+                "status": "published",
+                "author_id": "9",
+                **post,
+            }
+        ]
+    }
+    if user is not None:
+        data["users"] = [{"id": "9", **user}]
+    return json.dumps({"db": [{"data": data}]})
+
+
+@pytest.mark.parametrize(
+    ("title", "stored"),
+    [
+        ("   ", "Untitled"),
+        ("\x01\x02", "Untitled"),
+        (None, "Untitled"),
+        (" A\x00 b ", "A b"),
+        ("x" * 300, "x" * 200),
+    ],
+)
+def test_imported_titles_follow_the_editors_rule(
+    tmp_path: Path, conn: sqlite3.Connection, title: object, stored: str
+) -> None:
+    """attack3 finding 10: blank and control-character titles came in as they were."""
+    path = write(tmp_path, "g.json", ghost_with({"title": title}))
+    importing.import_items(conn, importing.read_items(path))
+    assert posts.get_by_slug(conn, "p").title == stored  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("user", "name", "display"),
+    [
+        ({}, None, None),
+        ({"slug": None, "name": None}, None, None),
+        ({"name": "Ann Lee"}, "ann-lee", "Ann Lee"),
+        ({"slug": "ann"}, "ann", ""),
+    ],
+)
+def test_a_ghost_author_without_a_name_is_no_author(
+    tmp_path: Path,
+    conn: sqlite3.Connection,
+    user: dict[str, object],
+    name: str | None,
+    display: str | None,
+) -> None:
+    """attack3 finding 12: str(None) made a user called "None"."""
+    path = write(tmp_path, "g.json", ghost_with({"title": "T"}, user))
+    importing.import_items(conn, importing.read_items(path))
+    assert users.find_user(conn, "None") is None
+    author_id = posts.get_by_slug(conn, "p").author_id  # type: ignore[union-attr]
+    if name is None:
+        assert author_id is None
+    else:
+        author = users.get_user(conn, author_id)  # type: ignore[arg-type]
+        assert author is not None and (author.name, author.display_name) == (name, display)

@@ -342,6 +342,8 @@ async def test_settings_are_stored_and_override_the_environment(
     ("field", "value", "message"),
     [
         ("title", "", "The title must be"),
+        ("title", "\x01\x02", "The title must be"),  # only control characters
+        ("title", " \x7f\t", "The title must be"),
         ("timezone", "Mars/Olympus", "time zone"),
         ("timezone", "../../etc/passwd", "time zone"),
         ("language", "<script>", "language"),
@@ -479,3 +481,13 @@ async def test_the_canonical_url_carries_the_plain_page_number(
 ) -> None:
     head = await head_of(site_fixture_client, path)
     assert head.links["canonical"] == head.meta["og:url"] == canonical
+
+
+async def test_control_characters_are_left_out_of_the_title_and_description(
+    admin_client: TestClient,
+) -> None:
+    saved = await save_settings(admin_client, title="My\x01 blog\x1b", description="A\x00 b")
+    assert saved.status == 303
+    head = await head_of(admin_client, "/")
+    assert head.title == "My blog" and head.meta["og:site_name"] == "My blog"
+    assert "<title>My blog</title>" in await (await admin_client.get("/feed.atom")).text()
