@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from . import imaging, media, posts
+from . import imaging, media, posts, timefmt
 from .markup import MarkupError
 from .timefmt import iso8601
 
@@ -90,21 +90,30 @@ def parse_document(text: str, member: str) -> tuple[dict[str, object], str]:
             raise ArchiveError(f"{member}:{number}: expected 'key: value'")
         try:
             fields[key.strip()] = json.loads(raw.strip())
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             fields[key.strip()] = raw.strip()  # a bare YAML scalar written by hand
     return fields, text[end + 5 :]
 
 
 def _timestamp(value: object) -> int | None:
+    """An RFC 3339 front-matter date as Unix seconds; ValueError for one that is not a
+    date, or not one the blog accepts (timefmt.in_range)."""
     if not isinstance(value, str) or not value:
         return None
-    return int(datetime.fromisoformat(value).timestamp())
+    try:
+        seconds = int(datetime.fromisoformat(value).timestamp())
+    except OverflowError:
+        seconds = timefmt.LATEST + 1
+    if not timefmt.in_range(seconds):
+        raise ValueError(f"date {value!r} is not {timefmt.RANGE_TEXT}; correct it in the file")
+    return seconds
 
 
 def _import_entry(
     conn: sqlite3.Connection, fields: dict[str, object], body: str, kind: str
 ) -> None:
-    title = str(fields.get("title") or fields.get("slug") or "Untitled")
+    title = posts.clean_title(str(fields.get("title") or fields.get("slug") or ""))
+    title = title[: posts.MAX_TITLE] or "Untitled"
     slug = str(fields.get("slug") or title)
     existing = posts.get_by_slug(conn, slug)
     author = fields.get("author")
@@ -144,7 +153,7 @@ def import_archive(conn: sqlite3.Connection, media_dir: Path, source: Path) -> I
                 fields, body = parse_document(text, info.filename)
                 try:
                     _import_entry(conn, fields, body, "story" if folder == "stories" else "post")
-                except MarkupError as exc:  # over the size or nesting bounds
+                except (MarkupError, ValueError) as exc:  # over a bound, or a bad date
                     raise ArchiveError(f"{info.filename}: {exc}") from None
                 entries += 1
             elif folder == "media" and media.NAME_PATTERN.match(name):
@@ -156,6 +165,8 @@ def import_archive(conn: sqlite3.Connection, media_dir: Path, source: Path) -> I
                 about = media.Described(name, None, "", *size) if size else media.Described(name)
                 media.save_media(conn, media_dir, data, extension, about, name=name)
                 images += 1
+    if entries:
+        posts.mark_import(conn, posts.now_seconds())
     return ImportReport(entries, images)
 
 

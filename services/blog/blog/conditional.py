@@ -73,11 +73,13 @@ def _not_modified_since(header: str, last_modified: int) -> bool:
 
 
 def public_validators(
-    request: web.Request, last_modified: int | None = None
+    request: web.Request, last_modified: int | None = None, now: int | None = None
 ) -> tuple[dict[str, str], bool]:
     """The headers of a public answer (ETag, Cache-Control, Vary, Last-Modified when given)
     and whether the client's copy is current: ``If-None-Match`` decides when present,
-    else ``If-Modified-Since`` (RFC 9110 13.2.2)."""
+    else ``If-Modified-Since`` (RFC 9110 13.2.2). A Last-Modified in the current second
+    (`now`, Unix seconds) is no ground for 304: another change may come within that
+    second (RFC 9110 8.8.2.2 calls such a date weak), as an import's does."""
     etag = public_etag(request)
     headers = {"ETag": etag, "Cache-Control": PUBLIC_CACHE_CONTROL, "Vary": "Cookie"}
     if last_modified is not None:
@@ -86,7 +88,7 @@ def public_validators(
     if if_none_match is not None:
         return headers, _etag_matches(if_none_match, etag)
     since = request.headers.get("If-Modified-Since")
-    if since is None or last_modified is None:
+    if since is None or last_modified is None or (now is not None and last_modified >= now):
         return headers, False
     return headers, _not_modified_since(since, last_modified)
 

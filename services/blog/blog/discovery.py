@@ -17,7 +17,7 @@ from datetime import datetime, tzinfo
 
 from markupsafe import Markup, escape
 
-from . import posts
+from . import posts, timefmt
 from .markup import MORE
 
 _FIRST_PARAGRAPH_END = re.compile(r"</p>")
@@ -82,8 +82,7 @@ def months(conn: sqlite3.Connection, now: int, zone: tzinfo) -> list[Month]:
         (now, MAX_DATES),
     )
     counts = Counter(
-        (moment.year, moment.month)
-        for moment in (datetime.fromtimestamp(row[0], zone) for row in rows)
+        (moment.year, moment.month) for moment in (timefmt.moment(row[0], zone) for row in rows)
     )
     return [Month(y, m, n) for (y, m), n in sorted(counts.items(), reverse=True)]
 

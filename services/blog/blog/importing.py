@@ -22,7 +22,7 @@ import re
 import secrets
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -31,12 +31,19 @@ from xml.etree.ElementTree import Element
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
-from . import posts, users
+from . import posts, timefmt, users
 from .db import transaction
 from .markup import MarkupError, slugify
 from .passwords import hash_password
 
-MAX_FILE_BYTES = 200 * 1024 * 1024
+# The whole export, its parsed tree and every entry's text are in memory at once (about
+# six times the file for Ghost JSON): 16 MiB peaks near 140 MiB, which fits beside the
+# running server in the blog container's 384 MiB (compose.yaml). Bigger sites split.
+MAX_FILE_BYTES = 16 * 1024 * 1024
+SPLIT_HINT = (
+    "split the export (WordPress: Tools > Export one category or date range at a time;"
+    " Ghost: export, then import in parts) and import the parts one after another"
+)
 WP_NS_PREFIX = "http://wordpress.org/export/"
 CONTENT_NS = "http://purl.org/rss/1.0/modules/content/"
 DC_NS = "http://purl.org/dc/elements/1.1/"
@@ -91,14 +98,14 @@ def read_items(path: Path, old_url: str = "") -> list[Item]:
     old site. Raises ImportFileError for a file that is neither, too big, or unsafe XML.
     """
     if path.stat().st_size > MAX_FILE_BYTES:
-        raise ImportFileError(f"{path}: over {MAX_FILE_BYTES // 2**20} MiB; split the export")
+        raise ImportFileError(f"{path}: over {MAX_FILE_BYTES // 2**20} MiB; {SPLIT_HINT}")
     return read_export(path.read_bytes(), path, old_url)
 
 
 def read_export(data: bytes, path: Path | str, old_url: str = "") -> list[Item]:
     """read_items for bytes already read (standard input); `path` names them in errors."""
     if len(data) > MAX_FILE_BYTES:
-        raise ImportFileError(f"{path}: over {MAX_FILE_BYTES // 2**20} MiB; split the export")
+        raise ImportFileError(f"{path}: over {MAX_FILE_BYTES // 2**20} MiB; {SPLIT_HINT}")
     try:
         if data.lstrip()[:1] == b"{":
             return list(_ghost_items(path, data, old_url.rstrip("/")))
@@ -146,7 +153,7 @@ def _wxr_items(path: Path | str, data: bytes) -> Iterator[Item]:
         yield Item(
             source="wxr:" + (_text(item, "guid") or _text(item, _wp("post_id", ns))),
             kind="story" if post_type == "page" else "post",
-            title=_text(item, "title") or "Untitled",
+            title=_title(_text(item, "title")),
             slug=_text(item, _wp("post_name", ns)),
             body=_text(item, f"{{{CONTENT_NS}}}encoded"),
             status="published" if status in ("publish", "future") else "draft",
@@ -175,11 +182,11 @@ def _wxr_date(gmt: str, rfc822: str) -> int | None:
     the RSS pubDate."""
     if gmt and not gmt.startswith("0000"):
         try:
-            return _bounded(int(datetime.fromisoformat(gmt).replace(tzinfo=UTC).timestamp()))
-        except ValueError:
+            return int(datetime.fromisoformat(gmt).replace(tzinfo=UTC).timestamp())
+        except (ValueError, OverflowError):
             pass
     try:
-        return _bounded(int(parsedate_to_datetime(rfc822).timestamp())) if rfc822 else None
+        return int(parsedate_to_datetime(rfc822).timestamp()) if rfc822 else None
     except (TypeError, ValueError, OverflowError):
         return None
 
@@ -189,7 +196,7 @@ def _ghost_items(path: Path | str, data: bytes, old_url: str) -> Iterator[Item]:
         document = json.loads(data)
         db = document["db"][0]["data"] if "db" in document else document["data"]
         rows = db["posts"]
-    except (ValueError, KeyError, IndexError, TypeError):
+    except (ValueError, KeyError, IndexError, TypeError, RecursionError):
         raise ImportFileError(
             f"{path}: not a Ghost export; in Ghost use Settings > Advanced > Import/Export"
         ) from None
@@ -202,14 +209,12 @@ def _ghost_items(path: Path | str, data: bytes, old_url: str) -> Iterator[Item]:
             continue
         author_ids = post_authors.get(row.get("id"), []) or [row.get("author_id")]
         person = people.get(author_ids[0])
-        author = None
-        if person:
-            author = Author(str(person.get("slug") or person.get("name")), str(person.get("name")))
+        author = _ghost_author(person) if isinstance(person, Mapping) else None
         status = row.get("status")
         yield Item(
             source=f"ghost:{row.get('uuid') or row.get('id')}",
             kind="story" if row.get("type") == "page" else "post",
-            title=str(row.get("title") or "Untitled"),
+            title=_title(row.get("title")),
             slug=str(row.get("slug") or ""),
             body=str(row.get("html") or "").replace(GHOST_URL, old_url),
             status="published" if status in ("published", "scheduled") else "draft",
@@ -218,6 +223,21 @@ def _ghost_items(path: Path | str, data: bytes, old_url: str) -> Iterator[Item]:
             author=author,
             tags=tuple(tags[t] for t in post_tags.get(row.get("id"), []) if t in tags),
         )
+
+
+def _title(raw: object) -> str:
+    """The editor's title rule (posts.clean_title) for an imported title: "Untitled"
+    when nothing visible is left, cut at posts.MAX_TITLE."""
+    title = posts.clean_title(raw if isinstance(raw, str) else "")[: posts.MAX_TITLE]
+    return title or "Untitled"
+
+
+def _ghost_author(person: Mapping[str, object]) -> Author | None:
+    """A Ghost user as an Author; None when it has neither a slug nor a name (text)."""
+    slug, name = (person.get(key) for key in ("slug", "name"))
+    name = posts.clean_title(name) if isinstance(name, str) else ""
+    login = slug.strip() if isinstance(slug, str) and slug.strip() else name
+    return Author(login, name) if login else None
 
 
 def _grouped(rows: Iterable[Mapping[str, object]], key: str) -> dict[object, list[object]]:
@@ -241,15 +261,28 @@ def _iso(value: object) -> int | None:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return _bounded(int((parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()))
+    try:
+        return int((parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp())
+    except (OverflowError, OSError):
+        return None
 
 
-LATEST = 253402300799  # 9999-12-31T23:59:59Z: what every date format here can show
+LATEST = timefmt.LATEST  # the latest publication time an import keeps (timefmt's bound)
 
 
-def _bounded(seconds: int | None) -> int | None:
-    """A date the blog can show (years 1970 to 9999), else None (as if it had none)."""
-    return seconds if seconds is not None and 0 <= seconds <= LATEST else None
+def _in_range(item: Item, report: Report) -> Item:
+    """The item with its dates if the blog accepts them (timefmt.in_range), else without
+    them (as if the export had none: a published entry gets the time of the import), and
+    a report line saying so."""
+    dates = (item.published_at, item.updated_at)
+    if all(seconds is None or timefmt.in_range(seconds) for seconds in dates):
+        return item
+    report.lines.append(f"date dropped (not {timefmt.RANGE_TEXT}): {item.title}")
+    return replace(
+        item,
+        published_at=item.published_at if timefmt.in_range(item.published_at or 0) else None,
+        updated_at=item.updated_at if timefmt.in_range(item.updated_at or 0) else None,
+    )
 
 
 # --- storing -----------------------------------------------------------------------------
@@ -267,13 +300,15 @@ def plan(conn: sqlite3.Connection, items: Iterable[Item]) -> Report:
             report.skipped += 1
             report.lines.append(f"skip (imported before): {item.title}")
             continue
+        item = _in_range(item, report)
         report.imported += 1
         when = datetime.fromtimestamp(item.published_at, UTC).date() if item.published_at else "-"
         report.lines.append(f"would import {item.kind} {item.status} {when}: {item.title}")
-        name = _user_name(item.author) if item.author else ""
-        if name and name not in new_authors and _existing_user(conn, item.author) is None:
-            new_authors.add(name)
+        author = item.author
+        if author and author.login not in new_authors and _existing_user(conn, author) is None:
+            new_authors.add(author.login)
             report.authors_created += 1
+            name = _free_name(conn, _user_name(author))
             report.lines.append(f"would create disabled author {name}")
     return report
 
@@ -281,15 +316,16 @@ def plan(conn: sqlite3.Connection, items: Iterable[Item]) -> Report:
 def import_items(conn: sqlite3.Connection, items: Iterable[Item]) -> Report:
     """Store every item not imported before; an entry whose text the blog refuses (over
     its size or nesting bounds) is reported and left out, the others still come in."""
-    report = Report()
+    report, created = Report(), dict[str, int]()
     for item in items:
         if already_imported(conn, item.source):
             report.skipped += 1
             report.lines.append(f"skipped (imported before): {item.title}")
             continue
-        author_id = _author_id(conn, item.author, report) if item.author else None
+        item = _in_range(item, report)
+        author_id = _author_id(conn, item.author, report, created) if item.author else None
         draft = posts.Draft(
-            title=item.title[:200],
+            title=_title(item.title),
             body_md=item.body,
             kind=item.kind,
             status=item.status,
@@ -313,6 +349,8 @@ def import_items(conn: sqlite3.Connection, items: Iterable[Item]) -> Report:
             )
         report.imported += 1
         report.lines.append(f"imported {saved.kind} {saved.path}: {saved.title}")
+    if report.imported:
+        posts.mark_import(conn, posts.now_seconds())
     return report
 
 
@@ -325,22 +363,44 @@ def _user_name(author: Author) -> str:
 
 
 def _existing_user(conn: sqlite3.Connection, author: Author | None) -> users.User | None:
-    if author is None:
+    """The user an author is: only the same login, letter case aside. A login the blog
+    had to rewrite (full-width letters, `alice!`: slugified to `alice`) never attaches to an
+    existing account: it would hand that account's name to the export's entries."""
+    if author is None or not users.NAME_PATTERN.match(author.login.strip()):
         return None
-    return users.find_user(conn, _user_name(author))
+    return users.find_user(conn, author.login.strip())
 
 
-def _author_id(conn: sqlite3.Connection, author: Author, report: Report) -> int:
-    """The matching user's id, or a new disabled user's (with a password nobody knows)."""
+def _free_name(conn: sqlite3.Connection, name: str) -> str:
+    """`name`, or `name-2`, `name-3`... the first no user has."""
+    candidate, number = name, 1
+    while users.find_user(conn, candidate) is not None:
+        number += 1
+        suffix = f"-{number}"
+        candidate = name[: 64 - len(suffix)] + suffix
+    return candidate
+
+
+def _author_id(
+    conn: sqlite3.Connection, author: Author, report: Report, created: dict[str, int]
+) -> int:
+    """The matching user's id, or a new disabled user's (with a password nobody knows);
+    `created` maps the logins this import created users for to their ids."""
     existing = _existing_user(conn, author)
     if existing is not None:
         return existing.id
-    name = _user_name(author)
+    if author.login in created:
+        return created[author.login]
+    name = _free_name(conn, _user_name(author))
     user = users.insert_user(conn, name, hash_password(secrets.token_urlsafe(32)), "author")
     users.set_disabled(conn, name, True)
-    users.set_profile(conn, user.id, author.display_name[:100], "")
     report.authors_created += 1
     report.lines.append(f"created disabled author {name}")
+    try:
+        users.set_profile(conn, user.id, author.display_name[: users.MAX_DISPLAY_NAME], "")
+    except users.UserError as exc:  # another account's name: the author shows none
+        report.lines.append(f"display name of {name} left empty: {exc}")
+    created[author.login] = user.id
     return user.id
 
 

@@ -216,6 +216,13 @@ def plain_text(html: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
+def one_line(text: str) -> str:
+    """`text` without control characters (Unicode Cc: no page, feed or XML can show
+    them), whitespace runs made one space, stripped: a title as pages show it."""
+    visible = "".join(c if unicodedata.category(c) != "Cc" or c.isspace() else "" for c in text)
+    return " ".join(visible.split())
+
+
 def slugify(text: str, fallback: str = "post") -> str:
     """ASCII, lowercase, hyphen-separated; never empty."""
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()

@@ -4,7 +4,8 @@ The admin never sees or chooses the password: the link opens a form where the us
 it. Each link is a 256-bit token; only its SHA-256 is stored, with its expiry, one live
 link per user (a new one replaces the old). Using it deletes it in the same transaction
 that stores the new password, so two tabs cannot both use it. A wrong, used, expired or
-replaced token, and one of a disabled or deleted user, are alike: `user_for` answers
+replaced token, and one of a disabled or deleted user, are alike (disabling, enabling,
+a role change and any password change end the user's links: users.py): `user_for` answers
 None and the view answers the plain 404 of any unknown page.
 """
 
@@ -55,13 +56,12 @@ def user_for(conn: sqlite3.Connection, token: str, now: int) -> int | None:
 
 def use(conn: sqlite3.Connection, token: str, password_hash: str, now: int) -> int | None:
     """Store the new password of the token's user, end the user's sessions and delete the
-    token, in one transaction; the user's id, or None when the token is not live (then
-    nothing changed)."""
+    token (users.write_password_hash), in one transaction; the user's id, or None when
+    the token is not live (then nothing changed)."""
     with transaction(conn):
         row = conn.execute(_LIVE, (_digest(token), now)).fetchone()
         if row is None:
             return None
         user_id = int(row[0])
-        conn.execute("DELETE FROM password_links WHERE user_id = ?", (user_id,))
         write_password_hash(conn, user_id, password_hash, now)
     return user_id

@@ -21,7 +21,7 @@ from dataclasses import dataclass, fields
 from typing import Literal, TypeVar
 
 from .db import transaction
-from .markup import render_markdown, slugify
+from .markup import one_line, render_markdown, slugify
 
 Kind = Literal["post", "story"]
 Status = Literal["draft", "published"]
@@ -185,9 +185,18 @@ def last_change(conn: sqlite3.Connection, now: int, listing: Listing = Listing(k
     # Entries that left it, and settings or author names that every entry shows.
     row = conn.execute(
         "SELECT MAX(value) FROM site_state"
-        " WHERE key IN ('entries_removed_at', 'settings_changed_at')"
+        " WHERE key IN ('entries_removed_at', 'settings_changed_at', 'entries_imported_at')"
     ).fetchone()
     return max(newest, min(int(row[0]), now) if row[0] is not None else 0)
+
+
+MAX_TITLE = 200
+
+
+def clean_title(text: str) -> str:
+    """An entry's title as stored: one line (markup.one_line); the editor refuses it
+    empty or over MAX_TITLE, an import makes it "Untitled" or cuts it."""
+    return one_line(text)
 
 
 def mark_shown_change(conn: sqlite3.Connection, now: int) -> None:
@@ -197,6 +206,20 @@ def mark_shown_change(conn: sqlite3.Connection, now: int) -> None:
     conn.execute(
         "INSERT OR REPLACE INTO site_state (key, value) VALUES ('settings_changed_at', ?)", (now,)
     )
+
+
+def mark_import(conn: sqlite3.Connection, now: int) -> None:
+    """Record that entries came in with their old dates (an import keeps the export's
+    published and updated times), so last_change, and with it feeds' and the sitemap's
+    Last-Modified, moves past the import. `now` is when the import ended; the second
+    after it is recorded (last_change never answers a time in the future), so a reader
+    given a Last-Modified while the import ran, in its last second included, is sent the
+    new entries instead of 304."""
+    with transaction(conn):
+        conn.execute(
+            "INSERT OR REPLACE INTO site_state (key, value) VALUES ('entries_imported_at', ?)",
+            (now + 1,),
+        )
 
 
 def get_by_slug(conn: sqlite3.Connection, slug: str, kind: str | None = None) -> Post | None:

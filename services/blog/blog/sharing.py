@@ -13,7 +13,7 @@ import html
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urljoin, urlsplit
 
 from aiohttp import web
 
@@ -64,9 +64,12 @@ def absolute(request: web.Request, path: str) -> str:
 
 def canonical_url(request: web.Request) -> str:
     """The page's one URL: public origin, path, and only the query that selects content
-    (no `page=1`: that is the bare path)."""
+    (the page number as a plain number, none for page 1: that is the bare path)."""
     query = [(name, request.query[name]) for name in CANONICAL_QUERY if request.query.get(name)]
-    query = [(name, value) for name, value in query if (name, value) != ("page", "1")]
+    query = [(name, value) for name, value in query if name != "page"]
+    page = request.query.get("page", "")
+    if page.isascii() and page.isdigit() and int(page) > 1:  # 02 is page 2: one URL for it
+        query.append(("page", str(int(page))))
     return absolute(request, request.path + (f"?{urlencode(query)}" if query else ""))
 
 
@@ -93,6 +96,16 @@ def first_image(body_html: str) -> str | None:
     return html.unescape(found.group(1)) if found else None
 
 
+def image_url(src: str, base: str) -> str | None:
+    """An image's `src` as an absolute http(s) URL, resolved against `base` (the page's
+    own absolute URL) as a browser resolves it (RFC 3986 section 5; `//host/x`, `x.png`,
+    `HTTPS://...`); None for any other scheme (data:, javascript:)."""
+    resolved = urlsplit(urljoin(base, src.strip()))
+    if resolved.scheme not in ("http", "https") or not resolved.netloc:
+        return None
+    return resolved.geturl()
+
+
 def site_card(request: web.Request, site: SiteSettings, title: str = "") -> Card:
     """The card of a page that is not one entry: the site's description and image."""
     return Card(
@@ -105,12 +118,14 @@ def site_card(request: web.Request, site: SiteSettings, title: str = "") -> Card
 
 def entry_card(request: web.Request, site: SiteSettings, entry: posts.Article, author: str) -> Card:
     """The card of one entry: an article, with the first image of its text."""
-    image = first_image(entry.body_html)
+    url = canonical_url(request)
+    src = first_image(entry.body_html)
+    image = image_url(src, url) if src else None
     return Card(
         title=entry.title,
         description=summary(entry.body_html) or site.description or site.title,
-        url=canonical_url(request),
-        image=absolute(request, image) if image else site_image(request, site),
+        url=url,
+        image=image or site_image(request, site),
         type="article",
         published=entry.published_at,
         modified=max(entry.updated_at, entry.published_at or 0),

@@ -23,6 +23,7 @@ from aiohttp import web
 from . import keys
 from .config import LANGUAGE_PATTERN, Settings
 from .db import transaction
+from .markup import one_line
 from .media import NAME_PATTERN
 from .posts import mark_shown_change
 from .timefmt import zone_names
@@ -100,10 +101,10 @@ def _media_exists(conn: sqlite3.Connection, name: str) -> bool:
 
 def checked(values: Mapping[str, str], conn: sqlite3.Connection) -> SiteSettings:
     """The form's values as SiteSettings; SettingsError naming the first bad field."""
-    title = values.get("title", "").strip()
+    title = one_line(values.get("title", ""))
     if not 1 <= len(title) <= MAX_TITLE:
         raise SettingsError(f"The title must be 1 to {MAX_TITLE} characters.")
-    description = " ".join(values.get("description", "").split())
+    description = one_line(values.get("description", ""))
     if len(description) > MAX_DESCRIPTION:
         raise SettingsError(f"The description must be at most {MAX_DESCRIPTION} characters.")
     language = values.get("language", "").strip()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
@@ -153,10 +154,20 @@ def list_users(conn: sqlite3.Connection) -> list[User]:
     return [_user(r) for r in conn.execute("SELECT * FROM users ORDER BY name")]
 
 
+def end_password_links(conn: sqlite3.Connection, user_id: int) -> None:
+    """Delete the user's one-time password links (password_links.py), inside the caller's
+    transaction: any change to the account's password, state or role ends them, so a link
+    given before cannot outlive the decision that followed it."""
+    conn.execute("DELETE FROM password_links WHERE user_id = ?", (user_id,))
+
+
 def set_disabled(conn: sqlite3.Connection, name: str, disabled: bool) -> User:
+    """Disable (ending the user's sessions) or enable the user; either ends their
+    password links. UserError for an unknown name."""
     user = require_user(conn, name)
     with transaction(conn):
         conn.execute("UPDATE users SET disabled = ? WHERE id = ?", (int(disabled), user.id))
+        end_password_links(conn, user.id)
         if disabled:
             conn.execute("DELETE FROM sessions WHERE user_id = ?", (user.id,))
     return require_user(conn, name)
@@ -169,6 +180,7 @@ def set_role(conn: sqlite3.Connection, name: str, role: Role) -> User:
     user = require_user(conn, name)
     with transaction(conn):
         conn.execute("UPDATE users SET role = ? WHERE id = ?", (role, user.id))
+        end_password_links(conn, user.id)
     return require_user(conn, name)
 
 
@@ -177,10 +189,17 @@ MAX_BIO = 1000
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
+def _visible(text: str) -> str:
+    """`text` in NFKC with no control or format characters (Unicode Cc, Cf: zero-width
+    spaces and joiners, direction marks), which render as nothing or rearrange text."""
+    text = unicodedata.normalize("NFKC", text)
+    return "".join(c for c in text if unicodedata.category(c) not in ("Cc", "Cf"))
+
+
 def clean_profile(display_name: str, bio: str) -> tuple[str, str]:
-    """A display name (one line) and a bio (plain text, lines kept) as stored; UserError
-    when one is too long."""
-    display_name = " ".join(_CONTROL.sub("", display_name).split())
+    """A display name (one line, NFKC, no invisible characters) and a bio (plain text,
+    lines kept) as stored; UserError when one is too long."""
+    display_name = " ".join(_visible(display_name).split())
     bio = _CONTROL.sub("", bio.replace("\r\n", "\n")).strip()
     if len(display_name) > MAX_DISPLAY_NAME:
         raise UserError(f"The display name must be at most {MAX_DISPLAY_NAME} characters.")
@@ -189,9 +208,31 @@ def clean_profile(display_name: str, bio: str) -> tuple[str, str]:
     return display_name, bio
 
 
+def _name_key(display_name: str) -> str:
+    """What readers cannot tell apart: case, invisible characters and spacing aside."""
+    return " ".join(_visible(display_name).split()).casefold()
+
+
+def check_display_name(conn: sqlite3.Connection, display_name: str, user_id: int | None) -> None:
+    """UserError when another account (not `user_id`) shows the same display name, as
+    readers see it (clean_profile's form, letter case aside): one author must not sign
+    as another."""
+    key = _name_key(display_name)
+    if not key:
+        return
+    rows = conn.execute("SELECT id, display_name FROM users WHERE display_name != ''")
+    if any(row[0] != user_id and _name_key(row[1]) == key for row in rows):
+        raise UserError(
+            f"The display name {display_name!r} is already another account's (letter case"
+            " and invisible characters aside); choose one readers can tell apart."
+        )
+
+
 def set_profile(conn: sqlite3.Connection, user_id: int, display_name: str, bio: str) -> None:
-    """Store what readers see of a user (clean_profile's rules; UserError otherwise)."""
+    """Store what readers see of a user (clean_profile's and check_display_name's rules;
+    UserError otherwise)."""
     display_name, bio = clean_profile(display_name, bio)
+    check_display_name(conn, display_name, user_id)
     with transaction(conn):
         conn.execute(
             "UPDATE users SET display_name = ?, bio = ? WHERE id = ?", (display_name, bio, user_id)
@@ -214,7 +255,8 @@ def password_hash_of(conn: sqlite3.Connection, user_id: int) -> str | None:
 
 
 def store_password_hash(conn: sqlite3.Connection, user_id: int, password_hash: str) -> None:
-    """Replace the hash and end every session: a changed password logs out everywhere."""
+    """Replace the hash, end every session and every one-time password link: a changed
+    password logs out everywhere."""
     with transaction(conn):
         write_password_hash(conn, user_id, password_hash, now_seconds())
 
@@ -228,6 +270,7 @@ def write_password_hash(
         (password_hash, now, user_id),
     )
     conn.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,))
+    end_password_links(conn, user_id)
 
 
 async def authenticate(conn: sqlite3.Connection, name: str, password: str) -> User | None:

@@ -106,3 +106,16 @@ def test_export_to_standard_output(
         assert archive.testzip() is None
     assert b"exported 0 entries to standard output" in captured.err
     assert not any(data_dir.glob(".export-*")) and not Path("-").exists()
+
+
+def test_a_reset_from_blogctl_ends_the_users_password_links(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from blog import password_links, posts
+
+    assert run("user", "add", "erin", stdin="first passphrase\n", monkeypatch=monkeypatch) == 0
+    conn = db.open_database(data_dir / "blog.sqlite3")
+    erin = users.require_user(conn, "erin")
+    token = password_links.issue(conn, erin.id, posts.now_seconds())
+    assert run("user", "reset", "erin", stdin="second passphrase\n", monkeypatch=monkeypatch) == 0
+    assert password_links.user_for(conn, token, posts.now_seconds()) is None

@@ -78,7 +78,11 @@ async def test_category_feed(client: TestClient, entries: None) -> None:
 
 
 @pytest.mark.parametrize("path", ["/feed.atom", "/feed.rss", "/category/rail/feed.rss"])
-async def test_conditional_get(client: TestClient, entries: None, path: str) -> None:
+async def test_conditional_get(
+    client: TestClient, entries: None, path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    later = posts.now_seconds() + 2  # a Last-Modified of the current second is weak
+    monkeypatch.setattr(posts, "now_seconds", lambda: later)
     first = await client.get(path)
     etag, modified = first.headers["ETag"], first.headers["Last-Modified"]
     assert (await client.get(path, headers={"If-None-Match": etag})).status == 304
@@ -174,3 +178,18 @@ async def test_a_current_feed_gets_304_without_being_built(
     monkeypatch.setitem(feed_views.FORMATS, "atom", (no_build, "application/atom+xml"))
     again = await client.get("/feed.atom", headers={"If-None-Match": first.headers["ETag"]})
     assert again.status == 304
+
+
+@pytest.mark.parametrize("path", ["/feed.atom", "/sitemap.xml"])
+async def test_a_last_modified_of_the_current_second_is_no_ground_for_304(
+    client: TestClient, db: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch, path: str
+) -> None:
+    """Another change may come within the same second (an import's, attack3 finding 05):
+    RFC 9110 8.8.2.2 calls such a date weak, so If-Modified-Since gets the answer."""
+    clock = 1_900_000_000
+    monkeypatch.setattr(posts, "now_seconds", lambda: clock)
+    posts.create_post(db, title="Now", body_md="x", status="published", published_at=clock)
+    modified = (await client.get(path)).headers["Last-Modified"]
+    assert (await client.get(path, headers={"If-Modified-Since": modified})).status == 200
+    clock += 1
+    assert (await client.get(path, headers={"If-Modified-Since": modified})).status == 304

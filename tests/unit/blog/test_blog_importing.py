@@ -288,3 +288,199 @@ def test_the_export_may_come_on_standard_input(
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(WXR.encode())))
     assert main(["import-blog", "-"]) == 0
     assert posts.get_by_slug(conn, "sourdough-rye") is not None
+
+
+MEMORY_BUDGET = 192 * 2**20  # half the blog container's mem_limit (compose.yaml: 384m)
+# VmHWM, the peak RSS of this process's memory: getrusage's ru_maxrss would also count
+# the forked pytest's memory before exec (Linux keeps the larger of the two).
+MEASURE = """
+import re, sys
+from pathlib import Path
+from blog.ctl import main
+code = main(["import-blog", sys.argv[1], "--dry-run"])
+status = Path("/proc/self/status").read_text()
+print(code, int(re.search(r"VmHWM:\\s+(\\d+) kB", status).group(1)) * 1024)
+"""
+
+
+@pytest.mark.parametrize("kind", ["wxr", "ghost"])
+def test_an_export_at_the_size_limit_fits_in_the_containers_memory(
+    tmp_path: Path, kind: str
+) -> None:
+    """An accepted file's import peaks well inside the container (attack3 finding 11: a
+    189 MiB export peaked at 440 MiB); one byte more is refused with the way out."""
+    import subprocess
+    import sys
+
+    body = "x" * 200_000
+    count = importing.MAX_FILE_BYTES // (len(body) + 400)
+    path = tmp_path / "export"
+    if kind == "wxr":
+        items = "".join(
+            f"<item><title>t{i}</title><guid>g{i}</guid><content:encoded><![CDATA[<p>{body}"
+            f"</p>]]></content:encoded><wp:post_id>{i}</wp:post_id><wp:post_name>p{i}"
+            "</wp:post_name><wp:status>draft</wp:status><wp:post_type>post</wp:post_type></item>"
+            for i in range(count)
+        )
+        path.write_text(WXR.split("<item>")[0] + items + "</channel></rss>")
+    else:
+        entries = [
+            {"uuid": f"u{i}", "title": f"t{i}", "slug": f"p{i}", "html": f"<p>{body}</p>",
+             "status": "draft", "type": "post"}
+            for i in range(count)
+        ]  # fmt: skip
+        path.write_text(json.dumps({"db": [{"data": {"posts": entries}}]}))
+    size = path.stat().st_size
+    assert importing.MAX_FILE_BYTES - 2**20 < size <= importing.MAX_FILE_BYTES
+    env = {"BLOG_DATA_DIR": str(tmp_path / "data"), "PATH": "/usr/bin:/bin"}
+    env["PYTHONPATH"] = str(Path(importing.__file__).parent.parent)
+    done = subprocess.run(
+        [sys.executable, "-c", MEASURE, str(path)], env=env, capture_output=True, text=True
+    )
+    code, peak = done.stdout.split()[-2:]
+    assert code == "0", done.stderr
+    assert int(peak) < MEMORY_BUDGET, f"peak {int(peak) / 2**20:.0f} MiB for {size} bytes"
+
+    with path.open("ab") as grow:
+        grow.write(b" " * (importing.MAX_FILE_BYTES + 1 - size))
+    with pytest.raises(importing.ImportFileError, match="split the export"):
+        importing.read_items(path)
+
+
+@pytest.mark.parametrize("way", ["import-blog", "archive"])
+def test_an_import_moves_feeds_and_the_sitemaps_last_modified(
+    tmp_path: Path, conn: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch, way: str
+) -> None:
+    """Imported entries keep their old dates; the validators must still move past the
+    import, even when a reader fetched in the import's own second (attack3 finding 05)."""
+    from blog import archive
+
+    clock = at(2026, 11, 30, 12, 0)
+    monkeypatch.setattr(posts, "now_seconds", lambda: clock)
+    posts.create_post(conn, title="Recent", body_md="x", status="published", published_at=clock)
+    before = posts.last_change(conn, clock)
+    if way == "import-blog":
+        importing.import_items(conn, importing.read_items(write(tmp_path, "wp.xml", WXR)))
+    else:
+        other = open_database(tmp_path / "other.sqlite3")
+        posts.create_post(
+            other, title="Old", body_md="x", status="published", published_at=at(2017, 1, 1)
+        )
+        archive.export_archive(other, tmp_path / "media", tmp_path / "old.zip")
+        archive.import_archive(conn, tmp_path / "media", tmp_path / "old.zip")
+    assert posts.last_change(conn, clock) == before  # never a time in the future
+    for listing in (posts.Listing(kind=None), posts.Listing(kind="post")):
+        assert posts.last_change(conn, clock + 1, listing) > before
+
+
+@pytest.mark.parametrize(
+    ("login", "attaches"),
+    [
+        ("alice", True),
+        ("ALICE", True),
+        ("\uff41\uff4c\uff49\uff43\uff45", False),
+        ("alice!", False),
+        (" alice ", True),
+    ],
+)
+def test_only_the_same_login_attaches_to_an_existing_user(
+    conn: sqlite3.Connection, login: str, attaches: bool
+) -> None:
+    """A login the blog rewrites into a taken name gets its own disabled author, never the
+    existing account (attack3 finding 08); two entries by it share that author."""
+    alice = users.create_user(conn, "alice", "correct horse battery staple", "admin")
+    author = importing.Author(login, "Someone")
+    items = [
+        importing.Item(
+            f"wxr:{n}", "post", f"T{n}", f"t{n}", "<p>x</p>", "draft", None, None, author
+        )
+        for n in (1, 2)
+    ]
+    plan = importing.plan(conn, items)
+    assert plan.authors_created == (0 if attaches else 1)
+    report = importing.import_items(conn, items)
+    owners = {posts.get_by_slug(conn, f"t{n}").author_id for n in (1, 2)}  # type: ignore[union-attr]
+    assert len(owners) == 1
+    owner = users.get_user(conn, owners.pop())  # type: ignore[arg-type]
+    assert owner is not None
+    if attaches:
+        assert owner.id == alice.id and report.authors_created == 0
+    else:
+        assert owner.id != alice.id and owner.disabled and owner.role == "author"
+        assert owner.name == "alice-2" and report.authors_created == 1
+        assert users.get_user(conn, alice.id).display_name == ""  # type: ignore[union-attr]
+
+
+def test_a_deeply_nested_json_file_is_refused_with_a_message(
+    tmp_path: Path, conn: sqlite3.Connection, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not a RecursionError traceback (attack3 finding 03)."""
+    path = write(tmp_path, "deep.json", "{" + '"a":' + "[" * 100_000 + "]" * 100_000 + "}")
+    assert main(["import-blog", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "not a Ghost export" in err and "Traceback" not in err and len(err.splitlines()) == 1
+
+
+def ghost_with(post: dict[str, object], user: dict[str, object] | None = None) -> str:
+    data: dict[str, object] = {
+        "posts": [
+            {
+                "uuid": "u1",
+                "slug": "p",
+                "html": "<p>x</p>",
+                "status": "published",
+                "author_id": "9",
+                **post,
+            }
+        ]
+    }
+    if user is not None:
+        data["users"] = [{"id": "9", **user}]
+    return json.dumps({"db": [{"data": data}]})
+
+
+@pytest.mark.parametrize(
+    ("title", "stored"),
+    [
+        ("   ", "Untitled"),
+        ("\x01\x02", "Untitled"),
+        (None, "Untitled"),
+        (" A\x00 b ", "A b"),
+        ("x" * 300, "x" * 200),
+    ],
+)
+def test_imported_titles_follow_the_editors_rule(
+    tmp_path: Path, conn: sqlite3.Connection, title: object, stored: str
+) -> None:
+    """attack3 finding 10: blank and control-character titles came in as they were."""
+    path = write(tmp_path, "g.json", ghost_with({"title": title}))
+    importing.import_items(conn, importing.read_items(path))
+    assert posts.get_by_slug(conn, "p").title == stored  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("user", "name", "display"),
+    [
+        ({}, None, None),
+        ({"slug": None, "name": None}, None, None),
+        ({"name": "Ann Lee"}, "ann-lee", "Ann Lee"),
+        ({"slug": "ann"}, "ann", ""),
+    ],
+)
+def test_a_ghost_author_without_a_name_is_no_author(
+    tmp_path: Path,
+    conn: sqlite3.Connection,
+    user: dict[str, object],
+    name: str | None,
+    display: str | None,
+) -> None:
+    """attack3 finding 12: str(None) made a user called "None"."""
+    path = write(tmp_path, "g.json", ghost_with({"title": "T"}, user))
+    importing.import_items(conn, importing.read_items(path))
+    assert users.find_user(conn, "None") is None
+    author_id = posts.get_by_slug(conn, "p").author_id  # type: ignore[union-attr]
+    if name is None:
+        assert author_id is None
+    else:
+        author = users.get_user(conn, author_id)  # type: ignore[arg-type]
+        assert author is not None and (author.name, author.display_name) == (name, display)

@@ -210,3 +210,81 @@ async def test_readers_never_see_a_user_name(client: TestClient, db: sqlite3.Con
                       published_at=posts.now_seconds() - 5, author_id=shy.id)  # fmt: skip
     for path in ("/", "/posts/quiet", "/feed.atom", "/feed.rss"):
         assert "shy-login-name" not in await (await client.get(path)).text(), path
+
+
+PASSPHRASE = "correct horse battery staple"  # blog_testkit's
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["disable and enable", "role", "reset_password", "store_password_hash", "password page"],
+)
+async def test_a_change_to_the_account_ends_its_password_links(
+    admin_client: TestClient, db: sqlite3.Connection, change: str
+) -> None:
+    carol = add_user(admin_client, "carol", "author")
+    token = password_links.issue(db, carol.id, posts.now_seconds())
+    if change == "disable and enable":
+        for verb in ("disable", "enable"):
+            path = f"/dashboard/users/{carol.id}/{verb}"
+            assert (await post_form(admin_client, path, "/dashboard/users")).status == 303
+    elif change == "role":
+        path = f"/dashboard/users/{carol.id}/role"
+        await post_form(admin_client, path, "/dashboard/users", role="admin")
+        assert users.require_user(db, "carol").role == "admin"
+    elif change == "reset_password":
+        users.reset_password(db, "carol", "a brand new long passphrase")
+    elif change == "store_password_hash":
+        users.store_password_hash(db, carol.id, "not-a-hash")
+    else:
+        admin_client.session.cookie_jar.clear()
+        assert (await login(admin_client, "carol")).status == 303
+        new = "carol's own new passphrase"
+        fields = {"current_password": PASSPHRASE, "new_password": new, "confirm_password": new}
+        changed = await post_form(
+            admin_client, "/dashboard/password", "/dashboard/password", username="carol", **fields
+        )
+        assert changed.status in (200, 303)
+    assert password_links.user_for(db, token, posts.now_seconds()) is None
+    admin_client.session.cookie_jar.clear()
+    assert (await admin_client.get(f"/password-link/{token}")).status == 404
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "Alice Martin",
+        "alice martin",
+        "Alice\u200b Martin",
+        "\u202eAlice  Martin",
+        "\uff21lice Martin",
+    ],
+)
+async def test_a_display_name_another_account_shows_is_refused_with_the_input_kept(
+    admin_client: TestClient, db: sqlite3.Connection, typed: str
+) -> None:
+    alice = users.require_user(db, "alice")
+    users.set_profile(db, alice.id, "Alice Martin", "Owner")
+    add_user(admin_client, "bob", "author")
+    admin_client.session.cookie_jar.clear()
+    assert (await login(admin_client, "bob")).status == 303
+    saved = await post_form(
+        admin_client, "/dashboard/profile", "/dashboard/profile", display_name=typed, bio="My bio"
+    )
+    assert saved.status == 400
+    page = await saved.text()
+    assert "already another account" in page and "My bio" in page
+    assert users.require_user(db, "bob").display_name == ""
+
+
+async def test_a_display_name_is_stored_without_invisible_characters(
+    admin_client: TestClient, db: sqlite3.Connection
+) -> None:
+    saved = await post_form(
+        admin_client, "/dashboard/profile", "/dashboard/profile",
+        display_name="Al\u200bice\u2060 \uff2dartin", bio="",
+    )  # fmt: skip
+    assert saved.status == 303
+    assert users.require_user(db, "alice").display_name == "Alice Martin"
+    _, page = await add_via_form(admin_client, name="bob", display_name="ALICE MARTIN")
+    assert "already another account" in page and users.find_user(db, "bob") is None

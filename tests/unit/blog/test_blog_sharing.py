@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import feedparser
 import pytest
 from aiohttp.test_utils import TestClient
-from blog import keys, media, posts, sitesettings
+from blog import keys, media, posts, sharing, sitesettings
 from blog.config import Settings
 from blog.timefmt import iso8601
 from blog_testkit import add_user, login, post_form, tiny_png
@@ -342,6 +342,8 @@ async def test_settings_are_stored_and_override_the_environment(
     ("field", "value", "message"),
     [
         ("title", "", "The title must be"),
+        ("title", "\x01\x02", "The title must be"),  # only control characters
+        ("title", " \x7f\t", "The title must be"),
         ("timezone", "Mars/Olympus", "time zone"),
         ("timezone", "../../etc/passwd", "time zone"),
         ("language", "<script>", "language"),
@@ -433,3 +435,59 @@ async def test_the_edit_link_shows_only_to_whoever_may_edit(
     client.session.cookie_jar.clear()
     await login(client, "alice")
     assert edit in await (await client.get("/posts/hers")).text()
+
+
+@pytest.mark.parametrize(
+    ("src", "expected"),
+    [
+        ("x.png", f"{PUBLIC_URL}/posts/x.png"),
+        ("/media/pot.png", f"{PUBLIC_URL}/media/pot.png"),
+        ("//cdn.example/a.png", "https://cdn.example/a.png"),
+        ("HTTPS://cdn.example/a.png", "https://cdn.example/a.png"),
+        ("http://cdn.example/a.png", "http://cdn.example/a.png"),
+    ],
+)
+async def test_og_image_is_the_src_resolved_against_the_posts_url(
+    client: TestClient, db: sqlite3.Connection, src: str, expected: str
+) -> None:
+    """As a browser resolves it (attack3 finding 06: `//host/x` and `HTTPS://` were glued
+    to the origin)."""
+    posts.create_post(
+        db, title="Pic", body_md=f"![a]({src})", status="published", published_at=NOW - 60
+    )
+    head = await head_of(client, "/posts/pic")
+    assert head.meta["og:image"] == head.meta["twitter:image"] == expected
+
+
+def test_an_image_url_is_only_http_or_https() -> None:
+    base = f"{PUBLIC_URL}/posts/pic"
+    assert sharing.image_url("data:image/png;base64,AAAA", base) is None
+    assert sharing.image_url("ftp://host/a.png", base) is None
+    assert sharing.image_url(" x.png ", base) == f"{PUBLIC_URL}/posts/x.png"
+
+
+@pytest.mark.parametrize(
+    ("path", "canonical"),
+    [
+        ("/?page=01", f"{PUBLIC_URL}/"),
+        ("/?page=1", f"{PUBLIC_URL}/"),
+        ("/?page=02", f"{PUBLIC_URL}/?page=2"),
+        ("/?page=0002&utm_source=x", f"{PUBLIC_URL}/?page=2"),
+        ("/category/cooking?page=002", f"{PUBLIC_URL}/category/cooking?page=2"),
+    ],
+)
+async def test_the_canonical_url_carries_the_plain_page_number(
+    site_fixture_client: TestClient, path: str, canonical: str
+) -> None:
+    head = await head_of(site_fixture_client, path)
+    assert head.links["canonical"] == head.meta["og:url"] == canonical
+
+
+async def test_control_characters_are_left_out_of_the_title_and_description(
+    admin_client: TestClient,
+) -> None:
+    saved = await save_settings(admin_client, title="My\x01 blog\x1b", description="A\x00 b")
+    assert saved.status == 303
+    head = await head_of(admin_client, "/")
+    assert head.title == "My blog" and head.meta["og:site_name"] == "My blog"
+    assert "<title>My blog</title>" in await (await admin_client.get("/feed.atom")).text()

@@ -73,6 +73,7 @@ async def add_user(request: web.Request) -> web.StreamResponse:
         if values["role"] not in users.ROLES:
             raise users.UserError("Choose a role: admin or author.")
         display_name, _ = users.clean_profile(values["display_name"], "")
+        users.check_display_name(request.app[keys.DB], display_name, None)
     except users.UserError as exc:
         return _users_page(request, 400, error=str(exc), values=values)
     # Nobody knows this password: the account is usable once its owner sets one.

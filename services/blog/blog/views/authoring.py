@@ -30,7 +30,7 @@ from .account import login_with_pending
 from .media import chosen_file, store_image
 
 ACTIONS = ("preview", "draft", "publish", "unpublish", "trash", "upload")
-MAX_TITLE = 200
+MAX_TITLE = posts.MAX_TITLE
 # What a save asks to be: a draft (Save draft, Unpublish, Move to trash) or published.
 TARGET_STATUS = {"draft": "draft", "unpublish": "draft", "trash": "draft", "publish": "published"}
 LIVE_STATES = ("published", "scheduled")
@@ -230,7 +230,7 @@ def parse_draft(
     """The editor's fields as a Draft with the given status, the publication time read
     as wall-clock time in `zone` (the site's); and what is wrong with them."""
     errors: list[str] = []
-    title = values["title"].strip()
+    title = posts.clean_title(values["title"])
     if not title:
         errors.append("A title is required.")
     elif len(title) > MAX_TITLE:
@@ -240,6 +240,9 @@ def parse_draft(
         errors.append("Kind must be post or story.")
     try:
         publish_at = timefmt.parse_local_input(values["publish_at"], zone)
+    except timefmt.OutOfRangeError:
+        errors.append(f"The publication time must be {timefmt.RANGE_TEXT} (UTC).")
+        publish_at = None
     except ValueError:
         errors.append("The publication time is not a valid date and time.")
         publish_at = None

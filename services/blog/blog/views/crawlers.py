@@ -12,7 +12,7 @@ from ..conditional import not_modified, public_validators
 async def sitemap_xml(request: web.Request) -> web.Response:
     conn = request.app[keys.DB]
     now = posts.now_seconds()
-    headers, current = public_validators(request, posts.last_change(conn, now))
+    headers, current = public_validators(request, posts.last_change(conn, now), now)
     if current:
         return not_modified(headers)
     body = sitemap.sitemap(conn, request.app[keys.SETTINGS].link_origin, now)

@@ -20,7 +20,7 @@ def _respond(
     conn = request.app[keys.DB]
     now = posts.now_seconds()
     updated = posts.last_change(conn, now, listing)
-    headers, current = public_validators(request, updated)
+    headers, current = public_validators(request, updated, now)
     if current:  # before the feed is built: that is the expensive part
         return not_modified(headers)
     entries = posts.list_visible(conn, now, feeds.FEED_SIZE, 0, listing)
