@@ -266,6 +266,18 @@ def main(argv: list[str] | None = None) -> int:
         OSError,
     ) as exc:
         print(f"blogctl: {exc}", file=sys.stderr)
+        if isinstance(exc, FileNotFoundError):
+            # Run through `docker compose exec`, a host path means nothing in the container.
+            way = (
+                f"give - and pipe it: docker compose exec -T blog blogctl {args.command} - < FILE"
+                if args.command == "import-blog"
+                else "copy it into the data volume first: docker compose cp FILE blog:/data/"
+            )
+            print(
+                f"blogctl: paths are read inside the blog's container; for a file on this"
+                f" machine, {way}",
+                file=sys.stderr,
+            )
         return 1
 
 

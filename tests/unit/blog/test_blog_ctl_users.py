@@ -119,3 +119,14 @@ def test_a_reset_from_blogctl_ends_the_users_password_links(
     token = password_links.issue(conn, erin.id, posts.now_seconds())
     assert run("user", "reset", "erin", stdin="second passphrase\n", monkeypatch=monkeypatch) == 0
     assert password_links.user_for(conn, token, posts.now_seconds()) is None
+
+
+def test_a_missing_file_says_the_path_is_the_containers(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """New-user finding: `blogctl import-blog /tmp/x.xml` run through docker compose exec
+    only said "No such file or directory"."""
+    assert run("import-blog", "/nowhere/export.xml", monkeypatch=monkeypatch) == 1
+    said = capsys.readouterr().err
+    assert "No such file or directory" in said
+    assert "docker compose exec -T blog blogctl import-blog - < FILE" in said
