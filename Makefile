@@ -8,9 +8,10 @@ SHELL := bash
 # names another file (the integration tests follow the README with their own).
 ENV_FILE ?= .env
 # A value set in the shell wins over the file's, as with docker compose
-# (`CERT_HOSTS=... make certs` must not be silently replaced by .env's CERT_HOSTS).
+# (`CERT_HOSTS=... make certs` must not be silently replaced by .env's CERT_HOSTS); an
+# empty one does not (a make that runs make exports every kit variable, empty or not).
 ENV_FILE_NAMES := $(shell sed -n 's/^[[:space:]]*\(export[[:space:]]\{1,\}\)\{0,1\}\([A-Za-z_][A-Za-z0-9_]*\)[[:space:]]*=.*/\2/p' $(ENV_FILE) 2>/dev/null)
-FROM_SHELL := $(foreach name,$(ENV_FILE_NAMES),$(if $(filter environment%,$(origin $(name))),$(name)))
+FROM_SHELL := $(foreach name,$(ENV_FILE_NAMES),$(if $(filter environment%,$(origin $(name))),$(if $(value $(name)),$(name))))
 $(foreach name,$(FROM_SHELL),$(eval SHELL_VALUE_$(name) := $$(value $(name))))
 -include $(ENV_FILE)
 $(foreach name,$(FROM_SHELL),$(eval $(name) := $$(value SHELL_VALUE_$(name))))

@@ -19,10 +19,17 @@ from pathlib import Path
 from .conftest import ROOT, Kit
 from .images import IMAGE_TAG
 
-# The kit's variables a test session exports for its own stack (conftest): never
-# inherited by a made kit, whose settings come from its env file alone.
-INHERITED_OUT = ("HTTPS_PORT", "HTTP_PORT", "PUBLISH_ADDRESS", "PUBLISH_ADDRESS_V6",
-                 "BLOG_PUBLIC_URL")  # fmt: skip
+# The kit's variables, never inherited by a made kit, whose settings come from its env
+# file alone: those a test session exports for its own stack (conftest), and every one
+# .env.example names (`make test` exports them, empty or from a developer's .env, and a
+# value in the environment wins over the env file's, as with docker compose).
+INHERITED_OUT = frozenset(
+    ("HTTPS_PORT", "HTTP_PORT", "PUBLISH_ADDRESS", "PUBLISH_ADDRESS_V6", "BLOG_PUBLIC_URL")
+) | frozenset(
+    line.split("=", 1)[0].strip()
+    for line in (ROOT / ".env.example").read_text().splitlines()
+    if "=" in line and not line.lstrip().startswith("#")
+)
 
 
 @dataclass
