@@ -97,6 +97,13 @@ def issue(
         )
         .sign(ca.key, hashes.SHA256())
     )
+    return write_pair(folder, stem, cert, key)
+
+
+def write_pair(
+    folder: Path, stem: str, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey
+) -> tuple[Path, Path]:
+    """Write ``stem.pem`` and ``stem-key.pem`` (PKCS#8, unencrypted); returns the paths."""
     chain, key_path = folder / f"{stem}.pem", folder / f"{stem}-key.pem"
     chain.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_path.write_bytes(

@@ -15,7 +15,7 @@ from typing import Any
 import argon2
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from proxy_testkit import (
@@ -28,6 +28,7 @@ from proxy_testkit import (
     proxy_for,
     raw_exchange,
     status_of,
+    write_pair,
 )
 from tlsproxy.htpasswd import stand_in_hash, verify
 
@@ -50,16 +51,7 @@ def _client_cert(ca: LocalCA, folder: Path, common_name: str) -> tuple[Path, Pat
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
         .sign(ca.key, hashes.SHA256())
     )
-    chain, key_path = folder / "client.pem", folder / "client-key.pem"
-    chain.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return chain, key_path
+    return write_pair(folder, "client", cert, key)
 
 
 @pytest.mark.parametrize(
